@@ -1,0 +1,135 @@
+// Package abci adapts the vchain state machine (app/executor) to CometBFT's ABCI++
+// interface. It translates requests and responses and holds no business rules, so the
+// same app serves an in-process node and an external cometbft over a socket.
+package abci
+
+import (
+	"context"
+	"fmt"
+
+	abcitypes "github.com/cometbft/cometbft/abci/types"
+	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
+
+	"github.com/vchain/vchain/app/executor"
+	"github.com/vchain/vchain/contracts/abi"
+)
+
+// Version is reported in Info.
+const Version = "0.1.0"
+
+// App is the ABCI application. It is safe for concurrent use by CometBFT's four
+// connections (proxy.NewConnSyncLocalClientCreator): the executor serialises what must be.
+type App struct {
+	abcitypes.BaseApplication
+	exec *executor.Executor
+	log  executor.Logger
+}
+
+var _ abcitypes.Application = (*App)(nil)
+
+// New returns the ABCI application over exec.
+func New(exec *executor.Executor, log executor.Logger) *App {
+	return &App{exec: exec, log: log}
+}
+
+// Info reports the last committed height and app hash, so CometBFT's handshake replays
+// exactly the blocks the app has not committed.
+func (a *App) Info(_ context.Context, _ *abcitypes.RequestInfo) (*abcitypes.ResponseInfo, error) {
+	res := &abcitypes.ResponseInfo{
+		Data:             "vchain",
+		Version:          Version,
+		LastBlockHeight:  a.exec.Height(),
+		LastBlockAppHash: a.exec.AppHash(),
+	}
+	if eff, err := a.exec.EffectiveRuntime(); err == nil {
+		res.AppVersion = eff.Version
+	}
+	return res, nil
+}
+
+// InitChain records the genesis app state. The header's version.app starts at the
+// genesis runtime version.
+func (a *App) InitChain(_ context.Context, req *abcitypes.RequestInitChain) (*abcitypes.ResponseInitChain, error) {
+	hash, err := a.exec.InitChain(req.ChainId, req.InitialHeight, req.AppStateBytes)
+	if err != nil {
+		return nil, fmt.Errorf("init chain: %w", err)
+	}
+	res := &abcitypes.ResponseInitChain{AppHash: hash}
+	if cp := req.ConsensusParams; cp != nil {
+		eff, err := a.exec.EffectiveRuntime()
+		if err != nil {
+			return nil, err
+		}
+		params := *cp
+		params.Version = &cmtproto.VersionParams{App: eff.Version}
+		res.ConsensusParams = &params
+	}
+	return res, nil
+}
+
+// CheckTx admits a transaction to the mempool only if it would be executed.
+func (a *App) CheckTx(_ context.Context, req *abcitypes.RequestCheckTx) (*abcitypes.ResponseCheckTx, error) {
+	t, cerr := a.exec.CheckTx(req.Tx)
+	if cerr != nil {
+		return &abcitypes.ResponseCheckTx{Code: uint32(cerr.Code), Log: cerr.Error(), Codespace: "vchain"}, nil
+	}
+	return &abcitypes.ResponseCheckTx{GasWanted: int64(t.Body.GasLimit)}, nil
+}
+
+// FinalizeBlock executes the block. An error stops this node's consensus rather than let
+// it vote for a state it could not compute.
+func (a *App) FinalizeBlock(ctx context.Context, req *abcitypes.RequestFinalizeBlock) (*abcitypes.ResponseFinalizeBlock, error) {
+	res, err := a.exec.FinalizeBlock(ctx, req.Height, req.Txs)
+	if err != nil {
+		a.log.Error("cannot execute block", "height", req.Height, "err", err)
+		return nil, err
+	}
+	out := &abcitypes.ResponseFinalizeBlock{AppHash: res.AppHash, TxResults: make([]*abcitypes.ExecTxResult, len(res.TxResults))}
+	for i, r := range res.TxResults {
+		out.TxResults[i] = &abcitypes.ExecTxResult{
+			Code:      uint32(r.Code),
+			Data:      r.Data,
+			Log:       r.Log,
+			GasWanted: int64(r.GasWanted),
+			GasUsed:   int64(r.GasUsed),
+			Events:    events(r.Events),
+			Codespace: codespace(uint32(r.Code)),
+		}
+	}
+	return out, nil
+}
+
+// Commit makes the finalized block durable.
+func (a *App) Commit(_ context.Context, _ *abcitypes.RequestCommit) (*abcitypes.ResponseCommit, error) {
+	if _, err := a.exec.Commit(); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	return &abcitypes.ResponseCommit{}, nil
+}
+
+// Query answers the paths documented on executor.Query.
+func (a *App) Query(_ context.Context, req *abcitypes.RequestQuery) (*abcitypes.ResponseQuery, error) {
+	r := a.exec.Query(req.Path, req.Data)
+	return &abcitypes.ResponseQuery{
+		Code: uint32(r.Code), Log: r.Log, Key: r.Key, Value: r.Value, Height: r.Height, Codespace: codespace(uint32(r.Code)),
+	}, nil
+}
+
+func codespace(code uint32) string {
+	if code == 0 {
+		return ""
+	}
+	return "vchain"
+}
+
+func events(evs []abi.Event) []abcitypes.Event {
+	out := make([]abcitypes.Event, len(evs))
+	for i, e := range evs {
+		attrs := make([]abcitypes.EventAttribute, len(e.Attrs))
+		for j, a := range e.Attrs {
+			attrs[j] = abcitypes.EventAttribute{Key: a.Key, Value: a.Value, Index: true}
+		}
+		out[i] = abcitypes.Event{Type: e.Type, Attributes: attrs}
+	}
+	return out
+}

@@ -1,0 +1,73 @@
+// Package codes lists the result codes vchain returns in CheckTx and FinalizeBlock results.
+// They are part of the chain's observable behaviour (clients branch on them, and results are
+// hashed into the next header), so a code's number never changes once released.
+package codes
+
+import "fmt"
+
+// Code is an ABCI result code. 0 is success.
+type Code uint32
+
+// Rejections: a transaction with one of these codes is refused by CheckTx and, if a proposer
+// includes it anyway, fails in FinalizeBlock without touching state (not even the nonce).
+const (
+	OK             Code = 0
+	Undecodable    Code = 1  // the bytes are not a Tx envelope with a TxBody
+	Unsigned       Code = 2  // missing public key or signature
+	BadSignature   Code = 3  // the signature does not verify for the public key
+	WrongChain     Code = 4  // chain_id differs from this chain's
+	NonceReplayed  Code = 5  // nonce already used (committed or waiting in the mempool)
+	NonceGap       Code = 6  // nonce skips ahead of the sender's next nonce
+	BadGasLimit    Code = 7  // gas_limit is zero or above the chain's maximum
+	InvalidMessage Code = 8  // no message, or a message with invalid fields
+	TxTooLarge     Code = 9  // the encoded transaction exceeds the maximum size
+)
+
+// Execution failures: the transaction is included, its nonce is consumed and the gas it used
+// is charged, but every write it made is discarded.
+const (
+	OutOfGas          Code = 20 // gas ran out; gas_used equals gas_limit
+	ContractTrap      Code = 21 // the module trapped (unreachable, bad memory access, Go runtime fatal error, memory cap)
+	ContractError     Code = 22 // the contract returned an error (unknown method, bad arguments, insufficient funds)
+	ContractAbort     Code = 23 // the contract called abort, or broke a host limit (key/value/event size)
+	RuntimeIncomplete Code = 24 // the module's response was malformed
+)
+
+var names = map[Code]string{
+	OK:                "ok",
+	Undecodable:       "undecodable",
+	Unsigned:          "unsigned",
+	BadSignature:      "bad_signature",
+	WrongChain:        "wrong_chain",
+	NonceReplayed:     "nonce_replayed",
+	NonceGap:          "nonce_gap",
+	BadGasLimit:       "bad_gas_limit",
+	InvalidMessage:    "invalid_message",
+	TxTooLarge:        "tx_too_large",
+	OutOfGas:          "out_of_gas",
+	ContractTrap:      "contract_trap",
+	ContractError:     "contract_error",
+	ContractAbort:     "contract_abort",
+	RuntimeIncomplete: "runtime_bad_response",
+}
+
+// String returns the code's stable name.
+func (c Code) String() string {
+	if n, ok := names[c]; ok {
+		return n
+	}
+	return fmt.Sprintf("code_%d", uint32(c))
+}
+
+// Error is an error that carries the result code a transaction gets for it.
+type Error struct {
+	Code Code
+	Msg  string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Msg) }
+
+// Errorf returns an *Error with code c.
+func Errorf(c Code, format string, args ...any) *Error {
+	return &Error{Code: c, Msg: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,60 @@
+package executor
+
+import (
+	"sync"
+
+	"github.com/vchain/vchain/app/codes"
+	"github.com/vchain/vchain/app/tx"
+)
+
+// checkState tracks, per sender, the last nonce of transactions accepted into the mempool
+// since the last commit, so a sender can have several transactions in one block. It is
+// cleared at every commit; CometBFT then rechecks the mempool in order, which rebuilds it.
+type checkState struct {
+	mu      sync.Mutex
+	pending map[tx.Address]uint64
+}
+
+func (c *checkState) reset() {
+	c.mu.Lock()
+	c.pending = make(map[tx.Address]uint64)
+	c.mu.Unlock()
+}
+
+// CheckTx decides whether raw may enter the mempool. It checks everything FinalizeBlock
+// will check before execution: a transaction that passes can only fail in the block
+// through its execution (or a competing transaction from the same sender).
+func (e *Executor) CheckTx(raw []byte) (*tx.Tx, *codes.Error) {
+	p := e.Params()
+	if p == nil {
+		return nil, codes.Errorf(codes.InvalidMessage, "the chain has not been initialised")
+	}
+	t, cerr := tx.Decode(raw, tx.Limits{ChainID: p.ChainID, MaxGasPerTx: p.App.MaxGasPerTx})
+	if cerr != nil {
+		return nil, cerr
+	}
+	committed, err := readNonce(e.store, t.Sender)
+	if err != nil {
+		return nil, codes.Errorf(codes.Undecodable, "read sender state: %v", err)
+	}
+	e.check.mu.Lock()
+	defer e.check.mu.Unlock()
+	pending := max(committed, e.check.pending[t.Sender])
+	if cerr := nonceCheck(t.Body.Nonce, committed, pending); cerr != nil {
+		return nil, cerr
+	}
+	e.check.pending[t.Sender] = t.Body.Nonce
+	return t, nil
+}
+
+// Nonces returns the last committed nonce of addr and the last nonce accepted into the
+// mempool (equal when none is waiting). A client's next nonce is pending+1.
+func (e *Executor) Nonces(addr tx.Address) (committed, pending uint64, err error) {
+	committed, err = readNonce(e.store, addr)
+	if err != nil {
+		return 0, 0, err
+	}
+	e.check.mu.Lock()
+	defer e.check.mu.Unlock()
+	return committed, max(committed, e.check.pending[addr]), nil
+}

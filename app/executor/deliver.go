@@ -1,0 +1,148 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/vchain/vchain/app/codes"
+	"github.com/vchain/vchain/app/runtime"
+	"github.com/vchain/vchain/app/state"
+	"github.com/vchain/vchain/app/tx"
+	"github.com/vchain/vchain/contracts/abi"
+	txv1 "github.com/vchain/vchain/proto/vchain/tx/v1"
+)
+
+// EventTx is the type of the event every transaction result carries; its attributes name
+// the sender, the nonce and, always, the runtime version that produced the result.
+const EventTx = "vchain_tx"
+
+// Attribute keys of EventTx.
+const (
+	AttrRuntimeVersion = "runtime_version"
+	AttrSender         = "sender"
+	AttrNonce          = "nonce"
+	AttrContract       = "contract"
+	AttrMethod         = "method"
+)
+
+// TxResult is one transaction's outcome, in CometBFT's ExecTxResult shape.
+type TxResult struct {
+	Code      codes.Code
+	Data      []byte
+	Log       string
+	GasWanted uint64
+	GasUsed   uint64
+	Events    []abi.Event
+}
+
+type blockRun struct {
+	e       *Executor
+	ctx     context.Context
+	height  int64
+	writes  *state.Cache
+	sess    *runtime.Session
+	limits  tx.Limits
+	version string
+}
+
+// deliver executes one transaction. Rejected transactions change nothing; executed ones
+// consume their nonce whatever the outcome, so they can never be replayed.
+func (b *blockRun) deliver(raw []byte) (TxResult, error) {
+	t, cerr := tx.Decode(raw, b.limits)
+	if cerr != nil {
+		return b.rejected(cerr, nil), nil
+	}
+	last, err := readNonce(b.writes, t.Sender)
+	if err != nil {
+		return TxResult{}, err
+	}
+	if cerr := nonceCheck(t.Body.Nonce, last, last); cerr != nil {
+		return b.rejected(cerr, t), nil
+	}
+	b.writes.Set(state.AccountKey(t.Sender[:]), state.EncodeUint64(t.Body.Nonce))
+
+	call := t.Body.Msg.(*txv1.TxBody_Call).Call // Decode admits only calls
+	txWrites := state.NewCache(b.writes)
+	env := &contractEnv{writes: txWrites, contract: call.Contract, caller: t.Sender.String(), height: b.height}
+	res, err := b.sess.Execute(b.ctx, env, abi.Request{Contract: call.Contract, Method: call.Method, Args: call.Args}, t.Body.GasLimit)
+	if err != nil {
+		return TxResult{}, err
+	}
+	out := TxResult{Data: res.Data, GasWanted: t.Body.GasLimit, GasUsed: res.GasUsed}
+	out.Events = []abi.Event{b.txEvent(t, abi.Attr{Key: AttrContract, Value: call.Contract}, abi.Attr{Key: AttrMethod, Value: call.Method})}
+	if res.Err != nil {
+		out.Code, out.Log = res.Err.Code, res.Err.Error()
+		return out, nil
+	}
+	txWrites.WriteTo(b.writes)
+	for _, ev := range res.Events {
+		ev.Type = call.Contract + "." + ev.Type
+		out.Events = append(out.Events, ev)
+	}
+	return out, nil
+}
+
+func (b *blockRun) rejected(cerr *codes.Error, t *tx.Tx) TxResult {
+	r := TxResult{Code: cerr.Code, Log: cerr.Error()}
+	if t != nil {
+		r.GasWanted = t.Body.GasLimit
+		r.Events = []abi.Event{b.txEvent(t)}
+	} else {
+		r.Events = []abi.Event{{Type: EventTx, Attrs: []abi.Attr{{Key: AttrRuntimeVersion, Value: b.version}}}}
+	}
+	return r
+}
+
+func (b *blockRun) txEvent(t *tx.Tx, extra ...abi.Attr) abi.Event {
+	attrs := []abi.Attr{
+		{Key: AttrRuntimeVersion, Value: b.version},
+		{Key: AttrSender, Value: t.Sender.String()},
+		{Key: AttrNonce, Value: strconv.FormatUint(t.Body.Nonce, 10)},
+	}
+	return abi.Event{Type: EventTx, Attrs: append(attrs, extra...)}
+}
+
+// nonceCheck admits nonce only if it is exactly one past pending, the last nonce used by
+// the sender counting transactions already accepted but not yet committed (committed when
+// none are pending).
+func nonceCheck(nonce, committed, pending uint64) *codes.Error {
+	switch {
+	case nonce <= committed:
+		return codes.Errorf(codes.NonceReplayed, "nonce %d already used: the sender's last committed nonce is %d", nonce, committed)
+	case nonce <= pending:
+		return codes.Errorf(codes.NonceReplayed, "nonce %d is already taken by a transaction waiting in the mempool (next is %d)", nonce, pending+1)
+	case nonce > pending+1:
+		return codes.Errorf(codes.NonceGap, "nonce %d skips ahead: the sender's next nonce is %d", nonce, pending+1)
+	}
+	return nil
+}
+
+func readNonce(r state.Reader, addr tx.Address) (uint64, error) {
+	raw, err := r.Get(state.AccountKey(addr[:]))
+	if err != nil {
+		return 0, err
+	}
+	n, ok := state.DecodeUint64(raw)
+	if !ok {
+		return 0, fmt.Errorf("nonce record of %s is corrupt", addr)
+	}
+	return n, nil
+}
+
+// contractEnv is the runtime.Env of one call: its contract's namespace in the
+// transaction's write set.
+type contractEnv struct {
+	writes   *state.Cache
+	contract string
+	caller   string
+	height   int64
+}
+
+func (c *contractEnv) Get(key []byte) ([]byte, error) {
+	return c.writes.Get(state.ContractKey(c.contract, key))
+}
+func (c *contractEnv) Set(key, value []byte) { c.writes.Set(state.ContractKey(c.contract, key), value) }
+func (c *contractEnv) Delete(key []byte)     { c.writes.Delete(state.ContractKey(c.contract, key)) }
+func (c *contractEnv) Caller() string        { return c.caller }
+func (c *contractEnv) Height() int64         { return c.height }

@@ -1,0 +1,234 @@
+// Package executor is the block executor: it ties the store (app/state), the transaction
+// rules (app/tx) and the runtime manager (app/runtime) into the state machine the ABCI
+// adapter drives. It has no CometBFT types: the adapter translates.
+//
+// Life of a block: FinalizeBlock executes every transaction in order into a write set over
+// the committed store and computes the app hash; Commit writes that set in one batch. Until
+// Commit nothing is durable, so a crash at any point replays cleanly.
+package executor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/vchain/vchain/app/genesis"
+	"github.com/vchain/vchain/app/runtime"
+	"github.com/vchain/vchain/app/state"
+	"github.com/vchain/vchain/app/tx"
+	statev1 "github.com/vchain/vchain/proto/vchain/state/v1"
+)
+
+// Logger is the logging the executor needs; CometBFT's log.Logger satisfies it.
+type Logger interface {
+	Info(msg string, keyvals ...any)
+	Error(msg string, keyvals ...any)
+}
+
+// Params are the chain parameters fixed at InitChain.
+type Params struct {
+	ChainID string            `json:"chain_id"`
+	App     genesis.AppState `json:"app_state"`
+}
+
+// Executor is the state machine. FinalizeBlock and Commit must be called from one
+// goroutine (CometBFT's consensus connection); CheckTx, Query and the read accessors are
+// safe to call concurrently with them.
+type Executor struct {
+	store    *state.Store
+	runtimes *runtime.Manager
+	log      Logger
+
+	mu       sync.RWMutex
+	params   *Params // nil before InitChain
+	lastHash []byte  // app hash of the last executed-and-committed (or genesis) state
+	genesis  *state.Cache
+	pending  *pendingBlock
+
+	check checkState
+}
+
+type pendingBlock struct {
+	height  int64
+	writes  *state.Cache
+	appHash []byte
+}
+
+// New returns an executor over store and runtimes, loading the parameters stored at
+// InitChain if the chain has started.
+func New(store *state.Store, runtimes *runtime.Manager, log Logger) (*Executor, error) {
+	e := &Executor{store: store, runtimes: runtimes, log: log, lastHash: store.AppHash()}
+	raw, err := store.Get(state.KeyParams)
+	if err != nil {
+		return nil, err
+	}
+	if raw != nil {
+		var p Params
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, fmt.Errorf("stored chain parameters are corrupt: %w", err)
+		}
+		e.params = &p
+	}
+	e.check.reset()
+	return e, nil
+}
+
+// Height returns the last committed height.
+func (e *Executor) Height() int64 { return e.store.Height() }
+
+// AppHash returns the app hash of the last committed height.
+func (e *Executor) AppHash() []byte { return e.store.AppHash() }
+
+// Params returns the chain parameters, or nil before InitChain.
+func (e *Executor) Params() *Params {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.params
+}
+
+// InitChain records the genesis parameters and the initial effective runtime, and returns
+// the genesis app hash. The writes are committed with the first block.
+func (e *Executor) InitChain(chainID string, initialHeight int64, appState []byte) ([]byte, error) {
+	if e.store.Height() != 0 {
+		return nil, fmt.Errorf("init chain: the store already holds height %d", e.store.Height())
+	}
+	a, err := genesis.Parse(appState)
+	if err != nil {
+		return nil, err
+	}
+	if chainID == "" {
+		return nil, errors.New("init chain: empty chain id")
+	}
+	p := &Params{ChainID: chainID, App: *a}
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode chain parameters: %w", err)
+	}
+	h, _ := runtime.ParseHash(a.Runtime.CodeSHA256) // validated by Parse
+	eff := statev1.EffectiveRuntime{Version: a.Runtime.Version, CodeSha256: h[:], SinceHeight: initialHeight}
+	effRaw, err := eff.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("encode effective runtime: %w", err)
+	}
+	g := state.NewCache(e.store)
+	g.Set(state.KeyParams, raw)
+	g.Set(state.KeyEffectiveRuntime, effRaw)
+	hash := state.AppHash(nil, initialHeight-1, g.Sorted())
+
+	e.mu.Lock()
+	e.params, e.genesis, e.lastHash = p, g, hash
+	e.mu.Unlock()
+	e.log.Info("chain initialised", "chain_id", chainID, "initial_height", initialHeight,
+		"runtime_version", a.Runtime.Version, "runtime_sha256", a.Runtime.CodeSHA256, "admins", len(a.Admins))
+	return hash, nil
+}
+
+// EffectiveRuntime returns the runtime version that executes the block after the last
+// committed one, as recorded in committed state (or genesis).
+func (e *Executor) EffectiveRuntime() (*statev1.EffectiveRuntime, error) {
+	e.mu.RLock()
+	var r state.Reader = e.store
+	if e.genesis != nil {
+		r = e.genesis
+	}
+	e.mu.RUnlock()
+	return readEffective(r)
+}
+
+func readEffective(r state.Reader) (*statev1.EffectiveRuntime, error) {
+	raw, err := r.Get(state.KeyEffectiveRuntime)
+	if err != nil {
+		return nil, err
+	}
+	if raw == nil {
+		return nil, errors.New("no effective runtime recorded: the chain has not been initialised")
+	}
+	var eff statev1.EffectiveRuntime
+	if err := eff.Unmarshal(raw); err != nil {
+		return nil, fmt.Errorf("effective runtime record is corrupt: %w", err)
+	}
+	return &eff, nil
+}
+
+// BlockResult is the outcome of FinalizeBlock.
+type BlockResult struct {
+	TxResults      []TxResult
+	AppHash        []byte
+	RuntimeVersion uint64
+}
+
+// FinalizeBlock executes the block's transactions in order and returns their results and
+// the new app hash. Nothing is durable until Commit. An error means the node cannot
+// execute the block (its runtime is missing or its store failed): it must not vote on it.
+func (e *Executor) FinalizeBlock(ctx context.Context, height int64, txs [][]byte) (*BlockResult, error) {
+	e.mu.RLock()
+	params, lastHash, gen := e.params, e.lastHash, e.genesis
+	e.mu.RUnlock()
+	if params == nil {
+		return nil, errors.New("finalize block: chain parameters missing (InitChain was never run)")
+	}
+	if want := e.store.Height() + 1; height != want {
+		return nil, fmt.Errorf("finalize block %d: the next height is %d", height, want)
+	}
+	writes := state.NewCache(e.store)
+	if gen != nil {
+		gen.WriteTo(writes)
+	}
+	eff, err := readEffective(writes)
+	if err != nil {
+		return nil, fmt.Errorf("finalize block %d: %w", height, err)
+	}
+	mod, err := e.runtimes.Load(ctx, eff.Version, runtime.Hash(eff.CodeSha256))
+	if err != nil {
+		return nil, fmt.Errorf("finalize block %d: %w", height, err)
+	}
+	sess := mod.NewSession()
+	defer sess.Close(ctx)
+
+	b := &blockRun{
+		e: e, ctx: ctx, height: height, writes: writes, sess: sess,
+		limits:  tx.Limits{ChainID: params.ChainID, MaxGasPerTx: params.App.MaxGasPerTx},
+		version: strconv.FormatUint(eff.Version, 10),
+	}
+	res := &BlockResult{TxResults: make([]TxResult, len(txs)), RuntimeVersion: eff.Version}
+	for i, raw := range txs {
+		if res.TxResults[i], err = b.deliver(raw); err != nil {
+			return nil, fmt.Errorf("finalize block %d, tx %d: %w", height, i, err)
+		}
+	}
+	res.AppHash = state.AppHash(lastHash, height, writes.Sorted())
+	e.mu.Lock()
+	e.pending = &pendingBlock{height: height, writes: writes, appHash: res.AppHash}
+	e.mu.Unlock()
+	return res, nil
+}
+
+// Commit makes the last finalized block durable in one atomic batch.
+func (e *Executor) Commit() (int64, error) {
+	e.mu.RLock()
+	p := e.pending
+	e.mu.RUnlock()
+	if p == nil {
+		return 0, errors.New("commit: no finalized block")
+	}
+	if err := e.store.Commit(p.height, p.appHash, p.writes); err != nil {
+		return 0, err
+	}
+	e.mu.Lock()
+	e.pending, e.genesis, e.lastHash = nil, nil, p.appHash
+	e.mu.Unlock()
+	e.check.reset()
+	return p.height, nil
+}
+
+func (e *Executor) installedOrNil() []runtime.Installed {
+	list, err := e.runtimes.List()
+	if err != nil {
+		e.log.Error("list installed runtimes", "err", err)
+		return nil
+	}
+	return list
+}

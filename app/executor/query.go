@@ -1,0 +1,117 @@
+package executor
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/vchain/vchain/app/codes"
+	"github.com/vchain/vchain/app/state"
+	"github.com/vchain/vchain/app/tx"
+)
+
+// Query result codes (ABCI Query codes, separate from transaction codes).
+const (
+	QueryOK       codes.Code = 0
+	QueryUnknown  codes.Code = 40 // no such query path
+	QueryNotFound codes.Code = 41 // the key or record does not exist
+	QueryBad      codes.Code = 42 // malformed path or data
+	QueryFailed   codes.Code = 43 // the node could not read its state
+)
+
+// QueryResult is an answer to Query. Value is raw for /state and JSON otherwise.
+type QueryResult struct {
+	Code   codes.Code
+	Log    string
+	Key    []byte
+	Value  []byte
+	Height int64
+}
+
+// AccountInfo is the JSON answer of /account.
+type AccountInfo struct {
+	Address string `json:"address"`
+	// Nonce is the last nonce committed for the account (0 for a new account).
+	Nonce uint64 `json:"nonce"`
+	// PendingNonce counts transactions accepted into this node's mempool.
+	PendingNonce uint64 `json:"pending_nonce"`
+	// NextNonce is the nonce to sign the next transaction with.
+	NextNonce uint64 `json:"next_nonce"`
+}
+
+// RuntimeInfo is the JSON answer of /runtime.
+type RuntimeInfo struct {
+	Version     uint64 `json:"version"`
+	CodeSHA256  string `json:"code_sha256"`
+	SinceHeight int64  `json:"since_height"`
+	// Installed says whether this node has the module, with the right hash.
+	Installed bool `json:"installed"`
+}
+
+// Query answers the read-only query paths, always from committed state:
+//
+//	/state/<contract>   data = key      raw value stored under the contract's key
+//	/account/<address>                  AccountInfo (JSON)
+//	/runtime                            RuntimeInfo (JSON)
+//	/params                             Params (JSON)
+func (e *Executor) Query(path string, data []byte) QueryResult {
+	r := QueryResult{Height: e.store.Height()}
+	fail := func(c codes.Code, format string, args ...any) QueryResult {
+		r.Code, r.Log = c, fmt.Sprintf(format, args...)
+		return r
+	}
+	answerJSON := func(v any) QueryResult {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fail(QueryFailed, "encode answer: %v", err)
+		}
+		r.Value = b
+		return r
+	}
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	switch {
+	case len(parts) == 2 && parts[0] == "state":
+		if len(data) == 0 {
+			return fail(QueryBad, "/state/%s: the key goes in the query data and must not be empty", parts[1])
+		}
+		v, err := e.store.Get(state.ContractKey(parts[1], data))
+		if err != nil {
+			return fail(QueryFailed, "%v", err)
+		}
+		if v == nil {
+			return fail(QueryNotFound, "contract %q has no key %q", parts[1], data)
+		}
+		r.Key, r.Value = data, v
+		return r
+	case len(parts) == 2 && parts[0] == "account":
+		addr, err := tx.ParseAddress(parts[1])
+		if err != nil {
+			return fail(QueryBad, "/account: %v", err)
+		}
+		committed, pending, err := e.Nonces(addr)
+		if err != nil {
+			return fail(QueryFailed, "%v", err)
+		}
+		return answerJSON(AccountInfo{Address: addr.String(), Nonce: committed, PendingNonce: pending, NextNonce: pending + 1})
+	case len(parts) == 1 && parts[0] == "runtime":
+		eff, err := e.EffectiveRuntime()
+		if err != nil {
+			return fail(QueryNotFound, "%v", err)
+		}
+		info := RuntimeInfo{Version: eff.Version, CodeSHA256: hex.EncodeToString(eff.CodeSha256), SinceHeight: eff.SinceHeight}
+		for _, in := range e.installedOrNil() {
+			if in.Version == eff.Version && string(in.SHA256[:]) == string(eff.CodeSha256) {
+				info.Installed = true
+			}
+		}
+		return answerJSON(info)
+	case len(parts) == 1 && parts[0] == "params":
+		p := e.Params()
+		if p == nil {
+			return fail(QueryNotFound, "the chain has not been initialised")
+		}
+		return answerJSON(p)
+	}
+	return fail(QueryUnknown, "unknown query path %q (known: /state/<contract>, /account/<address>, /runtime, /params)", path)
+}

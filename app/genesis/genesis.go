@@ -1,0 +1,139 @@
+// Package genesis is the app state in CometBFT's genesis file: who administers the chain,
+// the install threshold, the initial runtime version, and execution limits. It is fixed at
+// InitChain and stored, so every node and every later replay uses the same parameters.
+package genesis
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/vchain/vchain/app/runtime"
+	"github.com/vchain/vchain/app/tx"
+)
+
+// DefaultMaxGasPerTx is the default gas limit a transaction may ask for.
+const DefaultMaxGasPerTx = 50_000_000
+
+// DefaultInstallThreshold is the share of voting power that must have installed a version
+// before it can be activated.
+var DefaultInstallThreshold = Fraction{Num: 2, Den: 3}
+
+// AppState is the "app_state" object of the genesis file.
+type AppState struct {
+	// Admins are the addresses allowed to register releases and schedule upgrades.
+	Admins []string `json:"admins"`
+	// InstallThreshold is the share of voting power, "N/D", whose validators must attest a
+	// version before it can be activated.
+	InstallThreshold Fraction `json:"install_threshold"`
+	// Runtime is the version executed from the first block.
+	Runtime RuntimeRef `json:"runtime"`
+	// Validators map each genesis validator to the operator key that attests for it.
+	Validators []ValidatorOperator `json:"validators"`
+	// MaxGasPerTx bounds a transaction's gas_limit.
+	MaxGasPerTx uint64 `json:"max_gas_per_tx"`
+}
+
+// RuntimeRef names a runtime version and the sha256 of its module.
+type RuntimeRef struct {
+	Version    uint64 `json:"version"`
+	CodeSHA256 string `json:"code_sha256"`
+}
+
+// ValidatorOperator binds a validator (its CometBFT address) to its operator account.
+type ValidatorOperator struct {
+	Validator string `json:"validator"`
+	Operator  string `json:"operator"`
+	Moniker   string `json:"moniker,omitempty"`
+}
+
+// Fraction is a ratio written "N/D" in JSON.
+type Fraction struct {
+	Num, Den uint64
+}
+
+// String renders f as "N/D".
+func (f Fraction) String() string { return fmt.Sprintf("%d/%d", f.Num, f.Den) }
+
+// MarshalJSON writes "N/D".
+func (f Fraction) MarshalJSON() ([]byte, error) { return json.Marshal(f.String()) }
+
+// UnmarshalJSON reads "N/D".
+func (f *Fraction) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("fraction: want a string \"N/D\": %w", err)
+	}
+	parsed, err := ParseFraction(s)
+	if err != nil {
+		return err
+	}
+	*f = parsed
+	return nil
+}
+
+// ParseFraction parses "N/D" with 0 < N <= D.
+func ParseFraction(s string) (Fraction, error) {
+	n, d, ok := strings.Cut(s, "/")
+	num, err1 := strconv.ParseUint(strings.TrimSpace(n), 10, 32)
+	den, err2 := strconv.ParseUint(strings.TrimSpace(d), 10, 32)
+	if !ok || err1 != nil || err2 != nil || num == 0 || den == 0 || num > den {
+		return Fraction{}, fmt.Errorf("fraction %q: want \"N/D\" with 0 < N <= D", s)
+	}
+	return Fraction{Num: num, Den: den}, nil
+}
+
+// Validate checks the app state and fills defaults.
+func (a *AppState) Validate() error {
+	if len(a.Admins) == 0 {
+		return fmt.Errorf("app_state.admins: at least one admin address is required")
+	}
+	for i, s := range a.Admins {
+		addr, err := tx.ParseAddress(s)
+		if err != nil {
+			return fmt.Errorf("app_state.admins[%d]: %w", i, err)
+		}
+		a.Admins[i] = addr.String()
+	}
+	if a.InstallThreshold == (Fraction{}) {
+		a.InstallThreshold = DefaultInstallThreshold
+	}
+	if _, err := ParseFraction(a.InstallThreshold.String()); err != nil {
+		return fmt.Errorf("app_state.install_threshold: %w", err)
+	}
+	if a.Runtime.Version == 0 {
+		return fmt.Errorf("app_state.runtime.version: must be 1 or more")
+	}
+	h, err := runtime.ParseHash(a.Runtime.CodeSHA256)
+	if err != nil {
+		return fmt.Errorf("app_state.runtime.code_sha256: %w", err)
+	}
+	a.Runtime.CodeSHA256 = h.String()
+	for i, v := range a.Validators {
+		if _, err := tx.ParseAddress(v.Validator); err != nil {
+			return fmt.Errorf("app_state.validators[%d].validator: %w", i, err)
+		}
+		if _, err := tx.ParseAddress(v.Operator); err != nil {
+			return fmt.Errorf("app_state.validators[%d].operator: %w", i, err)
+		}
+	}
+	if a.MaxGasPerTx == 0 {
+		a.MaxGasPerTx = DefaultMaxGasPerTx
+	}
+	return nil
+}
+
+// Parse decodes and validates the app_state JSON.
+func Parse(raw []byte) (*AppState, error) {
+	var a AppState
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&a); err != nil {
+		return nil, fmt.Errorf("genesis app_state: %w", err)
+	}
+	if err := a.Validate(); err != nil {
+		return nil, fmt.Errorf("genesis %w", err)
+	}
+	return &a, nil
+}

@@ -1,0 +1,389 @@
+package meter
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Instruction costs. They are part of consensus: changing any of them
+// changes how much gas every contract uses, so they are constants here and
+// not options.
+const (
+	// costDefault is charged for every original instruction.
+	costDefault = 1
+	// costHeavy is charged for calls and for instructions whose engine
+	// implementation does much more than one machine operation (growing or
+	// bulk-writing memory and tables). It is a flat charge: it does not
+	// scale with the byte count of memory.copy/memory.fill.
+	costHeavy = 10
+)
+
+// term says how an instruction ends a straight-line segment, if it does.
+type term uint8
+
+const (
+	// termNone: execution continues with the next instruction.
+	termNone term = iota
+	// termCharge: the instruction ends a segment and the code after it can
+	// be reached (loop and if bodies, else branches, the code after an end
+	// or the fall-through of br_if), so a charge goes there.
+	termCharge
+	// termDead: an unconditional transfer (br, br_table, return,
+	// unreachable, return_call*). The code after it up to the next end or
+	// else can never run, so it gets no charge.
+	termDead
+	// termFinal: the end that closes the function body or expression.
+	termFinal
+)
+
+// Control frame kinds kept on decoder.stack.
+const (
+	frameBlock = 'b'
+	frameLoop  = 'l'
+	frameIf    = 'i'
+	frameElse  = 'e'
+)
+
+// decoder walks instructions. Its only state is the control stack, reused
+// across functions so that decoding does not allocate.
+type decoder struct {
+	gasIdx uint32 // first global index the original code may not use
+	stack  []byte
+}
+
+func isValType(b byte) bool {
+	switch b {
+	case 0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f:
+		return true
+	}
+	return false
+}
+
+// readBlockType skips a blocktype: 0x40, one value type byte, or a
+// non-negative s33 type index. Multi-byte reference types (typed function
+// references, GC) are refused: decoding them differently from the engine
+// would let charges land inside an instruction.
+func readBlockType(b []byte, pos int) (int, error) {
+	if pos >= len(b) {
+		return pos, errEOF
+	}
+	if c := b[pos]; c == 0x40 || isValType(c) {
+		return pos + 1, nil
+	}
+	v, p, err := readSigned(b, pos, 33)
+	if err != nil {
+		return p, err
+	}
+	if v < 0 {
+		return p, fmt.Errorf("unsupported block type 0x%02x", b[pos])
+	}
+	return p, nil
+}
+
+// zeroByte reads a reserved byte that must be 0x00 (a memory index in the
+// MVP encoding).
+func zeroByte(b []byte, pos int) (int, error) {
+	if pos >= len(b) {
+		return pos, errEOF
+	}
+	if b[pos] != 0 {
+		return pos, fmt.Errorf("reserved byte 0x%02x is not zero (multiple memories are not supported)", b[pos])
+	}
+	return pos + 1, nil
+}
+
+// skipU32s skips n unsigned LEB128 u32 values.
+func skipU32s(b []byte, pos, n int) (int, error) {
+	var err error
+	for i := 0; i < n && err == nil; i++ {
+		_, pos, err = readU32(b, pos)
+	}
+	return pos, err
+}
+
+// step decodes the instruction at b[pos] (pos < len(b)) and returns the
+// position after it, how it ends a segment, and its cost. base is the module
+// offset of b[0], for error messages.
+func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
+	start := pos
+	op := b[pos]
+	pos++
+	t := termNone
+	w := int64(costDefault)
+	var err error
+	switch op {
+	case 0x00: // unreachable
+		t = termDead
+	case 0x01: // nop
+	case 0x02: // block
+		pos, err = readBlockType(b, pos)
+		d.stack = append(d.stack, frameBlock)
+	case 0x03: // loop
+		pos, err = readBlockType(b, pos)
+		d.stack = append(d.stack, frameLoop)
+		t = termCharge
+	case 0x04: // if
+		pos, err = readBlockType(b, pos)
+		d.stack = append(d.stack, frameIf)
+		t = termCharge
+	case 0x05: // else
+		if n := len(d.stack); n == 0 || d.stack[n-1] != frameIf {
+			return pos, t, 0, fmt.Errorf("else without matching if at offset %d", base+start)
+		}
+		d.stack[len(d.stack)-1] = frameElse
+		t = termCharge
+	case 0x0b: // end
+		if len(d.stack) == 0 {
+			t = termFinal
+		} else {
+			d.stack = d.stack[:len(d.stack)-1]
+			t = termCharge
+		}
+	case 0x0c: // br l
+		_, pos, err = readU32(b, pos)
+		t = termDead
+	case 0x0d: // br_if l
+		_, pos, err = readU32(b, pos)
+		t = termCharge
+	case 0x0e: // br_table vec(l) l
+		var n uint32
+		if n, pos, err = readU32(b, pos); err == nil {
+			// Each label takes at least one byte, so n+1 reads are bounded
+			// by the input even for a forged count.
+			pos, err = skipU32s(b, pos, int(n)+1)
+		}
+		t = termDead
+	case 0x0f: // return
+		t = termDead
+	case 0x10: // call f
+		_, pos, err = readU32(b, pos)
+		w = costHeavy
+	case 0x11: // call_indirect type table
+		pos, err = skipU32s(b, pos, 2)
+		w = costHeavy
+	case 0x12: // return_call f
+		_, pos, err = readU32(b, pos)
+		w = costHeavy
+		t = termDead
+	case 0x13: // return_call_indirect type table
+		pos, err = skipU32s(b, pos, 2)
+		w = costHeavy
+		t = termDead
+	case 0x1a, 0x1b: // drop, select
+	case 0x1c: // select vec(valtype)
+		var n uint32
+		if n, pos, err = readU32(b, pos); err == nil {
+			if uint64(n) > uint64(len(b)-pos) {
+				err = errEOF
+				break
+			}
+			for i := 0; i < int(n); i++ {
+				if !isValType(b[pos]) {
+					err = fmt.Errorf("unsupported value type 0x%02x", b[pos])
+					break
+				}
+				pos++
+			}
+		}
+	case 0x20, 0x21, 0x22: // local.get/set/tee
+		_, pos, err = readU32(b, pos)
+	case 0x23, 0x24: // global.get/set
+		var idx uint32
+		if idx, pos, err = readU32(b, pos); err == nil && idx >= d.gasIdx {
+			// Out of range in the original module; after instrumentation
+			// it would name the gas global and let a contract refill it.
+			return pos, t, 0, fmt.Errorf("global index %d at offset %d out of range (%d globals)", idx, base+start, d.gasIdx)
+		}
+	case 0x25, 0x26: // table.get/set
+		_, pos, err = readU32(b, pos)
+	case 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f, 0x30, 0x31, 0x32, 0x33,
+		0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e: // loads, stores
+		var align uint32
+		if align, pos, err = readU32(b, pos); err == nil {
+			if align >= 64 {
+				// Bit 6 announces a memory index (multi-memory).
+				err = fmt.Errorf("memory alignment %d not supported", align)
+				break
+			}
+			_, pos, err = readU32(b, pos)
+		}
+	case 0x3f: // memory.size
+		pos, err = zeroByte(b, pos)
+	case 0x40: // memory.grow
+		pos, err = zeroByte(b, pos)
+		w = costHeavy
+	case 0x41: // i32.const
+		_, pos, err = readSigned(b, pos, 32)
+	case 0x42: // i64.const
+		_, pos, err = readSigned(b, pos, 64)
+	case 0x43: // f32.const
+		if pos += 4; pos > len(b) {
+			err = errEOF
+		}
+	case 0x44: // f64.const
+		if pos += 8; pos > len(b) {
+			err = errEOF
+		}
+	case 0xd0: // ref.null reftype
+		if pos >= len(b) {
+			err = errEOF
+		} else if c := b[pos]; c != 0x70 && c != 0x6f {
+			err = fmt.Errorf("unsupported reference type 0x%02x", c)
+		} else {
+			pos++
+		}
+	case 0xd1: // ref.is_null
+	case 0xd2: // ref.func f
+		_, pos, err = readU32(b, pos)
+	case 0xfc:
+		var sub uint32
+		if sub, pos, err = readU32(b, pos); err != nil {
+			break
+		}
+		switch sub {
+		case 0, 1, 2, 3, 4, 5, 6, 7: // trunc_sat
+		case 8: // memory.init data 0x00
+			if _, pos, err = readU32(b, pos); err == nil {
+				pos, err = zeroByte(b, pos)
+			}
+			w = costHeavy
+		case 9: // data.drop
+			_, pos, err = readU32(b, pos)
+		case 10: // memory.copy 0x00 0x00
+			if pos, err = zeroByte(b, pos); err == nil {
+				pos, err = zeroByte(b, pos)
+			}
+			w = costHeavy
+		case 11: // memory.fill 0x00
+			pos, err = zeroByte(b, pos)
+			w = costHeavy
+		case 12, 14: // table.init elem table, table.copy table table
+			pos, err = skipU32s(b, pos, 2)
+			w = costHeavy
+		case 13, 16: // elem.drop, table.size
+			_, pos, err = readU32(b, pos)
+		case 15, 17: // table.grow, table.fill
+			_, pos, err = readU32(b, pos)
+			w = costHeavy
+		default:
+			return pos, t, 0, fmt.Errorf("unsupported opcode 0xfc %d at offset %d", sub, base+start)
+		}
+	default:
+		if op >= 0x45 && op <= 0xc4 { // numeric, including sign extension
+			break
+		}
+		return pos, t, 0, fmt.Errorf("unsupported opcode 0x%02x at offset %d", op, base+start)
+	}
+	if err != nil {
+		return pos, t, 0, fmt.Errorf("opcode 0x%02x at offset %d: %w", op, base+start, err)
+	}
+	return pos, t, w, nil
+}
+
+// constExpr skips a constant expression (a global initializer) starting at
+// b[pos] and returns the position after its end.
+func (d *decoder) constExpr(b []byte, pos, base int) (int, error) {
+	d.stack = d.stack[:0]
+	for {
+		if pos >= len(b) {
+			return pos, errEOF
+		}
+		var t term
+		var err error
+		if pos, t, _, err = d.step(b, pos, base); err != nil {
+			return pos, err
+		}
+		if t == termFinal {
+			return pos, nil
+		}
+	}
+}
+
+// rewriter injects gas charges into function bodies.
+type rewriter struct {
+	d      decoder
+	prefix []byte // global.get G; i64.const
+	suffix []byte // i64.sub; global.set G; global.get G; i64.const 0; i64.lt_s; if; unreachable; end
+	fn     []byte // scratch output for one body, reused
+}
+
+func newRewriter(gasIdx uint32) *rewriter {
+	r := &rewriter{d: decoder{gasIdx: gasIdx}}
+	r.prefix = appendU32([]byte{0x23}, gasIdx)
+	r.prefix = append(r.prefix, 0x42)
+	r.suffix = append(r.suffix, 0x7d, 0x24)
+	r.suffix = appendU32(r.suffix, gasIdx)
+	r.suffix = append(r.suffix, 0x23)
+	r.suffix = appendU32(r.suffix, gasIdx)
+	r.suffix = append(r.suffix,
+		0x42, 0x00, // i64.const 0
+		0x53,       // i64.lt_s
+		0x04, 0x40, // if (empty)
+		0x00, // unreachable
+		0x0b, // end
+	)
+	return r
+}
+
+// appendCharge appends the sequence that subtracts cost from the gas global
+// and traps with unreachable once it is negative. It leaves the operand
+// stack as it found it and closes its own if, so the original code's branch
+// depths are unchanged.
+func (r *rewriter) appendCharge(out []byte, cost int64) []byte {
+	out = append(out, r.prefix...)
+	out = appendS64(out, cost)
+	return append(out, r.suffix...)
+}
+
+var errMissingEnd = errors.New("function body ends before its final end")
+
+// function rewrites one function body (locals and expression, without the
+// size prefix) into r.fn. base is the module offset of body[0].
+func (r *rewriter) function(body []byte, base int) error {
+	n, pos, err := readU32(body, 0)
+	if err != nil {
+		return fmt.Errorf("local declaration count at offset %d: %w", base, err)
+	}
+	for i := uint32(0); i < n; i++ {
+		if _, pos, err = readU32(body, pos); err != nil {
+			return fmt.Errorf("local declaration %d at offset %d: %w", i, base+pos, err)
+		}
+		if pos >= len(body) {
+			return fmt.Errorf("local declaration %d: %w", i, errEOF)
+		}
+		if !isValType(body[pos]) {
+			return fmt.Errorf("local declaration %d at offset %d: unsupported value type 0x%02x", i, base+pos, body[pos])
+		}
+		pos++
+	}
+	r.fn = append(r.fn[:0], body[:pos]...)
+	r.d.stack = r.d.stack[:0]
+
+	charge := true // function entry
+	for {
+		segStart := pos
+		var cost int64
+		t := termNone
+		for t == termNone {
+			if pos >= len(body) {
+				return fmt.Errorf("%w (%d blocks open)", errMissingEnd, len(r.d.stack))
+			}
+			var w int64
+			if pos, t, w, err = r.d.step(body, pos, base); err != nil {
+				return err
+			}
+			cost += w
+		}
+		if charge && cost > 0 {
+			r.fn = r.appendCharge(r.fn, cost)
+		}
+		r.fn = append(r.fn, body[segStart:pos]...)
+		if t == termFinal {
+			if pos != len(body) {
+				return fmt.Errorf("unbalanced end at offset %d: %d bytes follow the function's final end", base+pos-1, len(body)-pos)
+			}
+			return nil
+		}
+		charge = t == termCharge
+	}
+}

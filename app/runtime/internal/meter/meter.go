@@ -1,0 +1,226 @@
+// Package meter injects deterministic gas metering into a WebAssembly module.
+//
+// wazero has no instruction metering, and a blockchain needs every node to
+// stop a contract at exactly the same instruction when its gas runs out.
+// Instrument therefore rewrites the module itself: the metering is ordinary
+// wasm code, so any conforming engine runs it identically, and the rewrite
+// is a pure function of the input bytes (no maps, no clocks, no options).
+//
+// # What is injected
+//
+// A defined global (mut i64), initialised to 0, is appended after every
+// existing global (so no existing global index moves) and exported as
+// GasGlobalExport. The host sets it to the gas limit before calling into the
+// instance and reads it afterwards; used gas is limit minus remaining.
+//
+// Each function body is cut into straight-line segments. A segment starts at
+// a charge point and runs up to and including the next instruction that can
+// leave straight-line flow: loop, if, else, end, br, br_if, br_table, return,
+// unreachable, return_call, return_call_indirect. The charge points are:
+//
+//   - the function entry (after the local declarations);
+//   - the start of a loop body (after loop), so every iteration pays;
+//   - the start of an if's then-branch (after if) and else-branch (after else);
+//   - after every end that closes a block, loop or if (a branch target);
+//   - after br_if (its fall-through path).
+//
+// After br, br_table, return, unreachable and return_call* the code up to
+// the next end or else is dead, so it is copied but not charged. block and
+// call do not end a segment: entering a block is plain fall-through, and a
+// call returns to the next instruction, so the caller's segment simply
+// continues (the callee pays for its own body at its entry). Instructions
+// after a call are thus charged before the call runs; if the callee runs out
+// of gas they were paid for without running, which is still deterministic.
+//
+// At each charge point with segment cost c > 0 the pass inserts
+//
+//	global.get G; i64.const c; i64.sub; global.set G
+//	global.get G; i64.const 0; i64.lt_s; if (empty) unreachable end
+//
+// which leaves the operand stack unchanged and closes its own if, so the
+// branch depths of the original code stay valid. When gas drops below zero
+// the instance traps with unreachable; the host tells an out-of-gas trap
+// from a contract's own trap by the global being negative.
+//
+// # Cost model
+//
+// Every original instruction costs 1 (costDefault), including block, end
+// and the branch instructions. Calls (call, call_indirect, return_call,
+// return_call_indirect), memory.grow, memory.init, memory.copy, memory.fill,
+// table.init, table.copy, table.grow and table.fill cost 10 (costHeavy).
+// The charge is flat: bulk memory and table operations are not charged per
+// byte or element. The injected instructions themselves are free. These
+// numbers are consensus rules.
+//
+// # Supported input
+//
+// WebAssembly 1.0 plus sign extension, non-trapping float-to-int, bulk
+// memory, reference types (single-byte reference types only), multi-value
+// block types and the tail-call opcodes; this covers Go's wasip1 output.
+// SIMD, threads, exception handling, GC, multiple memories and anything
+// unknown are refused with an error, as are modules that already export
+// GasGlobalExport or whose code names a global index that does not exist
+// (after the rewrite it would name the gas global).
+//
+// The gas global starts at 0, so a module with a start section traps with
+// out-of-gas during instantiation: instantiate without start functions, set
+// the gas, then call the initialisation export (for Go, "_initialize").
+package meter
+
+import (
+	"fmt"
+	"math"
+)
+
+// GasGlobalExport is the export name of the injected mutable i64 global holding remaining gas.
+// The host sets it before a call and reads it after; a negative value after
+// a trap means the contract ran out of gas rather than trapped on its own.
+const GasGlobalExport = "vchain_gas"
+
+// Instrument returns a copy of the module with gas metering injected.
+// Sections other than global, export and code are copied byte for byte, and
+// inside function bodies every original instruction is copied verbatim with
+// charges inserted between them. The input is never modified. A malformed or
+// unsupported module yields an error, never a panic.
+func Instrument(wasm []byte) ([]byte, error) {
+	m, err := parseModule(wasm)
+	if err != nil {
+		return nil, err
+	}
+	gas := m.gasIndex()
+	if gas == math.MaxUint32 {
+		return nil, fmt.Errorf("meter: too many globals to add the gas global")
+	}
+
+	// Global section: old entries plus (mut i64) (i64.const 0).
+	newGlobal := []byte{0x7e, 0x01, 0x42, 0x00, 0x0b}
+	var globals []byte
+	if m.globalIdx >= 0 {
+		old := m.sections[m.globalIdx].payload
+		_, p, _ := readU32(old, 0) // validated by parseModule
+		globals = make([]byte, 0, len(old)+len(newGlobal)+5)
+		globals = appendU32(globals, m.definedGlobals+1)
+		globals = append(globals, old[p:]...)
+	} else {
+		globals = appendU32(nil, 1)
+	}
+	globals = append(globals, newGlobal...)
+
+	// Export section: old entries plus the gas global.
+	var exports []byte
+	if m.exportIdx >= 0 {
+		old := m.sections[m.exportIdx].payload
+		n, p, _ := readU32(old, 0) // validated by parseModule
+		if n == math.MaxUint32 {
+			return nil, fmt.Errorf("meter: too many exports to add the gas global")
+		}
+		exports = make([]byte, 0, len(old)+len(GasGlobalExport)+16)
+		exports = appendU32(exports, n+1)
+		exports = append(exports, old[p:]...)
+	} else {
+		exports = appendU32(nil, 1)
+	}
+	exports = appendU32(exports, uint32(len(GasGlobalExport)))
+	exports = append(exports, GasGlobalExport...)
+	exports = append(exports, kindGlobal)
+	exports = appendU32(exports, gas)
+
+	// Code section.
+	var code []byte
+	if m.codeIdx >= 0 {
+		if code, err = instrumentCode(m, m.sections[m.codeIdx], gas); err != nil {
+			return nil, err
+		}
+	} else if m.definedFuncs != 0 {
+		return nil, fmt.Errorf("meter: function section declares %d functions but there is no code section", m.definedFuncs)
+	}
+
+	out := make([]byte, 0, len(wasm)+len(code)-codeLen(m)+len(globals)+len(exports)+32)
+	out = append(out, wasmHeader...)
+	globalAt, exportAt := -1, -1
+	if m.globalIdx < 0 {
+		globalAt = m.insertAt(secGlobal)
+	}
+	if m.exportIdx < 0 {
+		exportAt = m.insertAt(secExport)
+	}
+	for i := 0; i <= len(m.sections); i++ {
+		if i == globalAt {
+			out = appendSection(out, secGlobal, globals)
+		}
+		if i == exportAt {
+			out = appendSection(out, secExport, exports)
+		}
+		if i == len(m.sections) {
+			break
+		}
+		switch s := m.sections[i]; {
+		case i == m.globalIdx:
+			out = appendSection(out, secGlobal, globals)
+		case i == m.exportIdx:
+			out = appendSection(out, secExport, exports)
+		case i == m.codeIdx:
+			out = appendSection(out, secCode, code)
+		default:
+			// Copy the original bytes, size prefix included, so even a
+			// non-canonical size encoding survives unchanged.
+			out = append(out, s.raw...)
+		}
+	}
+	return out, nil
+}
+
+// appendSection appends a section the pass rewrote or created.
+func appendSection(out []byte, id byte, payload []byte) []byte {
+	out = append(out, id)
+	out = appendU32(out, uint32(len(payload)))
+	return append(out, payload...)
+}
+
+func codeLen(m *module) int {
+	if m.codeIdx < 0 {
+		return 0
+	}
+	return len(m.sections[m.codeIdx].payload)
+}
+
+// instrumentCode rewrites every function body of the code section and
+// returns the new section payload.
+func instrumentCode(m *module, s section, gas uint32) ([]byte, error) {
+	b := s.payload
+	n, pos, err := readU32(b, 0)
+	if err != nil {
+		return nil, fmt.Errorf("meter: code section at offset %d: function count: %w", s.offset, err)
+	}
+	if n != m.definedFuncs {
+		return nil, fmt.Errorf("meter: code section has %d bodies but the function section declares %d", n, m.definedFuncs)
+	}
+	r := newRewriter(gas)
+	// Go's output grows by roughly a third; over-reserve a little to avoid
+	// regrowing.
+	out := make([]byte, 0, len(b)+len(b)/2+16)
+	out = appendU32(out, n)
+	for i := uint32(0); i < n; i++ {
+		fidx := uint64(m.importedFuncs) + uint64(i)
+		size, p, err := readU32(b, pos)
+		if err != nil {
+			return nil, fmt.Errorf("meter: function %d: body size at offset %d: %w", fidx, s.offset+pos, err)
+		}
+		if uint64(p)+uint64(size) > uint64(len(b)) {
+			return nil, fmt.Errorf("meter: function %d: body size %d at offset %d exceeds the %d bytes left in the code section", fidx, size, s.offset+pos, len(b)-p)
+		}
+		if err := r.function(b[p:p+int(size)], s.offset+p); err != nil {
+			return nil, fmt.Errorf("meter: function %d: %w", fidx, err)
+		}
+		out = appendU32(out, uint32(len(r.fn)))
+		out = append(out, r.fn...)
+		pos = p + int(size)
+	}
+	if uint64(len(out)) > math.MaxUint32 {
+		return nil, fmt.Errorf("meter: instrumented code section exceeds 4 GiB")
+	}
+	if pos != len(b) {
+		return nil, fmt.Errorf("meter: code section at offset %d: section size mismatch: %d bytes left after %d bodies", s.offset, len(b)-pos, n)
+	}
+	return out, nil
+}

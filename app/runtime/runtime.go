@@ -1,0 +1,230 @@
+// Package runtime is the runtime manager: it installs numbered versions of the contract
+// execution software (wasm modules bound to their sha256), meters and compiles them with
+// wazero, and executes calls on them. It knows nothing of CometBFT or of the store: the
+// block executor hands it a KV view per call.
+//
+// Every property that can change a result is fixed here, identically on every node: the
+// gas schedule, the memory cap, wazero's deterministic defaults (fake clocks, seeded
+// randomness) and a fresh instance per block.
+package runtime
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/vchain/vchain/app/runtime/internal/meter"
+)
+
+// MemoryLimitPages caps every instance's linear memory (64 KiB pages): 1024 pages = 64 MiB.
+// It is part of the execution semantics (a contract that needs more traps), so it is the
+// same constant on every node.
+const MemoryLimitPages = 1024
+
+// Hash is the sha256 of a module's original (unmetered) bytes: the identity the chain
+// records for a version.
+type Hash [32]byte
+
+// String returns the hash in lower-case hex, as sha256sum prints it.
+func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// ParseHash parses a hex sha256.
+func ParseHash(s string) (Hash, error) {
+	var h Hash
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(h) {
+		return h, fmt.Errorf("sha256 %q: want 64 hex characters", s)
+	}
+	copy(h[:], b)
+	return h, nil
+}
+
+// ErrNotInstalled reports a version that has no module in this node's runtime directory.
+var ErrNotInstalled = errors.New("runtime version not installed")
+
+// ErrHashMismatch reports a module whose bytes do not hash to what the chain expects.
+var ErrHashMismatch = errors.New("runtime module sha256 mismatch")
+
+// Manager holds the installed versions of one node. It is safe for concurrent use.
+type Manager struct {
+	dir string
+	rt  wazero.Runtime
+
+	mu     sync.Mutex
+	loaded map[uint64]*Module
+}
+
+// NewManager opens the runtime directory dir (created if missing). Compiled code is cached
+// under dir/cache so a restart does not recompile.
+func NewManager(ctx context.Context, dir string) (*Manager, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "cache"), 0o755); err != nil {
+		return nil, fmt.Errorf("runtime dir: %w", err)
+	}
+	cache, err := wazero.NewCompilationCacheWithDir(filepath.Join(dir, "cache"))
+	if err != nil {
+		return nil, fmt.Errorf("runtime compilation cache: %w", err)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
+		WithMemoryLimitPages(MemoryLimitPages).
+		WithCompilationCache(cache).
+		WithCloseOnContextDone(false)) // wall-clock based: never in consensus
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("instantiate wasi: %w", err)
+	}
+	if err := instantiateHost(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return nil, err
+	}
+	return &Manager{dir: dir, rt: rt, loaded: make(map[uint64]*Module)}, nil
+}
+
+// Close releases every compiled module.
+func (m *Manager) Close(ctx context.Context) error { return m.rt.Close(ctx) }
+
+// Dir returns the runtime directory.
+func (m *Manager) Dir() string { return m.dir }
+
+// Path returns where version's module is stored.
+func (m *Manager) Path(version uint64) string {
+	return filepath.Join(m.dir, fmt.Sprintf("v%d.wasm", version))
+}
+
+// Installed describes one module in the runtime directory.
+type Installed struct {
+	Version uint64
+	SHA256  Hash
+	Path    string
+}
+
+// List returns the installed versions in ascending order.
+func (m *Manager) List() ([]Installed, error) {
+	ents, err := os.ReadDir(m.dir)
+	if err != nil {
+		return nil, fmt.Errorf("list runtime dir: %w", err)
+	}
+	var out []Installed
+	for _, e := range ents {
+		name := e.Name()
+		if e.IsDir() || !strings.HasPrefix(name, "v") || !strings.HasSuffix(name, ".wasm") {
+			continue
+		}
+		v, err := strconv.ParseUint(strings.TrimSuffix(name[1:], ".wasm"), 10, 64)
+		if err != nil || v == 0 {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(m.dir, name))
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		out = append(out, Installed{Version: v, SHA256: sha256.Sum256(b), Path: filepath.Join(m.dir, name)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out, nil
+}
+
+// Install validates wasm, meters and compiles it, and stores it as version. Installing the
+// same bytes again is a no-op; different bytes for an installed version are refused.
+func (m *Manager) Install(ctx context.Context, version uint64, wasm []byte) (*Module, error) {
+	if version == 0 {
+		return nil, fmt.Errorf("install: version must be 1 or more")
+	}
+	sum := Hash(sha256.Sum256(wasm))
+	path := m.Path(version)
+	if old, err := os.ReadFile(path); err == nil {
+		if Hash(sha256.Sum256(old)) != sum {
+			return nil, fmt.Errorf("install v%d: a different module (sha256 %x) is already installed at %s", version, sha256.Sum256(old), path)
+		}
+		return m.Load(ctx, version, sum)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("install v%d: %w", version, err)
+	}
+	mod, err := m.compile(ctx, version, sum, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("install v%d: %w", version, err)
+	}
+	if err := writeFileAtomic(path, wasm); err != nil {
+		return nil, fmt.Errorf("install v%d: %w", version, err)
+	}
+	m.mu.Lock()
+	m.loaded[version] = mod
+	m.mu.Unlock()
+	return mod, nil
+}
+
+// Load returns version's module, compiling it on first use, and refuses it unless its
+// bytes hash to want: a module replaced behind the node's back must never execute.
+func (m *Manager) Load(ctx context.Context, version uint64, want Hash) (*Module, error) {
+	m.mu.Lock()
+	mod := m.loaded[version]
+	m.mu.Unlock()
+	if mod != nil && mod.SHA256 == want {
+		return mod, nil
+	}
+	wasm, err := os.ReadFile(m.Path(version))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("load runtime v%d (sha256 %s): %w", version, want, ErrNotInstalled)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load runtime v%d: %w", version, err)
+	}
+	if got := Hash(sha256.Sum256(wasm)); got != want {
+		return nil, fmt.Errorf("load runtime v%d: %s has sha256 %s, the chain expects %s: %w",
+			version, m.Path(version), got, want, ErrHashMismatch)
+	}
+	mod, err = m.compile(ctx, version, want, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("load runtime v%d: %w", version, err)
+	}
+	m.mu.Lock()
+	m.loaded[version] = mod
+	m.mu.Unlock()
+	return mod, nil
+}
+
+func (m *Manager) compile(ctx context.Context, version uint64, sum Hash, wasm []byte) (*Module, error) {
+	metered, err := meter.Instrument(wasm)
+	if err != nil {
+		return nil, fmt.Errorf("meter module: %w", err)
+	}
+	compiled, err := m.rt.CompileModule(ctx, metered)
+	if err != nil {
+		return nil, fmt.Errorf("compile module: %w", err)
+	}
+	if err := validate(compiled); err != nil {
+		compiled.Close(ctx)
+		return nil, fmt.Errorf("validate module: %w", err)
+	}
+	return &Module{Version: version, SHA256: sum, rt: m.rt, compiled: compiled}, nil
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".install-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,51 @@
+package state
+
+import (
+	"encoding/binary"
+)
+
+// Key namespaces. Every key the app writes starts with one of these prefixes; contract
+// state is namespaced per contract so one contract can never read or write another's keys.
+const (
+	prefixAccount  = "acct/"     // acct/<20-byte address> -> last used nonce (u64 big-endian)
+	prefixContract = "contract/" // contract/<name>/<key> -> value
+	prefixRuntime  = "runtime/"  // runtime/... -> runtime records
+	prefixGenesis  = "genesis/"  // genesis/... -> chain parameters fixed at InitChain
+)
+
+// AccountKey is the key of an account's nonce record.
+func AccountKey(addr []byte) []byte {
+	return append([]byte(prefixAccount), addr...)
+}
+
+// ContractPrefix is the prefix of every key of one contract.
+func ContractPrefix(contract string) []byte {
+	return []byte(prefixContract + contract + "/")
+}
+
+// ContractKey is the store key of a contract's key.
+func ContractKey(contract string, key []byte) []byte {
+	return append(ContractPrefix(contract), key...)
+}
+
+// KeyEffectiveRuntime holds the EffectiveRuntime record.
+var KeyEffectiveRuntime = []byte(prefixRuntime + "effective")
+
+// KeyParams holds the chain parameters (JSON) set at InitChain.
+var KeyParams = []byte(prefixGenesis + "params")
+
+// EncodeUint64 encodes v big-endian, so that numeric order is key order.
+func EncodeUint64(v uint64) []byte {
+	return binary.BigEndian.AppendUint64(nil, v)
+}
+
+// DecodeUint64 decodes a value written by EncodeUint64; absent (nil) reads as 0.
+func DecodeUint64(b []byte) (uint64, bool) {
+	if b == nil {
+		return 0, true
+	}
+	if len(b) != 8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(b), true
+}

@@ -1,0 +1,160 @@
+// Package tx is the transaction format: decoding, sign bytes, signing and the stateless
+// checks. Nonce checks need state and live in the block executor and the mempool checker.
+package tx
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/vchain/vchain/app/codes"
+	txv1 "github.com/vchain/vchain/proto/vchain/tx/v1"
+)
+
+// SignDomain separates vchain transaction signatures from any other use of the same key:
+// the signed message is SignDomain followed by the exact body bytes.
+const SignDomain = "vchain/tx/v1\n"
+
+// MaxTxBytes bounds the size of an encoded transaction.
+const MaxTxBytes = 128 << 10
+
+// AddressLen is the length of an address in bytes.
+const AddressLen = 20
+
+// Address identifies an account: the first 20 bytes of sha256(ed25519 public key), the same
+// derivation CometBFT uses for validator addresses.
+type Address [AddressLen]byte
+
+// AddressOf derives the address of an ed25519 public key.
+func AddressOf(pub ed25519.PublicKey) Address {
+	sum := sha256.Sum256(pub)
+	var a Address
+	copy(a[:], sum[:AddressLen])
+	return a
+}
+
+// String returns the address as upper-case hex, like CometBFT addresses.
+func (a Address) String() string { return fmt.Sprintf("%X", a[:]) }
+
+// ParseAddress parses a hex address (either case).
+func ParseAddress(s string) (Address, error) {
+	var a Address
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != AddressLen {
+		return a, fmt.Errorf("address %q: want %d hex-encoded bytes", s, AddressLen)
+	}
+	copy(a[:], b)
+	return a, nil
+}
+
+// Tx is a decoded, signature-checked transaction.
+type Tx struct {
+	Body   txv1.TxBody
+	Sender Address
+	// Hash is sha256 of the raw bytes, the hash CometBFT indexes the transaction by.
+	Hash [32]byte
+}
+
+// SignBytes returns the bytes a sender signs for an encoded body.
+func SignBytes(body []byte) []byte {
+	b := make([]byte, 0, len(SignDomain)+len(body))
+	b = append(b, SignDomain...)
+	return append(b, body...)
+}
+
+// Sign encodes body, signs it with priv and returns the encoded envelope.
+func Sign(priv ed25519.PrivateKey, body *txv1.TxBody) ([]byte, error) {
+	bz, err := body.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("encode tx body: %w", err)
+	}
+	env := txv1.Tx{
+		Body:      bz,
+		PubKey:    priv.Public().(ed25519.PublicKey),
+		Signature: ed25519.Sign(priv, SignBytes(bz)),
+	}
+	out, err := env.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("encode tx: %w", err)
+	}
+	return out, nil
+}
+
+// Limits are the chain parameters the stateless checks need.
+type Limits struct {
+	ChainID     string
+	MaxGasPerTx uint64
+}
+
+// Decode decodes raw and performs every check that needs no state: size, encoding,
+// signature, chain id, gas limit and message shape. The returned error is a *codes.Error.
+func Decode(raw []byte, lim Limits) (*Tx, *codes.Error) {
+	if len(raw) > MaxTxBytes {
+		return nil, codes.Errorf(codes.TxTooLarge, "transaction is %d bytes, the maximum is %d", len(raw), MaxTxBytes)
+	}
+	var env txv1.Tx
+	if err := env.Unmarshal(raw); err != nil {
+		return nil, codes.Errorf(codes.Undecodable, "decode envelope: %v", err)
+	}
+	if len(env.Body) == 0 {
+		return nil, codes.Errorf(codes.Undecodable, "empty body")
+	}
+	t := &Tx{Hash: sha256.Sum256(raw)}
+	if err := t.Body.Unmarshal(env.Body); err != nil {
+		return nil, codes.Errorf(codes.Undecodable, "decode body: %v", err)
+	}
+	if len(env.PubKey) == 0 || len(env.Signature) == 0 {
+		return nil, codes.Errorf(codes.Unsigned, "transaction has no public key or no signature")
+	}
+	if len(env.PubKey) != ed25519.PublicKeySize {
+		return nil, codes.Errorf(codes.BadSignature, "public key is %d bytes, want %d", len(env.PubKey), ed25519.PublicKeySize)
+	}
+	if len(env.Signature) != ed25519.SignatureSize || !ed25519.Verify(env.PubKey, SignBytes(env.Body), env.Signature) {
+		return nil, codes.Errorf(codes.BadSignature, "signature does not verify for public key %X", env.PubKey)
+	}
+	t.Sender = AddressOf(env.PubKey)
+	if t.Body.ChainId != lim.ChainID {
+		return nil, codes.Errorf(codes.WrongChain, "transaction is for chain %q, this is %q", t.Body.ChainId, lim.ChainID)
+	}
+	if t.Body.Nonce == 0 {
+		return nil, codes.Errorf(codes.NonceReplayed, "nonce 0 is never valid: the first nonce is 1")
+	}
+	if t.Body.GasLimit == 0 || t.Body.GasLimit > lim.MaxGasPerTx {
+		return nil, codes.Errorf(codes.BadGasLimit, "gas_limit %d: must be between 1 and %d", t.Body.GasLimit, lim.MaxGasPerTx)
+	}
+	if err := checkMsg(&t.Body); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func checkMsg(b *txv1.TxBody) *codes.Error {
+	switch m := b.Msg.(type) {
+	case *txv1.TxBody_Call:
+		c := m.Call
+		if c == nil || c.Contract == "" || c.Method == "" {
+			return codes.Errorf(codes.InvalidMessage, "call needs a contract and a method")
+		}
+		if !validName(c.Contract) || !validName(c.Method) {
+			return codes.Errorf(codes.InvalidMessage, "contract and method names are 1-64 characters of [a-z0-9_]")
+		}
+		return nil
+	case nil:
+		return codes.Errorf(codes.InvalidMessage, "transaction carries no message")
+	default:
+		return codes.Errorf(codes.InvalidMessage, "unsupported message type %T", m)
+	}
+}
+
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
+}

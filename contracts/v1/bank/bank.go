@@ -1,0 +1,131 @@
+//go:build wasip1
+
+// Package bank is a token ledger. Balances are stored as decimal strings under
+// "balance/<ADDRESS>".
+//
+// Minting rule: any account may mint to itself, up to MintCap in total over its lifetime
+// (recorded under "minted/<ADDRESS>"). That makes tokens available on a permissioned test
+// chain without a privileged minter, while the supply stays bounded by the number of
+// accounts that exist.
+package bank
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/vchain/vchain/contracts/sdk"
+)
+
+// MintCap is the most one account can ever mint to itself.
+const MintCap = 1_000_000
+
+type mintArgs struct {
+	Amount uint64 `json:"amount"`
+}
+
+type transferArgs struct {
+	To     string `json:"to"`
+	Amount uint64 `json:"amount"`
+}
+
+type balanceArgs struct {
+	Address string `json:"address"`
+}
+
+type balanceResult struct {
+	Address string `json:"address"`
+	Balance uint64 `json:"balance"`
+}
+
+// Handle dispatches a bank method.
+func Handle(c *sdk.Context, method string, args []byte) ([]byte, error) {
+	switch method {
+	case "mint":
+		var a mintArgs
+		if err := sdk.ParseArgs(args, &a); err != nil {
+			return nil, err
+		}
+		return mint(c, a)
+	case "transfer":
+		var a transferArgs
+		if err := sdk.ParseArgs(args, &a); err != nil {
+			return nil, err
+		}
+		return transfer(c, a)
+	case "balance":
+		var a balanceArgs
+		if err := sdk.ParseArgs(args, &a); err != nil {
+			return nil, err
+		}
+		addr := c.Caller()
+		if a.Address != "" {
+			var err error
+			if addr, err = normalize(a.Address); err != nil {
+				return nil, err
+			}
+		}
+		return sdk.JSON(balanceResult{Address: addr, Balance: get(c, "balance/"+addr)})
+	default:
+		return nil, sdk.UnknownMethod("bank", method)
+	}
+}
+
+func mint(c *sdk.Context, a mintArgs) ([]byte, error) {
+	if a.Amount == 0 {
+		return nil, fmt.Errorf("mint: amount must be positive")
+	}
+	me := c.Caller()
+	minted := get(c, "minted/"+me)
+	if a.Amount > MintCap-minted {
+		return nil, fmt.Errorf("mint: %d would exceed the mint cap of %d (already minted %d)", a.Amount, MintCap, minted)
+	}
+	put(c, "minted/"+me, minted+a.Amount)
+	bal := get(c, "balance/"+me) + a.Amount
+	put(c, "balance/"+me, bal)
+	c.Emit("mint", "to", me, "amount", strconv.FormatUint(a.Amount, 10))
+	return sdk.JSON(balanceResult{Address: me, Balance: bal})
+}
+
+func transfer(c *sdk.Context, a transferArgs) ([]byte, error) {
+	to, err := normalize(a.To)
+	if err != nil {
+		return nil, err
+	}
+	if a.Amount == 0 {
+		return nil, fmt.Errorf("transfer: amount must be positive")
+	}
+	from := c.Caller()
+	fromBal := get(c, "balance/"+from)
+	if fromBal < a.Amount {
+		return nil, fmt.Errorf("transfer: insufficient funds: balance %d, amount %d", fromBal, a.Amount)
+	}
+	put(c, "balance/"+from, fromBal-a.Amount)
+	put(c, "balance/"+to, get(c, "balance/"+to)+a.Amount) // from == to nets to zero
+	c.Emit("transfer", "from", from, "to", to, "amount", strconv.FormatUint(a.Amount, 10))
+	return sdk.JSON(balanceResult{Address: from, Balance: get(c, "balance/"+from)})
+}
+
+func normalize(addr string) (string, error) {
+	a := strings.ToUpper(addr)
+	if len(a) != 40 || strings.Trim(a, "0123456789ABCDEF") != "" {
+		return "", fmt.Errorf("address %q: want 40 hex characters", addr)
+	}
+	return a, nil
+}
+
+func get(c *sdk.Context, key string) uint64 {
+	v, ok := c.Get([]byte(key))
+	if !ok {
+		return 0
+	}
+	n, err := strconv.ParseUint(string(v), 10, 64)
+	if err != nil {
+		sdk.Abort(fmt.Sprintf("bank: corrupt amount under %q", key))
+	}
+	return n
+}
+
+func put(c *sdk.Context, key string, v uint64) {
+	c.Set([]byte(key), []byte(strconv.FormatUint(v, 10)))
+}

@@ -1,0 +1,83 @@
+package home
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/viper"
+)
+
+// AppConfig is config/app.toml: settings of this node's app that are not consensus rules
+// (those live in the genesis). Each key can be overridden by VCHAIN_<KEY> (upper case, dots
+// as underscores) and by the start command's flags.
+type AppConfig struct {
+	// DBBackend is the app store's cosmos-db backend: pebble or goleveldb.
+	DBBackend string `mapstructure:"db_backend"`
+	// ABCI is "embedded" (CometBFT in this process) or "socket" (serve an external cometbft).
+	ABCI string `mapstructure:"abci"`
+	// ABCIAddress is where socket mode listens.
+	ABCIAddress string `mapstructure:"abci_address"`
+}
+
+// DefaultAppConfig returns the defaults.
+func DefaultAppConfig() AppConfig {
+	return AppConfig{DBBackend: "pebble", ABCI: "embedded", ABCIAddress: "tcp://127.0.0.1:26658"}
+}
+
+const appConfigTemplate = `# vchain app settings. Consensus rules are in genesis.json, not here.
+# Every key can be overridden by an environment variable VCHAIN_<KEY> (e.g. VCHAIN_DB_BACKEND)
+# and by the flag of the same name on 'vchaind start'.
+
+# Store backend of the app state: "pebble" (default) or "goleveldb".
+db_backend = %q
+
+# "embedded": CometBFT runs inside vchaind (default).
+# "socket": vchaind serves only the app on abci_address, for an external
+# 'cometbft node --proxy_app=<abci_address>'.
+abci = %q
+abci_address = %q
+`
+
+// WriteAppConfig writes c to path.
+func WriteAppConfig(path string, c AppConfig) error {
+	body := fmt.Sprintf(appConfigTemplate, c.DBBackend, c.ABCI, c.ABCIAddress)
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// LoadAppConfig reads path (a missing file means defaults) with VCHAIN_* overrides applied
+// through v, which the caller may also have bound flags to.
+func LoadAppConfig(v *viper.Viper, path string) (AppConfig, error) {
+	d := DefaultAppConfig()
+	v.SetDefault("db_backend", d.DBBackend)
+	v.SetDefault("abci", d.ABCI)
+	v.SetDefault("abci_address", d.ABCIAddress)
+	v.SetEnvPrefix("VCHAIN")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
+	v.AutomaticEnv()
+	v.SetConfigFile(path)
+	v.SetConfigType("toml")
+	if err := v.ReadInConfig(); err != nil && !os.IsNotExist(err) {
+		if _, statErr := os.Stat(path); statErr == nil {
+			return d, fmt.Errorf("read %s: %w", path, err)
+		}
+	}
+	var c AppConfig
+	if err := v.Unmarshal(&c); err != nil {
+		return d, fmt.Errorf("app config: %w", err)
+	}
+	switch c.DBBackend {
+	case "pebble", "goleveldb":
+	default:
+		return c, fmt.Errorf("app config: db_backend %q: use pebble or goleveldb", c.DBBackend)
+	}
+	switch c.ABCI {
+	case "embedded", "socket":
+	default:
+		return c, fmt.Errorf("app config: abci %q: use embedded or socket", c.ABCI)
+	}
+	return c, nil
+}

@@ -1,0 +1,109 @@
+// Package node assembles a vchain node: the app (store, runtime manager, executor, ABCI
+// adapter) and, in embedded mode, CometBFT in the same process.
+package node
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	cmtcfg "github.com/cometbft/cometbft/config"
+	cmtlog "github.com/cometbft/cometbft/libs/log"
+	nm "github.com/cometbft/cometbft/node"
+	"github.com/cometbft/cometbft/p2p"
+	"github.com/cometbft/cometbft/privval"
+	"github.com/cometbft/cometbft/proxy"
+	dbm "github.com/cosmos/cosmos-db"
+	"github.com/spf13/viper"
+
+	"github.com/vchain/vchain/abci"
+	"github.com/vchain/vchain/app/executor"
+	"github.com/vchain/vchain/app/runtime"
+	"github.com/vchain/vchain/app/state"
+	"github.com/vchain/vchain/internal/home"
+)
+
+// App is the assembled application of one home.
+type App struct {
+	Store    *state.Store
+	Runtimes *runtime.Manager
+	Exec     *executor.Executor
+	ABCI     *abci.App
+}
+
+// OpenApp opens the app store and runtime directory of a home.
+func OpenApp(ctx context.Context, p home.Paths, c home.AppConfig, log cmtlog.Logger) (*App, error) {
+	db, err := dbm.NewDB("vchain", dbm.BackendType(c.DBBackend), p.Data())
+	if err != nil {
+		return nil, fmt.Errorf("open app store (%s) in %s: %w", c.DBBackend, p.Data(), err)
+	}
+	st, err := state.Open(db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	rm, err := runtime.NewManager(ctx, p.Runtime())
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	ex, err := executor.New(st, rm, log.With("module", "vchain"))
+	if err != nil {
+		rm.Close(ctx)
+		st.Close()
+		return nil, err
+	}
+	return &App{Store: st, Runtimes: rm, Exec: ex, ABCI: abci.New(ex, log.With("module", "vchain"))}, nil
+}
+
+// Close releases the app's store and runtimes.
+func (a *App) Close(ctx context.Context) error {
+	rerr := a.Runtimes.Close(ctx)
+	if err := a.Store.Close(); err != nil {
+		return err
+	}
+	return rerr
+}
+
+// LoadCometConfig reads config/config.toml of a home into CometBFT's config, with any
+// values bound in v (flags such as --rpc.laddr) taking precedence.
+func LoadCometConfig(root string, v *viper.Viper) (*cmtcfg.Config, error) {
+	cfg := cmtcfg.DefaultConfig()
+	if v == nil {
+		v = viper.New()
+	}
+	v.SetConfigFile(filepath.Join(root, "config", "config.toml"))
+	v.SetConfigType("toml")
+	if err := v.ReadInConfig(); err != nil {
+		return nil, fmt.Errorf("read CometBFT config: %w (run `vchaind init --home %s` first)", err, root)
+	}
+	if err := v.Unmarshal(cfg); err != nil {
+		return nil, fmt.Errorf("parse CometBFT config: %w", err)
+	}
+	cfg.SetRoot(root)
+	if err := cfg.ValidateBasic(); err != nil {
+		return nil, fmt.Errorf("CometBFT config: %w", err)
+	}
+	return cfg, nil
+}
+
+// NewComet builds an in-process CometBFT node serving app. Each ABCI connection gets its
+// own lock (NewConnSyncLocalClientCreator), so queries and CheckTx keep answering while a
+// block executes.
+func NewComet(cfg *cmtcfg.Config, app *App, log cmtlog.Logger) (*nm.Node, error) {
+	pv := privval.LoadFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
+	nodeKey, err := p2p.LoadNodeKey(cfg.NodeKeyFile())
+	if err != nil {
+		return nil, fmt.Errorf("load node key: %w", err)
+	}
+	n, err := nm.NewNode(cfg, pv, nodeKey,
+		proxy.NewConnSyncLocalClientCreator(app.ABCI),
+		nm.DefaultGenesisDocProviderFunc(cfg),
+		cmtcfg.DefaultDBProvider,
+		nm.DefaultMetricsProvider(cfg.Instrumentation),
+		log)
+	if err != nil {
+		return nil, fmt.Errorf("create CometBFT node: %w", err)
+	}
+	return n, nil
+}
