@@ -12,15 +12,15 @@ type Code uint32
 // includes it anyway, fails in FinalizeBlock without touching state (not even the nonce).
 const (
 	OK             Code = 0
-	Undecodable    Code = 1  // the bytes are not a Tx envelope with a TxBody
-	Unsigned       Code = 2  // missing public key or signature
-	BadSignature   Code = 3  // the signature does not verify for the public key
-	WrongChain     Code = 4  // chain_id differs from this chain's
-	NonceReplayed  Code = 5  // nonce already used (committed or waiting in the mempool)
-	NonceGap       Code = 6  // nonce skips ahead of the sender's next nonce
-	BadGasLimit    Code = 7  // gas_limit is zero or above the chain's maximum
-	InvalidMessage Code = 8  // no message, or a message with invalid fields
-	TxTooLarge     Code = 9  // the encoded transaction exceeds the maximum size
+	Undecodable    Code = 1 // the bytes are not a Tx envelope with a TxBody
+	Unsigned       Code = 2 // missing public key or signature
+	BadSignature   Code = 3 // the signature does not verify for the public key
+	WrongChain     Code = 4 // chain_id differs from this chain's
+	NonceReplayed  Code = 5 // nonce already used (committed or waiting in the mempool)
+	NonceGap       Code = 6 // nonce skips ahead of the sender's next nonce
+	BadGasLimit    Code = 7 // gas_limit is zero or above the chain's maximum
+	InvalidMessage Code = 8 // no message, or a message with invalid fields
+	TxTooLarge     Code = 9 // the encoded transaction exceeds the maximum size
 )
 
 // Execution failures: the transaction is included, its nonce is consumed and the gas it used

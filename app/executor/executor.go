@@ -30,7 +30,7 @@ type Logger interface {
 
 // Params are the chain parameters fixed at InitChain.
 type Params struct {
-	ChainID string            `json:"chain_id"`
+	ChainID string           `json:"chain_id"`
 	App     genesis.AppState `json:"app_state"`
 }
 

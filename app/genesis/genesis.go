@@ -56,14 +56,23 @@ type Fraction struct {
 // String renders f as "N/D".
 func (f Fraction) String() string { return fmt.Sprintf("%d/%d", f.Num, f.Den) }
 
-// MarshalJSON writes "N/D".
-func (f Fraction) MarshalJSON() ([]byte, error) { return json.Marshal(f.String()) }
+// MarshalJSON writes "N/D", or "" for the zero value (meaning: the default).
+func (f Fraction) MarshalJSON() ([]byte, error) {
+	if f == (Fraction{}) {
+		return json.Marshal("")
+	}
+	return json.Marshal(f.String())
+}
 
 // UnmarshalJSON reads "N/D".
 func (f *Fraction) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("fraction: want a string \"N/D\": %w", err)
+	}
+	if s == "" {
+		*f = Fraction{}
+		return nil
 	}
 	parsed, err := ParseFraction(s)
 	if err != nil {

@@ -89,13 +89,3 @@ func appendS64(b []byte, v int64) []byte {
 		b = append(b, c|0x80)
 	}
 }
-
-// sizeU32 is the length of the canonical LEB128 encoding of v.
-func sizeU32(v uint32) int {
-	n := 1
-	for v >= 0x80 {
-		v >>= 7
-		n++
-	}
-	return n
-}

@@ -673,3 +673,13 @@ func TestTailCalls(t *testing.T) {
 		})
 	}
 }
+
+// TestWazeroTypeIndexPanic: wazero v1.12.0 panics compiling a module whose
+// first function calls a second one with an out-of-range type index
+// (found by FuzzInstrument). Instrument must reject it first.
+func TestWazeroTypeIndexPanic(t *testing.T) {
+	wasm := []byte("\x00asm\x01\x00\x00\x00\x01\x06\x01`\x01\x7f\x01\x7f\x03\x03\x02\x000\a\x05\x01\x010\x00\x00\n\x13\x02\t\x00A0\x10\x01A\xe80\v\a\x00A0000\v")
+	if _, err := Instrument(wasm); err == nil || !strings.Contains(err.Error(), "type index 48 out of range (1 types)") {
+		t.Fatalf("err = %v, want a type index error", err)
+	}
+}

@@ -68,6 +68,7 @@ type section struct {
 type module struct {
 	sections []section
 
+	types           uint32 // entries in the type section
 	importedFuncs   uint32
 	importedGlobals uint32
 	definedGlobals  uint32
@@ -90,9 +91,10 @@ func parseModule(b []byte) (*module, error) {
 		switch s.id {
 		case secImport:
 			err = m.parseImports(s)
+		case secType:
+			m.types, _, err = readU32(s.payload, 0)
 		case secFunction:
-			m.definedFuncs, _, err = readU32(s.payload, 0)
-			// The entries themselves are type indices, left to the engine.
+			err = m.parseFunctions(s)
 		case secGlobal:
 			m.globalIdx = i
 			err = m.parseGlobals(s)
@@ -204,7 +206,10 @@ func (m *module) parseImports(s section) error {
 		pos++
 		switch kind {
 		case kindFunc:
-			_, pos, err = readU32(b, pos)
+			var t uint32
+			if t, pos, err = readU32(b, pos); err == nil && t >= m.types {
+				err = fmt.Errorf("type index %d out of range (%d types)", t, m.types)
+			}
 			m.importedFuncs++
 		case kindTable:
 			if pos >= len(b) {
@@ -237,6 +242,33 @@ func (m *module) parseImports(s section) error {
 	if pos != len(b) {
 		return fmt.Errorf("section size mismatch: %d bytes left after %d imports", len(b)-pos, n)
 	}
+	return nil
+}
+
+// parseFunctions counts the defined functions and checks their type
+// indices. The engine checks them too, but wazero v1.12.0 validates a
+// function's type index only when it reaches that function, and panics
+// earlier if a previous function calls it: rejecting such modules here keeps
+// a malformed contract from crashing the node.
+func (m *module) parseFunctions(s section) error {
+	b := s.payload
+	n, pos, err := readU32(b, 0)
+	if err != nil {
+		return fmt.Errorf("function count: %w", err)
+	}
+	for i := uint32(0); i < n; i++ {
+		var t uint32
+		if t, pos, err = readU32(b, pos); err != nil {
+			return fmt.Errorf("function %d: type index: %w", i, err)
+		}
+		if t >= m.types {
+			return fmt.Errorf("function %d: type index %d out of range (%d types)", i, t, m.types)
+		}
+	}
+	if pos != len(b) {
+		return fmt.Errorf("section size mismatch: %d bytes left after %d functions", len(b)-pos, n)
+	}
+	m.definedFuncs = n
 	return nil
 }
 

@@ -1,0 +1,412 @@
+package executor_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	dbm "github.com/cosmos/cosmos-db"
+
+	"github.com/vchain/vchain/app/codes"
+	"github.com/vchain/vchain/app/executor"
+	"github.com/vchain/vchain/app/genesis"
+	"github.com/vchain/vchain/app/runtime"
+	"github.com/vchain/vchain/app/state"
+	"github.com/vchain/vchain/app/tx"
+	"github.com/vchain/vchain/internal/testwasm"
+	txv1 "github.com/vchain/vchain/proto/vchain/tx/v1"
+)
+
+const chainID = "test-chain"
+
+type nopLog struct{}
+
+func (nopLog) Info(string, ...any)  {}
+func (nopLog) Error(string, ...any) {}
+
+// node is one executor with its own store and runtime directory, as on one machine.
+type node struct {
+	t     testing.TB
+	db    dbm.DB
+	store *state.Store
+	rm    *runtime.Manager
+	exec  *executor.Executor
+}
+
+func key(seed byte) ed25519.PrivateKey {
+	return ed25519.NewKeyFromSeed(sha256.New().Sum([]byte{seed})[:32])
+}
+
+var admin = key(1)
+
+func appState(t testing.TB, module []byte) []byte {
+	sum := sha256.Sum256(module)
+	b, err := json.Marshal(genesis.AppState{
+		Admins:  []string{tx.AddressOf(admin.Public().(ed25519.PublicKey)).String()},
+		Runtime: genesis.RuntimeRef{Version: 1, CodeSHA256: hex.EncodeToString(sum[:])},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// newNode opens an executor on db (a fresh memdb when nil) with module installed as v1.
+func newNode(t testing.TB, db dbm.DB, runtimeDir, module string) *node {
+	t.Helper()
+	ctx := context.Background()
+	if db == nil {
+		db = dbm.NewMemDB()
+	}
+	if runtimeDir == "" {
+		runtimeDir = t.TempDir()
+	}
+	st, err := state.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm, err := runtime.NewManager(ctx, runtimeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rm.Install(ctx, 1, testwasm.Module(t, module)); err != nil {
+		t.Fatal(err)
+	}
+	ex, err := executor.New(st, rm, nopLog{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &node{t: t, db: db, store: st, rm: rm, exec: ex}
+	t.Cleanup(func() { rm.Close(ctx) })
+	return n
+}
+
+func (n *node) initChain(module string) []byte {
+	n.t.Helper()
+	h, err := n.exec.InitChain(chainID, 1, appState(n.t, testwasm.Module(n.t, module)))
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return h
+}
+
+func (n *node) block(txs ...[]byte) *executor.BlockResult {
+	n.t.Helper()
+	res, err := n.exec.FinalizeBlock(context.Background(), n.store.Height()+1, txs)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	if _, err := n.exec.Commit(); err != nil {
+		n.t.Fatal(err)
+	}
+	return res
+}
+
+type txOpt func(*txv1.TxBody)
+
+func signed(t testing.TB, priv ed25519.PrivateKey, nonce uint64, contract, method, args string, opts ...txOpt) []byte {
+	t.Helper()
+	body := &txv1.TxBody{ChainId: chainID, Nonce: nonce, GasLimit: 20_000_000,
+		Msg: &txv1.TxBody_Call{Call: &txv1.Call{Contract: contract, Method: method, Args: []byte(args)}}}
+	for _, o := range opts {
+		o(body)
+	}
+	raw, err := tx.Sign(priv, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+func envelope(t testing.TB, e *txv1.Tx) []byte {
+	b, err := e.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestCheckTxRejections(t *testing.T) {
+	n := newNode(t, nil, "", "v1")
+	n.initChain("v1")
+	n.block(signed(t, admin, 1, "kv", "set", `{"key":"a","value":"1"}`))
+
+	good := signed(t, admin, 2, "kv", "set", `{"key":"b","value":"2"}`)
+	var env txv1.Tx
+	if err := env.Unmarshal(good); err != nil {
+		t.Fatal(err)
+	}
+	badSig := env
+	badSig.Signature = append([]byte{}, env.Signature...)
+	badSig.Signature[0] ^= 1
+	otherKey := env
+	otherKey.PubKey = key(9).Public().(ed25519.PublicKey)
+	unsigned := env
+	unsigned.Signature = nil
+	noKey := env
+	noKey.PubKey = nil
+
+	cases := []struct {
+		name string
+		raw  []byte
+		want codes.Code
+	}{
+		{"garbage", []byte("not a transaction"), codes.Undecodable},
+		{"empty", nil, codes.Undecodable},
+		{"garbage body", envelope(t, &txv1.Tx{Body: []byte{0xff, 0xff}, PubKey: env.PubKey, Signature: env.Signature}), codes.Undecodable},
+		{"unsigned", envelope(t, &unsigned), codes.Unsigned},
+		{"no public key", envelope(t, &noKey), codes.Unsigned},
+		{"tampered signature", envelope(t, &badSig), codes.BadSignature},
+		{"someone else's key", envelope(t, &otherKey), codes.BadSignature},
+		{"wrong chain", signed(t, admin, 2, "kv", "set", `{}`, func(b *txv1.TxBody) { b.ChainId = "other-chain" }), codes.WrongChain},
+		{"replayed nonce", signed(t, admin, 1, "kv", "set", `{"key":"a","value":"1"}`), codes.NonceReplayed},
+		{"nonce zero", signed(t, admin, 0, "kv", "set", `{}`), codes.NonceReplayed},
+		{"nonce gap", signed(t, admin, 5, "kv", "set", `{}`), codes.NonceGap},
+		{"zero gas", signed(t, admin, 2, "kv", "set", `{}`, func(b *txv1.TxBody) { b.GasLimit = 0 }), codes.BadGasLimit},
+		{"too much gas", signed(t, admin, 2, "kv", "set", `{}`, func(b *txv1.TxBody) { b.GasLimit = genesis.DefaultMaxGasPerTx + 1 }), codes.BadGasLimit},
+		{"no message", signed(t, admin, 2, "", "", "", func(b *txv1.TxBody) { b.Msg = nil }), codes.InvalidMessage},
+		{"no method", signed(t, admin, 2, "kv", "", `{}`), codes.InvalidMessage},
+		{"bad contract name", signed(t, admin, 2, "KV/../x", "set", `{}`), codes.InvalidMessage},
+		{"too large", signed(t, admin, 2, "kv", "set", string(make([]byte, tx.MaxTxBytes))), codes.TxTooLarge},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, cerr := n.exec.CheckTx(tc.raw)
+			if cerr == nil || cerr.Code != tc.want {
+				t.Fatalf("got %v, want %s", cerr, tc.want)
+			}
+			if cerr.Msg == "" {
+				t.Fatal("rejection without a readable log")
+			}
+		})
+	}
+	if _, cerr := n.exec.CheckTx(good); cerr != nil {
+		t.Fatalf("valid tx rejected: %v", cerr)
+	}
+	// The same rejections hold in a block: nothing is executed, no nonce consumed.
+	res := n.block(cases[0].raw, cases[5].raw, cases[7].raw, cases[8].raw)
+	for i, r := range res.TxResults {
+		if r.Code == codes.OK || r.GasUsed != 0 {
+			t.Fatalf("tx %d in block: code %s gas %d", i, r.Code, r.GasUsed)
+		}
+		if v := attr(r, executor.AttrRuntimeVersion); v != "1" {
+			t.Fatalf("tx %d: runtime_version %q", i, v)
+		}
+	}
+	if c, _, _ := n.exec.Nonces(tx.AddressOf(admin.Public().(ed25519.PublicKey))); c != 1 {
+		t.Fatalf("rejected transactions moved the nonce to %d", c)
+	}
+}
+
+func attr(r executor.TxResult, key string) string {
+	for _, e := range r.Events {
+		if e.Type == executor.EventTx {
+			for _, a := range e.Attrs {
+				if a.Key == key {
+					return a.Value
+				}
+			}
+		}
+	}
+	return ""
+}
+
+func TestMempoolNonces(t *testing.T) {
+	n := newNode(t, nil, "", "v1")
+	n.initChain("v1")
+	var txs [][]byte
+	for i := uint64(1); i <= 5; i++ {
+		raw := signed(t, admin, i, "kv", "set", fmt.Sprintf(`{"key":"k%d","value":"%d"}`, i, i))
+		if _, cerr := n.exec.CheckTx(raw); cerr != nil {
+			t.Fatalf("nonce %d: %v", i, cerr)
+		}
+		txs = append(txs, raw)
+	}
+	if _, cerr := n.exec.CheckTx(signed(t, admin, 3, "kv", "set", `{}`)); cerr == nil || cerr.Code != codes.NonceReplayed {
+		t.Fatalf("duplicate pending nonce: %v", cerr)
+	}
+	if _, cerr := n.exec.CheckTx(signed(t, admin, 7, "kv", "set", `{}`)); cerr == nil || cerr.Code != codes.NonceGap {
+		t.Fatalf("gap after pending: %v", cerr)
+	}
+	addr := tx.AddressOf(admin.Public().(ed25519.PublicKey))
+	if c, p, _ := n.exec.Nonces(addr); c != 0 || p != 5 {
+		t.Fatalf("nonces %d/%d, want 0/5", c, p)
+	}
+	res := n.block(txs...)
+	for i, r := range res.TxResults {
+		if r.Code != codes.OK {
+			t.Fatalf("tx %d: %s", i, r.Log)
+		}
+	}
+	if c, p, _ := n.exec.Nonces(addr); c != 5 || p != 5 {
+		t.Fatalf("after commit nonces %d/%d, want 5/5", c, p)
+	}
+}
+
+// TestExecutionFailures runs a block mixing good calls and every kind of failing call:
+// each failure affects its transaction only, consumes its nonce, discards its writes, and
+// two independent nodes agree on every code, gas figure and the app hash.
+func TestExecutionFailures(t *testing.T) {
+	alice, bob := key(2), key(3)
+	txs := [][]byte{
+		signed(t, alice, 1, "kv", "set", `{"key":"before","value":"x"}`),
+		signed(t, alice, 2, "fault", "loop", ""),
+		signed(t, alice, 3, "fault", "panic", ""),
+		signed(t, alice, 4, "fault", "exit", ""),
+		signed(t, alice, 5, "fault", "alloc", `{"mb":200}`),
+		signed(t, alice, 6, "fault", "write_then_fail", ""),
+		signed(t, alice, 7, "fault", "write_then_panic", ""),
+		signed(t, bob, 1, "fault", "recurse", ""),
+		signed(t, bob, 2, "kv", "set", `{"key":"after","value":"y"}`),
+		signed(t, bob, 3, "bank", "mint", `{"amount":100}`),
+	}
+	want := []codes.Code{codes.OK, codes.OutOfGas, codes.ContractAbort, codes.ContractTrap, codes.ContractTrap,
+		codes.ContractError, codes.ContractAbort, codes.OutOfGas, codes.OK, codes.OK}
+
+	var results [2]*executor.BlockResult
+	var nodes [2]*node
+	for i := range nodes {
+		nodes[i] = newNode(t, nil, "", "testmod")
+		nodes[i].initChain("testmod")
+		results[i] = nodes[i].block(txs...)
+	}
+	for i, r := range results[0].TxResults {
+		if r.Code != want[i] {
+			t.Errorf("tx %d: code %s (%s), want %s", i, r.Code, r.Log, want[i])
+		}
+		o := results[1].TxResults[i]
+		if r.Code != o.Code || r.GasUsed != o.GasUsed || string(r.Data) != string(o.Data) {
+			t.Errorf("tx %d differs between nodes: %s/%d vs %s/%d", i, r.Code, r.GasUsed, o.Code, o.GasUsed)
+		}
+		if r.Code == codes.OutOfGas && r.GasUsed != r.GasWanted {
+			t.Errorf("tx %d: out of gas used %d of %d", i, r.GasUsed, r.GasWanted)
+		}
+		t.Logf("tx %d: %-14s gas %10d  %s", i, r.Code, r.GasUsed, r.Log)
+	}
+	if string(results[0].AppHash) != string(results[1].AppHash) {
+		t.Fatal("app hashes differ between nodes")
+	}
+	n := nodes[0]
+	if v, _ := n.store.Get(state.ContractKey("fault", []byte("partial"))); v != nil {
+		t.Fatalf("a failed transaction's write persisted: %q", v)
+	}
+	for _, k := range []string{"before", "after"} {
+		if v, _ := n.store.Get(state.ContractKey("kv", []byte(k))); v == nil {
+			t.Fatalf("kv %q missing: a failure leaked into other transactions", k)
+		}
+	}
+	if c, _, _ := n.exec.Nonces(tx.AddressOf(alice.Public().(ed25519.PublicKey))); c != 7 {
+		t.Fatalf("alice's nonce %d, want 7: failed calls must consume their nonce", c)
+	}
+}
+
+func TestAppHashDeterminism(t *testing.T) {
+	alice := key(2)
+	a1 := signed(t, alice, 1, "kv", "set", `{"key":"x","value":"1"}`)
+	a2 := signed(t, alice, 2, "kv", "set", `{"key":"y","value":"2"}`)
+	b1 := signed(t, admin, 1, "kv", "set", `{"key":"x","value":"3"}`)
+
+	run := func(blocks ...[][]byte) [][]byte {
+		n := newNode(t, nil, "", "v1")
+		hashes := [][]byte{n.initChain("v1")}
+		for _, b := range blocks {
+			hashes = append(hashes, n.block(b...).AppHash)
+		}
+		return hashes
+	}
+	h1 := run([][]byte{a1, b1}, [][]byte{a2}, nil)
+	h2 := run([][]byte{a1, b1}, [][]byte{a2}, nil)
+	for i := range h1 {
+		if string(h1[i]) != string(h2[i]) {
+			t.Fatalf("height %d: app hash differs on identical input", i)
+		}
+	}
+	if string(h1[3]) == string(h1[2]) {
+		t.Fatal("an empty block must still move the app hash (it chains the height)")
+	}
+	h3 := run([][]byte{b1, a1}, [][]byte{a2}, nil) // same txs, other order: x ends as 1, not 3
+	if string(h3[1]) == string(h1[1]) {
+		t.Fatal("different final state, same app hash")
+	}
+}
+
+// TestCommitIsAtomicAndReplayable simulates a crash between FinalizeBlock and Commit:
+// nothing of the block is on disk, and re-executing it after restart gives the same hash.
+func TestCommitIsAtomicAndReplayable(t *testing.T) {
+	dir := t.TempDir()
+	rtDir := filepath.Join(dir, "runtime")
+	open := func() *node {
+		db, err := dbm.NewDB("app", dbm.PebbleDBBackend, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newNode(t, db, rtDir, "v1")
+	}
+	n := open()
+	n.initChain("v1")
+	h1 := n.block(signed(t, admin, 1, "kv", "set", `{"key":"a","value":"1"}`)).AppHash
+	block2 := [][]byte{
+		signed(t, admin, 2, "kv", "set", `{"key":"b","value":"2"}`),
+		signed(t, admin, 3, "bank", "mint", `{"amount":5}`),
+	}
+	res, err := n.exec.FinalizeBlock(context.Background(), 2, block2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.db.Close() // crash: no Commit
+
+	n = open()
+	if n.store.Height() != 1 || string(n.store.AppHash()) != string(h1) {
+		t.Fatalf("after crash: height %d, want 1 with the committed app hash", n.store.Height())
+	}
+	if v, _ := n.store.Get(state.ContractKey("kv", []byte("b"))); v != nil {
+		t.Fatal("an uncommitted write reached the disk")
+	}
+	if v, _ := n.store.Get(state.ContractKey("kv", []byte("a"))); string(v) != "1" {
+		t.Fatalf("committed write lost: %q", v)
+	}
+	replayed := n.block(block2...)
+	if string(replayed.AppHash) != string(res.AppHash) {
+		t.Fatal("replaying the block after the crash gave another app hash")
+	}
+	n.db.Close()
+	n = open()
+	if n.store.Height() != 2 || string(n.store.AppHash()) != string(res.AppHash) {
+		t.Fatal("committed block 2 not durable")
+	}
+}
+
+func TestQuery(t *testing.T) {
+	n := newNode(t, nil, "", "v1")
+	n.initChain("v1")
+	n.block(signed(t, admin, 1, "kv", "set", `{"key":"a","value":"1"}`))
+	addr := tx.AddressOf(admin.Public().(ed25519.PublicKey)).String()
+	cases := []struct {
+		path, data string
+		code       codes.Code
+		value      string
+	}{
+		{"/state/kv", "a", executor.QueryOK, "1"},
+		{"/state/kv", "zz", executor.QueryNotFound, ""},
+		{"/state/kv", "", executor.QueryBad, ""},
+		{"/account/" + addr, "", executor.QueryOK, `{"address":"` + addr + `","nonce":1,"pending_nonce":1,"next_nonce":2}`},
+		{"/account/xyz", "", executor.QueryBad, ""},
+		{"/nope", "", executor.QueryUnknown, ""},
+	}
+	for _, tc := range cases {
+		r := n.exec.Query(tc.path, []byte(tc.data))
+		if r.Code != tc.code || (tc.value != "" && string(r.Value) != tc.value) {
+			t.Errorf("%s %q: code %s value %s log %s", tc.path, tc.data, r.Code, r.Value, r.Log)
+		}
+	}
+	var info executor.RuntimeInfo
+	r := n.exec.Query("/runtime", nil)
+	if err := json.Unmarshal(r.Value, &info); err != nil || info.Version != 1 || info.SinceHeight != 1 || !info.Installed {
+		t.Fatalf("/runtime: %s %v", r.Value, err)
+	}
+}
