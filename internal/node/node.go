@@ -33,7 +33,11 @@ type App struct {
 
 // OpenApp opens the app store and runtime directory of a home.
 func OpenApp(ctx context.Context, p home.Paths, c home.AppConfig, log cmtlog.Logger) (*App, error) {
-	db, err := dbm.NewDB("vchain", dbm.BackendType(c.DBBackend), p.Data())
+	backend := dbm.GoLevelDBBackend
+	if c.DBBackend == "pebble" {
+		backend = dbm.PebbleDBBackend
+	}
+	db, err := dbm.NewDB("vchain", backend, p.Data())
 	if err != nil {
 		return nil, fmt.Errorf("open app store (%s) in %s: %w", c.DBBackend, p.Data(), err)
 	}

@@ -344,9 +344,14 @@ func (r *rewriter) function(body []byte, base int) error {
 	if err != nil {
 		return fmt.Errorf("local declaration count at offset %d: %w", base, err)
 	}
+	var locals uint64
 	for i := uint32(0); i < n; i++ {
-		if _, pos, err = readU32(body, pos); err != nil {
+		var k uint32
+		if k, pos, err = readU32(body, pos); err != nil {
 			return fmt.Errorf("local declaration %d at offset %d: %w", i, base+pos, err)
+		}
+		if locals += uint64(k); locals > maxLocals {
+			return fmt.Errorf("more than %d locals", maxLocals)
 		}
 		if pos >= len(body) {
 			return fmt.Errorf("local declaration %d: %w", i, errEOF)

@@ -477,6 +477,28 @@ func TestErrors(t *testing.T) {
 		), "unsupported value type 0x63"},
 		{"multi memory memarg", fn(opI32Const, 0, 0x28, 0x40, 0x01, 0x00, opDrop, opEnd), "memory alignment 64 not supported"},
 		{"memory index", fn(0x3f, 0x01, opDrop, opEnd), "not zero"},
+		{"section count too large", mod(sec(secData, []byte{0xff, 0xff, 0xff, 0x30, 0})), "declares 102760447 entries but only 1 bytes follow"},
+		{"data bytes too long", mod(
+			sec(secMemory, vec([]byte{0x00, 0x01})),
+			sec(secData, vec(cat([]byte{0x01}, u32(0xffffff00))))), "data segment 0: byte vector of 4294967040 bytes"},
+		{"data bad flags", mod(sec(secData, vec([]byte{0x03, 0x00}))), "unknown flags 3"},
+		{"element vector too long", mod(sec(secElement, vec(cat([]byte{0x01, 0x00}, u32(0xffffff00))))), "element segment 0: declares 4294967040 entries"},
+		{"element bad flags", mod(sec(secElement, vec([]byte{0x08}))), "unknown flags 8"},
+		{"too many locals", mod(
+			sec(secType, vec(functype(nil, nil))),
+			sec(secFunction, vec(u32(0))),
+			sec(secCode, vec(body([][]byte{cat(u32(40000), []byte{i32}), cat(u32(10001), []byte{i64})}, opEnd))),
+		), "more than 50000 locals"},
+		{"name section function count", mod(sec(secCustom, cat(name("name"), []byte{1, 5}, u32(0xffffff00), []byte{0, 0}))), "name subsection 1: declares 4294967040 entries"},
+		{"name section local count", mod(sec(secCustom, cat(name("name"), []byte{2, 7}, u32(1), []byte{0}, u32(0xffffff00)))), "name subsection 2: declares 4294967040 entries"},
+		{"function type out of range", mod(
+			sec(secType, vec(functype(nil, nil))),
+			sec(secFunction, vec(u32(1))),
+			sec(secCode, vec(body(nil, opEnd))),
+		), "function 0: type index 1 out of range (1 types)"},
+		{"imported function type out of range", mod(
+			sec(secImport, vec(cat(name("env"), name("f"), []byte{kindFunc, 0}))),
+		), "import 0: type index 0 out of range (0 types)"},
 		{"global init names gas index", mod(sec(secGlobal, vec([]byte{i64, 0x00, opGlobalGet, 1, opEnd}))), "global index 1"},
 	}
 	for _, tc := range tests {

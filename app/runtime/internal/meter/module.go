@@ -88,7 +88,19 @@ func parseModule(b []byte) (*module, error) {
 	m := &module{sections: secs, globalIdx: -1, exportIdx: -1, codeIdx: -1}
 	for i, s := range m.sections {
 		var err error
+		if hasVector(s.id) {
+			if n, p, e := readU32(s.payload, 0); e != nil {
+				err = fmt.Errorf("entry count: %w", e)
+			} else {
+				err = checkCount(n, s.payload, p)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("meter: section id %d at offset %d: %w", s.id, s.offset, err)
+			}
+		}
 		switch s.id {
+		case secCustom:
+			err = screenNameSection(s)
 		case secImport:
 			err = m.parseImports(s)
 		case secType:
@@ -100,8 +112,12 @@ func parseModule(b []byte) (*module, error) {
 			err = m.parseGlobals(s)
 		case secExport:
 			m.exportIdx = i
+		case secElement:
+			err = m.screenElements(s)
 		case secCode:
 			m.codeIdx = i
+		case secData:
+			err = m.screenData(s)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("meter: section id %d at offset %d: %w", s.id, s.offset, err)

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	abciserver "github.com/cometbft/cometbft/abci/server"
+	cmtflags "github.com/cometbft/cometbft/libs/cli/flags"
+	cmtlog "github.com/cometbft/cometbft/libs/log"
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/vchain/vchain/app/runtime"
+	"github.com/vchain/vchain/internal/home"
+	"github.com/vchain/vchain/internal/node"
+)
+
+// cometFlags are CometBFT settings that start accepts as flags, named as in config.toml.
+var cometFlags = []struct{ name, usage string }{
+	{"moniker", "node name"},
+	{"log_level", `log level, e.g. "info" or "consensus:debug,*:info"`},
+	{"p2p.laddr", "P2P listen address"},
+	{"p2p.persistent_peers", "comma-separated ID@host:port peers to stay connected to"},
+	{"p2p.seeds", "comma-separated ID@host:port seed nodes"},
+	{"rpc.laddr", "RPC listen address"},
+}
+
+func newStartCmd(g *globals) *cobra.Command {
+	appV, cometV := viper.New(), viper.New()
+	cmd := &cobra.Command{
+		Use:   "start",
+		Short: "Run the node (CometBFT embedded), or only the app for an external cometbft",
+		Long: `Run the node of --home until SIGINT or SIGTERM.
+
+CometBFT reads config/config.toml as usual; the flags below override it. App settings come
+from config/app.toml, overridden by VCHAIN_* environment variables, then by flags.
+
+With --abci socket, only the ABCI app runs, listening on --abci-address for an external
+'cometbft node --home DIR --proxy_app tcp://127.0.0.1:26658'.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p := home.Paths{Root: g.home}
+			appCfg, err := home.LoadAppConfig(appV, p.AppConfig())
+			if err != nil {
+				return err
+			}
+			cfg, err := node.LoadCometConfig(g.home, cometV)
+			if err != nil {
+				return err
+			}
+			logger, err := cmtflags.ParseLogLevel(cfg.LogLevel, cmtlog.NewTMLogger(cmtlog.NewSyncWriter(os.Stdout)), "info")
+			if err != nil {
+				return fmt.Errorf("--log_level: %w", err)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			app, err := node.OpenApp(ctx, p, appCfg, logger)
+			if err != nil {
+				return err
+			}
+			defer app.Close(context.Background())
+			if err := preloadRuntime(ctx, app, logger); err != nil {
+				return err
+			}
+			if appCfg.ABCI == "socket" {
+				return serveSocket(ctx, app, appCfg.ABCIAddress, logger)
+			}
+			n, err := node.NewComet(cfg, app, logger)
+			if err != nil {
+				return err
+			}
+			if err := n.Start(); err != nil {
+				return fmt.Errorf("start CometBFT: %w", err)
+			}
+			logger.Info("vchain node started", "home", g.home, "rpc", cfg.RPC.ListenAddress, "height", app.Exec.Height())
+			<-ctx.Done()
+			logger.Info("shutting down")
+			if err := n.Stop(); err != nil {
+				logger.Error("stop CometBFT", "err", err)
+			}
+			n.Wait()
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.String("abci", "embedded", `"embedded" (CometBFT in this process) or "socket" (serve the app to an external cometbft)`)
+	f.String("abci-address", "tcp://127.0.0.1:26658", "listen address in socket mode")
+	f.String("db-backend", "pebble", "app store backend: pebble or goleveldb")
+	_ = appV.BindPFlag("abci", f.Lookup("abci"))
+	_ = appV.BindPFlag("abci_address", f.Lookup("abci-address"))
+	_ = appV.BindPFlag("db_backend", f.Lookup("db-backend"))
+	for _, cf := range cometFlags {
+		f.String(cf.name, "", cf.usage)
+		_ = cometV.BindPFlag(cf.name, f.Lookup(cf.name))
+	}
+	return cmd
+}
+
+// preloadRuntime compiles the effective runtime before consensus starts, so the first
+// block does not pay for it, and says clearly what is missing if it is not installed.
+func preloadRuntime(ctx context.Context, app *node.App, log cmtlog.Logger) error {
+	if app.Exec.Params() == nil {
+		return nil // a new chain: InitChain records the runtime
+	}
+	eff, err := app.Exec.EffectiveRuntime()
+	if err != nil {
+		return err
+	}
+	_, err = app.Runtimes.Load(ctx, eff.Version, runtime.Hash(eff.CodeSha256))
+	switch {
+	case errors.Is(err, runtime.ErrNotInstalled):
+		return fmt.Errorf("the chain executes runtime v%d (sha256 %x) and this node does not have it: "+
+			"copy the module into %s", eff.Version, eff.CodeSha256, app.Runtimes.Path(eff.Version))
+	case err != nil:
+		return err
+	}
+	log.Info("runtime ready", "version", eff.Version, "sha256", fmt.Sprintf("%x", eff.CodeSha256))
+	return nil
+}
+
+func serveSocket(ctx context.Context, app *node.App, addr string, log cmtlog.Logger) error {
+	srv := abciserver.NewSocketServer(addr, app.ABCI)
+	srv.SetLogger(log.With("module", "abci-server"))
+	if err := srv.Start(); err != nil {
+		return fmt.Errorf("serve ABCI on %s: %w", addr, err)
+	}
+	log.Info("vchain app serving ABCI over a socket", "address", addr, "height", app.Exec.Height())
+	<-ctx.Done()
+	log.Info("shutting down")
+	return srv.Stop()
+}
