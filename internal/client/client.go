@@ -127,7 +127,9 @@ type CheckTxError struct {
 	Log  string
 }
 
-func (e *CheckTxError) Error() string { return fmt.Sprintf("rejected by the node (code %d %s): %s", e.Code, e.Code, e.Log) }
+func (e *CheckTxError) Error() string {
+	return fmt.Sprintf("rejected by the node (code %d %s): %s", e.Code, e.Code, e.Log)
+}
 
 // Broadcast submits raw and returns its hash once the node admitted it to its mempool.
 func (c *Client) Broadcast(ctx context.Context, raw []byte) ([]byte, error) {

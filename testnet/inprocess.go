@@ -1,0 +1,238 @@
+// Package testnet runs vchain networks on 127.0.0.1 for end-to-end tests: here, networks
+// of in-process nodes (each a full CometBFT node with its own vchain app, store and
+// runtime directory, talking over real loopback TCP).
+package testnet
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	cmtcfg "github.com/cometbft/cometbft/config"
+	cmtlog "github.com/cometbft/cometbft/libs/log"
+	nm "github.com/cometbft/cometbft/node"
+
+	"github.com/vchain/vchain/internal/client"
+	"github.com/vchain/vchain/internal/home"
+	"github.com/vchain/vchain/internal/keyring"
+	"github.com/vchain/vchain/internal/node"
+	"github.com/vchain/vchain/internal/testwasm"
+)
+
+// Options configure an in-process network.
+type Options struct {
+	Validators int
+	// TimeoutCommit is CometBFT's pause after each commit (default 200ms: fast tests).
+	TimeoutCommit time.Duration
+	// Runtime is the contracts/ folder built as runtime v1 (default "v1").
+	Runtime string
+}
+
+// Network is a running in-process network.
+type Network struct {
+	ChainID string
+	Dir     string
+	Admin   *keyring.Key
+	Nodes   []*Node
+}
+
+// Node is one running node.
+type Node struct {
+	Name   string
+	Home   home.Paths
+	App    *node.App
+	Comet  *nm.Node
+	RPC    string
+	Client *client.Client
+}
+
+// FreePorts returns n distinct free TCP ports on 127.0.0.1.
+func FreePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var ls []net.Listener
+	var ports []int
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return ports
+}
+
+// Start builds and starts a network; it is stopped when the test ends.
+func Start(t testing.TB, o Options) *Network {
+	t.Helper()
+	if o.Validators == 0 {
+		o.Validators = 4
+	}
+	if o.TimeoutCommit == 0 {
+		o.TimeoutCommit = 200 * time.Millisecond
+	}
+	if o.Runtime == "" {
+		o.Runtime = "v1"
+	}
+	ctx := context.Background()
+	wasm := testwasm.Module(t, o.Runtime)
+	net := &Network{ChainID: "testnet-" + strings.ToLower(t.Name()), Dir: t.TempDir()}
+	if len(net.ChainID) > 50 {
+		net.ChainID = net.ChainID[:50]
+	}
+	ports := FreePorts(t, 2*o.Validators)
+	var homes []*home.Node
+	for i := 0; i < o.Validators; i++ {
+		p2pPort, rpcPort := ports[2*i], ports[2*i+1]
+		hn, err := home.InitNode(ctx, filepath.Join(net.Dir, fmt.Sprintf("node%d", i)), home.NodeOptions{
+			Moniker: fmt.Sprintf("node%d", i),
+			Runtime: wasm,
+			Config: func(c *cmtcfg.Config) {
+				c.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", p2pPort)
+				c.RPC.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", rpcPort)
+				c.P2P.AllowDuplicateIP = true
+				c.P2P.AddrBookStrict = false
+				c.Consensus.TimeoutCommit = o.TimeoutCommit
+				c.Consensus.TimeoutPropose = time.Second
+				c.Instrumentation.Prometheus = false
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		homes = append(homes, hn)
+	}
+	admin, err := keyring.Open(homes[0].Paths.Keyring()).Add(home.AdminKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net.Admin = admin
+	sum := sha256.Sum256(wasm)
+	doc, err := home.BuildGenesis(homes, home.GenesisOptions{
+		ChainID: net.ChainID, Admins: []string{admin.Address.String()}, RuntimeSHA256: hex.EncodeToString(sum[:]),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := home.WriteGenesis(doc, homes); err != nil {
+		t.Fatal(err)
+	}
+	var peers []string
+	for i, hn := range homes {
+		peers = append(peers, fmt.Sprintf("%s@127.0.0.1:%d", hn.NodeID, ports[2*i]))
+	}
+	for i, hn := range homes {
+		n := net.startNode(t, hn.Paths, hn.Moniker, strings.Join(append(append([]string{}, peers[:i]...), peers[i+1:]...), ","))
+		net.Nodes = append(net.Nodes, n)
+	}
+	t.Cleanup(net.Stop)
+	return net
+}
+
+func (net *Network) startNode(t testing.TB, p home.Paths, name, peers string) *Node {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := node.LoadCometConfig(p.Root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.P2P.PersistentPeers = peers
+	logger := cmtlog.NewFilter(cmtlog.NewTMLogger(cmtlog.NewSyncWriter(testWriter{t, name})), cmtlog.AllowError())
+	app, err := node.OpenApp(ctx, p, home.DefaultAppConfig(), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	comet, err := node.NewComet(cfg, app, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := comet.Start(); err != nil {
+		t.Fatal(err)
+	}
+	rpc := cfg.RPC.ListenAddress
+	c, err := client.New(rpc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Node{Name: name, Home: p, App: app, Comet: comet, RPC: rpc, Client: c}
+}
+
+// Stop stops every node.
+func (net *Network) Stop() {
+	for _, n := range net.Nodes {
+		if n.Comet.IsRunning() {
+			_ = n.Comet.Stop()
+			n.Comet.Wait()
+		}
+		_ = n.App.Close(context.Background())
+	}
+	net.Nodes = nil
+}
+
+// WaitHeight waits until every node has committed height h.
+func (net *Network) WaitHeight(t testing.TB, h int64, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for _, n := range net.Nodes {
+		for n.App.Exec.Height() < h {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s at height %d after %s, want %d", n.Name, n.App.Exec.Height(), timeout, h)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// CheckConsistency checks that every node has the same block, hence the same app hash and
+// results hash, at every height from 1 to the lowest height all nodes stored, and that
+// each app's committed app hash is the one the next header records.
+func (net *Network) CheckConsistency(t testing.TB) int64 {
+	t.Helper()
+	top := int64(1 << 62)
+	for _, n := range net.Nodes {
+		top = min(top, n.Comet.BlockStore().Height())
+	}
+	for h := int64(1); h <= top; h++ {
+		ref := net.Nodes[0].Comet.BlockStore().LoadBlockMeta(h)
+		for _, n := range net.Nodes[1:] {
+			m := n.Comet.BlockStore().LoadBlockMeta(h)
+			if m == nil || ref == nil {
+				t.Fatalf("height %d: block meta missing", h)
+			}
+			if !m.BlockID.Equals(ref.BlockID) {
+				t.Fatalf("height %d: %s has block %v, %s has %v", h, net.Nodes[0].Name, ref.BlockID, n.Name, m.BlockID)
+			}
+			if m.Header.AppHash.String() != ref.Header.AppHash.String() {
+				t.Fatalf("height %d: app hash %s on %s, %s on %s", h, ref.Header.AppHash, net.Nodes[0].Name, m.Header.AppHash, n.Name)
+			}
+		}
+	}
+	for _, n := range net.Nodes {
+		h := n.App.Exec.Height()
+		next := net.Nodes[0].Comet.BlockStore().LoadBlockMeta(h + 1)
+		if next != nil && next.Header.AppHash.String() != fmt.Sprintf("%X", n.App.Exec.AppHash()) {
+			t.Fatalf("%s: app hash at %d is %X, the header of %d records %s", n.Name, h, n.App.Exec.AppHash(), h+1, next.Header.AppHash)
+		}
+	}
+	return top
+}
+
+// testWriter sends a node's log lines to the test log.
+type testWriter struct {
+	t    testing.TB
+	name string
+}
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Logf("%s: %s", w.name, strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
