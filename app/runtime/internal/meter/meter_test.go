@@ -481,6 +481,9 @@ func TestErrors(t *testing.T) {
 		{"data bytes too long", mod(
 			sec(secMemory, vec([]byte{0x00, 0x01})),
 			sec(secData, vec(cat([]byte{0x01}, u32(0xffffff00))))), "data segment 0: byte vector of 4294967040 bytes"},
+		{"type params too long", mod(sec(secType, vec(cat([]byte{0x60}, u32(0x3fffffff), []byte{0x7f})))), "type 0: declares 1073741823 entries"},
+		{"type form", mod(sec(secType, vec([]byte{0x5f, 0x00}))), "unsupported type form 0x5f"},
+		{"type value type", mod(sec(secType, vec([]byte{0x60, 0x01, 0x63, 0x00}))), "type 0: unsupported value type 0x63"},
 		{"data bad flags", mod(sec(secData, vec([]byte{0x03, 0x00}))), "unknown flags 3"},
 		{"element vector too long", mod(sec(secElement, vec(cat([]byte{0x01, 0x00}, u32(0xffffff00))))), "element segment 0: declares 4294967040 entries"},
 		{"element bad flags", mod(sec(secElement, vec([]byte{0x08}))), "unknown flags 8"},

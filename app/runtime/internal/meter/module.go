@@ -104,7 +104,9 @@ func parseModule(b []byte) (*module, error) {
 		case secImport:
 			err = m.parseImports(s)
 		case secType:
-			m.types, _, err = readU32(s.payload, 0)
+			if err = screenTypes(s); err == nil {
+				m.types, _, err = readU32(s.payload, 0)
+			}
 		case secFunction:
 			err = m.parseFunctions(s)
 		case secGlobal:

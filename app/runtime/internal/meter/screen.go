@@ -6,6 +6,7 @@ import "fmt"
 // declares (entries of a section, bytes of a data segment, locals of a
 // function, entries of the "name" section) before it reads the entries, so
 // a module of a few dozen bytes can make CompileModule allocate gigabytes.
+// The type section's parameter and result vectors are checked the same way.
 // Every module the host compiles goes through Instrument first, so
 // Instrument refuses such modules: every declared count must fit in the
 // bytes that follow it, and a function may declare at most maxLocals locals
@@ -45,6 +46,44 @@ func skipBytes(b []byte, pos int) (int, error) {
 		return pos, fmt.Errorf("byte vector of %d bytes but only %d follow", n, len(b)-pos)
 	}
 	return pos + int(n), nil
+}
+
+// screenTypes checks the type section: function types only, with
+// single-byte value types and parameter and result counts that fit.
+func screenTypes(s section) error {
+	b := s.payload
+	n, pos, err := readU32(b, 0)
+	if err != nil {
+		return err
+	}
+	for i := uint32(0); i < n; i++ {
+		if pos >= len(b) {
+			return fmt.Errorf("type %d: %w", i, errEOF)
+		}
+		if b[pos] != 0x60 {
+			return fmt.Errorf("type %d: unsupported type form 0x%02x", i, b[pos])
+		}
+		pos++
+		for j := 0; j < 2; j++ { // params, results
+			var k uint32
+			if k, pos, err = readU32(b, pos); err == nil {
+				err = checkCount(k, b, pos)
+			}
+			if err != nil {
+				return fmt.Errorf("type %d: %w", i, err)
+			}
+			for ; k > 0; k-- {
+				if !isValType(b[pos]) {
+					return fmt.Errorf("type %d: unsupported value type 0x%02x", i, b[pos])
+				}
+				pos++
+			}
+		}
+	}
+	if pos != len(b) {
+		return fmt.Errorf("section size mismatch: %d bytes left after %d types", len(b)-pos, n)
+	}
+	return nil
 }
 
 // screenData checks the data section: mode, offset expression and the size
