@@ -52,6 +52,14 @@ type Node struct {
 	Client *client.Client
 }
 
+// AppConfig is the app config of test nodes: defaults, with compiled runtime code shared
+// by every node and test of the machine.
+func AppConfig() home.AppConfig {
+	c := home.DefaultAppConfig()
+	c.RuntimeCacheDir = testwasm.CacheDir()
+	return c
+}
+
 // FreePorts returns n distinct free TCP ports on 127.0.0.1.
 func FreePorts(t testing.TB, n int) []int {
 	t.Helper()
@@ -96,6 +104,7 @@ func Start(t testing.TB, o Options) *Network {
 		hn, err := home.InitNode(ctx, filepath.Join(net.Dir, fmt.Sprintf("node%d", i)), home.NodeOptions{
 			Moniker: fmt.Sprintf("node%d", i),
 			Runtime: wasm,
+			App:     AppConfig(),
 			Config: func(c *cmtcfg.Config) {
 				c.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", p2pPort)
 				c.RPC.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", rpcPort)
@@ -103,6 +112,7 @@ func Start(t testing.TB, o Options) *Network {
 				c.P2P.AddrBookStrict = false
 				c.Consensus.TimeoutCommit = o.TimeoutCommit
 				c.Consensus.TimeoutPropose = time.Second
+				c.Consensus.PeerQueryMaj23SleepDuration = 200 * time.Millisecond // shortens node.Stop
 				c.Instrumentation.Prometheus = false
 			},
 		})
@@ -147,7 +157,7 @@ func (net *Network) startNode(t testing.TB, p home.Paths, name, peers string) *N
 	}
 	cfg.P2P.PersistentPeers = peers
 	logger := cmtlog.NewFilter(cmtlog.NewTMLogger(cmtlog.NewSyncWriter(testWriter{t, name})), cmtlog.AllowError())
-	app, err := node.OpenApp(ctx, p, home.DefaultAppConfig(), logger)
+	app, err := node.OpenApp(ctx, p, AppConfig(), logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,10 +179,7 @@ func (net *Network) startNode(t testing.TB, p home.Paths, name, peers string) *N
 // Stop stops every node.
 func (net *Network) Stop() {
 	for _, n := range net.Nodes {
-		if n.Comet.IsRunning() {
-			_ = n.Comet.Stop()
-			n.Comet.Wait()
-		}
+		node.Stop(n.Comet, cmtlog.NewNopLogger())
 		_ = n.App.Close(context.Background())
 	}
 	net.Nodes = nil

@@ -32,7 +32,7 @@ func TestSocketMode(t *testing.T) {
 	ctx := context.Background()
 	wasm := testwasm.Module(t, "v1")
 	ports := FreePorts(t, 3)
-	hn, err := home.InitNode(ctx, t.TempDir(), home.NodeOptions{Runtime: wasm, Config: func(c *cmtcfg.Config) {
+	hn, err := home.InitNode(ctx, t.TempDir(), home.NodeOptions{Runtime: wasm, App: AppConfig(), Config: func(c *cmtcfg.Config) {
 		c.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", ports[0])
 		c.RPC.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", ports[1])
 		c.Consensus.TimeoutCommit = 200 * time.Millisecond
@@ -54,7 +54,7 @@ func TestSocketMode(t *testing.T) {
 	}
 	logger := cmtlog.NewFilter(cmtlog.NewTMLogger(cmtlog.NewSyncWriter(testWriter{t, "node"})), cmtlog.AllowError())
 
-	app, err := node.OpenApp(ctx, hn.Paths, home.DefaultAppConfig(), logger)
+	app, err := node.OpenApp(ctx, hn.Paths, AppConfig(), logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,8 +85,7 @@ func TestSocketMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() {
-		_ = comet.Stop()
-		comet.Wait()
+		node.Stop(comet, cmtlog.NewNopLogger())
 		// Node.OnStop leaves the ABCI clients connected; if the server closed first, the
 		// client would see EOF and CometBFT would SIGTERM its own process (this test).
 		_ = comet.ProxyApp().Stop()

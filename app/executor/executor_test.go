@@ -70,7 +70,7 @@ func newNode(t testing.TB, db dbm.DB, runtimeDir, module string) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rm, err := runtime.NewManager(ctx, runtimeDir)
+	rm, err := runtime.NewManager(ctx, runtimeDir, runtime.WithCacheDir(testwasm.CacheDir()))
 	if err != nil {
 		t.Fatal(err)
 	}

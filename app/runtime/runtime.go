@@ -65,13 +65,31 @@ type Manager struct {
 	loaded map[uint64]*Module
 }
 
+// Option configures a Manager.
+type Option func(*options)
+
+type options struct{ cacheDir string }
+
+// WithCacheDir keeps compiled code in dir instead of the runtime directory's cache/. The
+// cache is keyed by the metered module's content and is safe to share between nodes and
+// processes (entries are written atomically), so several nodes on one machine, or a test
+// suite, compile each module once.
+func WithCacheDir(dir string) Option { return func(o *options) { o.cacheDir = dir } }
+
 // NewManager opens the runtime directory dir (created if missing). Compiled code is cached
-// under dir/cache so a restart does not recompile.
-func NewManager(ctx context.Context, dir string) (*Manager, error) {
-	if err := os.MkdirAll(filepath.Join(dir, "cache"), 0o755); err != nil {
+// under dir/cache (see WithCacheDir) so a restart does not recompile.
+func NewManager(ctx context.Context, dir string, opts ...Option) (*Manager, error) {
+	o := options{cacheDir: filepath.Join(dir, "cache")}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("runtime dir: %w", err)
 	}
-	cache, err := wazero.NewCompilationCacheWithDir(filepath.Join(dir, "cache"))
+	if err := os.MkdirAll(o.cacheDir, 0o755); err != nil {
+		return nil, fmt.Errorf("runtime cache dir: %w", err)
+	}
+	cache, err := wazero.NewCompilationCacheWithDir(o.cacheDir)
 	if err != nil {
 		return nil, fmt.Errorf("runtime compilation cache: %w", err)
 	}

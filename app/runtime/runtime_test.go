@@ -43,7 +43,7 @@ func newStore(t testing.TB) *state.Store {
 func install(t testing.TB, name string) (*runtime.Manager, *runtime.Module) {
 	t.Helper()
 	ctx := context.Background()
-	m, err := runtime.NewManager(ctx, t.TempDir())
+	m, err := runtime.NewManager(ctx, t.TempDir(), runtime.WithCacheDir(testwasm.CacheDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestLoadRefusesTamperedModule(t *testing.T) {
 	ctx := context.Background()
 	m, mod := install(t, "v1")
 	want := mod.SHA256
-	m2, err := runtime.NewManager(ctx, m.Dir()) // a restarted node: nothing loaded yet
+	m2, err := runtime.NewManager(ctx, m.Dir(), runtime.WithCacheDir(testwasm.CacheDir())) // a restarted node: nothing loaded yet
 	if err != nil {
 		t.Fatal(err)
 	}

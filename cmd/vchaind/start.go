@@ -79,10 +79,7 @@ With --abci socket, only the ABCI app runs, listening on --abci-address for an e
 			logger.Info("vchain node started", "home", g.home, "rpc", cfg.RPC.ListenAddress, "height", app.Exec.Height())
 			<-ctx.Done()
 			logger.Info("shutting down")
-			if err := n.Stop(); err != nil {
-				logger.Error("stop CometBFT", "err", err)
-			}
-			n.Wait()
+			node.Stop(n, logger)
 			return nil
 		},
 	}

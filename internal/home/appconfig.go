@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/spf13/viper"
+
+	"github.com/vchain/vchain/app/runtime"
 )
 
 // AppConfig is config/app.toml: settings of this node's app that are not consensus rules
@@ -18,6 +20,9 @@ type AppConfig struct {
 	ABCI string `mapstructure:"abci"`
 	// ABCIAddress is where socket mode listens.
 	ABCIAddress string `mapstructure:"abci_address"`
+	// RuntimeCacheDir holds compiled runtime code; empty means runtime/cache in the home.
+	// Nodes on one machine may share one.
+	RuntimeCacheDir string `mapstructure:"runtime_cache_dir"`
 }
 
 // DefaultAppConfig returns the defaults.
@@ -37,11 +42,23 @@ db_backend = %q
 # 'cometbft node --proxy_app=<abci_address>'.
 abci = %q
 abci_address = %q
+
+# Compiled runtime code. Empty: runtime/cache in this home. Nodes on one machine may share
+# one directory (entries are content-addressed and written atomically).
+runtime_cache_dir = %q
 `
+
+// RuntimeOptions returns the runtime manager options c asks for.
+func (c AppConfig) RuntimeOptions() []runtime.Option {
+	if c.RuntimeCacheDir == "" {
+		return nil
+	}
+	return []runtime.Option{runtime.WithCacheDir(c.RuntimeCacheDir)}
+}
 
 // WriteAppConfig writes c to path.
 func WriteAppConfig(path string, c AppConfig) error {
-	body := fmt.Sprintf(appConfigTemplate, c.DBBackend, c.ABCI, c.ABCIAddress)
+	body := fmt.Sprintf(appConfigTemplate, c.DBBackend, c.ABCI, c.ABCIAddress, c.RuntimeCacheDir)
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -55,6 +72,7 @@ func LoadAppConfig(v *viper.Viper, path string) (AppConfig, error) {
 	v.SetDefault("db_backend", d.DBBackend)
 	v.SetDefault("abci", d.ABCI)
 	v.SetDefault("abci_address", d.ABCIAddress)
+	v.SetDefault("runtime_cache_dir", d.RuntimeCacheDir)
 	v.SetEnvPrefix("VCHAIN")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
 	v.AutomaticEnv()

@@ -85,6 +85,8 @@ type NodeOptions struct {
 	Force bool
 	// Power is the validator's voting power (default 10).
 	Power int64
+	// App is written to config/app.toml (DefaultAppConfig when zero).
+	App AppConfig
 }
 
 // InitNode creates a home with CometBFT config and keys, an operator key, app.toml and the
@@ -118,7 +120,10 @@ func InitNode(ctx context.Context, root string, o NodeOptions) (*Node, error) {
 	}
 	cmtcfg.EnsureRoot(root)
 	cmtcfg.WriteConfigFile(filepath.Join(p.Config(), "config.toml"), cfg)
-	if err := WriteAppConfig(p.AppConfig(), DefaultAppConfig()); err != nil {
+	if o.App == (AppConfig{}) {
+		o.App = DefaultAppConfig()
+	}
+	if err := WriteAppConfig(p.AppConfig(), o.App); err != nil {
 		return nil, err
 	}
 	pv := privval.GenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
@@ -131,7 +136,7 @@ func InitNode(ctx context.Context, root string, o NodeOptions) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	mgr, err := runtime.NewManager(ctx, p.Runtime())
+	mgr, err := runtime.NewManager(ctx, p.Runtime(), o.App.RuntimeOptions()...)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
@@ -46,7 +47,7 @@ func OpenApp(ctx context.Context, p home.Paths, c home.AppConfig, log cmtlog.Log
 		db.Close()
 		return nil, err
 	}
-	rm, err := runtime.NewManager(ctx, p.Runtime())
+	rm, err := runtime.NewManager(ctx, p.Runtime(), c.RuntimeOptions()...)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -110,4 +111,25 @@ func NewComet(cfg *cmtcfg.Config, app *App, log cmtlog.Logger) (*nm.Node, error)
 		return nil, fmt.Errorf("create CometBFT node: %w", err)
 	}
 	return n, nil
+}
+
+// Stop shuts a CometBFT node down without the v0.38 shutdown race: the consensus reactor's
+// per-peer queryMaj23Routine may sleep (PeerQueryMaj23SleepDuration) and then read the
+// block store without re-checking that the node still runs, so a plain Stop, which closes
+// the stores, can panic the process with "leveldb: closed". Stopping the P2P switch first
+// and waiting out one sleep period lets those routines see their stopped peer and return.
+func Stop(n *nm.Node, log cmtlog.Logger) {
+	if !n.IsRunning() {
+		return
+	}
+	if sw := n.Switch(); sw != nil && sw.IsRunning() {
+		if err := sw.Stop(); err != nil {
+			log.Error("stop p2p switch", "err", err)
+		}
+		time.Sleep(n.Config().Consensus.PeerQueryMaj23SleepDuration + 200*time.Millisecond)
+	}
+	if err := n.Stop(); err != nil {
+		log.Error("stop CometBFT", "err", err)
+	}
+	n.Wait()
 }

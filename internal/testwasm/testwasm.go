@@ -88,6 +88,16 @@ func Build(name string) ([]byte, error) {
 	return b, nil
 }
 
+// CacheDir is a compilation cache directory shared by the tests of every package
+// (see runtime.WithCacheDir), so each module is compiled once per machine.
+func CacheDir() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		d = os.TempDir()
+	}
+	return filepath.Join(d, "vchain-testwasm", "wazero")
+}
+
 // sourceKey hashes every file under contracts/, go.mod and the Go version.
 func sourceKey(root string) (string, error) {
 	h := sha256.New()

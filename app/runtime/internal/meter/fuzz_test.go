@@ -20,13 +20,12 @@ func FuzzInstrument(f *testing.F) {
 		f.Add(seed)
 	}
 	ctx := context.Background()
-	cache := wazero.NewCompilationCache()
 	f.Fuzz(func(t *testing.T, wasm []byte) {
 		out, err := Instrument(wasm)
 		if err != nil {
 			return
 		}
-		r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter().WithCompilationCache(cache))
+		r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
 		defer r.Close(ctx)
 		if panicked, err := compile(ctx, r, wasm); panicked {
 			// A wazero bug on the original input, not ours; see
