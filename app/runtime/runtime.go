@@ -216,7 +216,7 @@ func (m *Manager) compile(ctx context.Context, version uint64, sum Hash, wasm []
 	if err != nil {
 		return nil, fmt.Errorf("meter module: %w", err)
 	}
-	compiled, err := m.rt.CompileModule(ctx, metered)
+	compiled, err := compileSafely(ctx, m.rt, metered)
 	if err != nil {
 		return nil, fmt.Errorf("compile module: %w", err)
 	}
@@ -225,6 +225,18 @@ func (m *Manager) compile(ctx context.Context, version uint64, sum Hash, wasm []
 		return nil, fmt.Errorf("validate module: %w", err)
 	}
 	return &Module{Version: version, SHA256: sum, rt: m.rt, compiled: compiled}, nil
+}
+
+// compileSafely compiles a metered module, turning a panic inside wazero into an error: the
+// meter already rejects every crashing input fuzzing found, but an installed file is
+// operator input and must never take the node down.
+func compileSafely(ctx context.Context, rt wazero.Runtime, wasm []byte) (c wazero.CompiledModule, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c, err = nil, fmt.Errorf("wazero panicked compiling the module: %v", r)
+		}
+	}()
+	return rt.CompileModule(ctx, wasm)
 }
 
 func writeFileAtomic(path string, data []byte) error {

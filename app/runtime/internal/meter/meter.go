@@ -62,9 +62,21 @@
 // GasGlobalExport or whose code names a global index that does not exist
 // (after the rewrite it would name the gas global).
 //
+// Instrument also screens out modules that would make wazero v1.12.0
+// allocate by a forged count or panic (see screen.go and
+// module.parseFunctions): declared counts must fit the bytes that follow
+// them, a function may have at most 50000 locals, and function type indices
+// must be in range. Like the costs, these are consensus rules.
+//
+// # Using the result
+//
 // The gas global starts at 0, so a module with a start section traps with
 // out-of-gas during instantiation: instantiate without start functions, set
 // the gas, then call the initialisation export (for Go, "_initialize").
+// After an out-of-gas trap the instance is in an arbitrary state (a Go
+// runtime stopped mid-function) and must be discarded. Gas used depends on
+// the instance's history too (a Go module's allocator and collector state),
+// so nodes must agree on when instances are created and reused.
 package meter
 
 import (
