@@ -33,6 +33,10 @@ const (
 	RuntimeIncomplete Code = 24 // the module's response was malformed
 )
 
+// Internal is a failure of the node, not of the transaction (it could not read its own
+// state). The transaction may succeed on another node or later.
+const Internal Code = 30
+
 var names = map[Code]string{
 	OK:                "ok",
 	Undecodable:       "undecodable",
@@ -49,6 +53,7 @@ var names = map[Code]string{
 	ContractError:     "contract_error",
 	ContractAbort:     "contract_abort",
 	RuntimeIncomplete: "runtime_bad_response",
+	Internal:          "internal",
 }
 
 // String returns the code's stable name.

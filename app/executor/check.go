@@ -35,7 +35,7 @@ func (e *Executor) CheckTx(raw []byte) (*tx.Tx, *codes.Error) {
 	}
 	committed, err := readNonce(e.store, t.Sender)
 	if err != nil {
-		return nil, codes.Errorf(codes.Undecodable, "read sender state: %v", err)
+		return nil, codes.Errorf(codes.Internal, "read sender state: %v", err)
 	}
 	e.check.mu.Lock()
 	defer e.check.mu.Unlock()

@@ -16,6 +16,13 @@ import (
 // DefaultMaxGasPerTx is the default gas limit a transaction may ask for.
 const DefaultMaxGasPerTx = 50_000_000
 
+// DefaultMaxGasPerBlock bounds the gas a proposer may pack into one block (CometBFT's
+// consensus parameter block.max_gas, checked against each transaction's gas_limit when the
+// mempool is reaped): 2,000 transactions at the CLI's default gas limit of 5,000,000. Only
+// a block of contracts that burn all their gas in tight loops (~0.3 gas/ns measured) would
+// take long to execute: about 30 s.
+const DefaultMaxGasPerBlock = 10_000_000_000
+
 // DefaultInstallThreshold is the share of voting power that must have installed a version
 // before it can be activated.
 var DefaultInstallThreshold = Fraction{Num: 2, Den: 3}

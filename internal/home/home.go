@@ -188,6 +188,7 @@ func BuildGenesis(nodes []*Node, o GenesisOptions) (*cmttypes.GenesisDoc, error)
 		doc.GenesisTime = time.Now().UTC().Truncate(time.Second)
 	}
 	doc.ConsensusParams.Version.App = 1
+	doc.ConsensusParams.Block.MaxGas = genesis.DefaultMaxGasPerBlock
 	for _, n := range nodes {
 		doc.Validators = append(doc.Validators, n.Validator)
 		app.Validators = append(app.Validators, genesis.ValidatorOperator{
