@@ -11,9 +11,6 @@ import (
 	abciserver "github.com/cometbft/cometbft/abci/server"
 	cmtcfg "github.com/cometbft/cometbft/config"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
-	nm "github.com/cometbft/cometbft/node"
-	"github.com/cometbft/cometbft/p2p"
-	"github.com/cometbft/cometbft/privval"
 	"github.com/cometbft/cometbft/proxy"
 
 	"github.com/vchain/vchain/internal/client"
@@ -71,13 +68,7 @@ func TestSocketMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nk, err := p2p.LoadNodeKey(cfg.NodeKeyFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	comet, err := nm.NewNode(cfg, privval.LoadFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile()), nk,
-		proxy.NewRemoteClientCreator(addr, "socket", true),
-		nm.DefaultGenesisDocProviderFunc(cfg), cmtcfg.DefaultDBProvider, nm.DefaultMetricsProvider(cfg.Instrumentation), logger)
+	comet, err := node.NewCometWithClient(cfg, proxy.NewRemoteClientCreator(addr, "socket", true), logger)
 	if err != nil {
 		t.Fatal(err)
 	}

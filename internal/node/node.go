@@ -96,13 +96,19 @@ func LoadCometConfig(root string, v *viper.Viper) (*cmtcfg.Config, error) {
 // own lock (NewConnSyncLocalClientCreator), so queries and CheckTx keep answering while a
 // block executes.
 func NewComet(cfg *cmtcfg.Config, app *App, log cmtlog.Logger) (*nm.Node, error) {
+	return NewCometWithClient(cfg, proxy.NewConnSyncLocalClientCreator(app.ABCI), log)
+}
+
+// NewCometWithClient builds a CometBFT node of a home that reaches its app through cc (for
+// example proxy.NewRemoteClientCreator for an app served over a socket).
+func NewCometWithClient(cfg *cmtcfg.Config, cc proxy.ClientCreator, log cmtlog.Logger) (*nm.Node, error) {
 	pv := privval.LoadFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
 	nodeKey, err := p2p.LoadNodeKey(cfg.NodeKeyFile())
 	if err != nil {
 		return nil, fmt.Errorf("load node key: %w", err)
 	}
 	n, err := nm.NewNode(cfg, pv, nodeKey,
-		proxy.NewConnSyncLocalClientCreator(app.ABCI),
+		cc,
 		nm.DefaultGenesisDocProviderFunc(cfg),
 		cmtcfg.DefaultDBProvider,
 		nm.DefaultMetricsProvider(cfg.Instrumentation),
