@@ -6,7 +6,7 @@ HOME_DIR  ?= $(CURDIR)/.localnet/node
 CHAIN_ID  ?= vchain-local
 # Flags that make a contract module byte-identical on every machine with the same Go.
 WASM_FLAGS := -buildmode=c-shared -trimpath -buildvcs=false -ldflags=-buildid=
-CONTRACT_VERSIONS := v1
+CONTRACT_VERSIONS := v1 v2
 
 .PHONY: all build contracts run test test-short bench proto lint clean
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
+	cryptoenc "github.com/cometbft/cometbft/crypto/encoding"
 	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
 
 	"github.com/vchain/vchain/app/executor"
@@ -50,7 +51,15 @@ func (a *App) Info(_ context.Context, _ *abcitypes.RequestInfo) (*abcitypes.Resp
 // InitChain records the genesis app state. The header's version.app starts at the
 // genesis runtime version.
 func (a *App) InitChain(_ context.Context, req *abcitypes.RequestInitChain) (*abcitypes.ResponseInitChain, error) {
-	hash, err := a.exec.InitChain(req.ChainId, req.InitialHeight, req.AppStateBytes)
+	vals := make([]executor.GenesisValidator, len(req.Validators))
+	for i, v := range req.Validators {
+		pk, err := cryptoenc.PubKeyFromProto(v.PubKey)
+		if err != nil {
+			return nil, fmt.Errorf("init chain: validator %d: %w", i, err)
+		}
+		vals[i] = executor.GenesisValidator{Address: pk.Address().String(), Power: v.Power}
+	}
+	hash, err := a.exec.InitChain(req.ChainId, req.InitialHeight, req.AppStateBytes, vals)
 	if err != nil {
 		return nil, fmt.Errorf("init chain: %w", err)
 	}
@@ -84,7 +93,12 @@ func (a *App) FinalizeBlock(ctx context.Context, req *abcitypes.RequestFinalizeB
 		a.log.Error("cannot execute block", "height", req.Height, "err", err)
 		return nil, err
 	}
-	out := &abcitypes.ResponseFinalizeBlock{AppHash: res.AppHash, TxResults: make([]*abcitypes.ExecTxResult, len(res.TxResults))}
+	out := &abcitypes.ResponseFinalizeBlock{AppHash: res.AppHash, TxResults: make([]*abcitypes.ExecTxResult, len(res.TxResults)), Events: events(res.Events)}
+	if res.NextAppVersion != 0 {
+		// CometBFT puts this in the header of the next block: the first block under the
+		// new runtime carries its version.
+		out.ConsensusParamUpdates = &cmtproto.ConsensusParams{Version: &cmtproto.VersionParams{App: res.NextAppVersion}}
+	}
 	for i, r := range res.TxResults {
 		out.TxResults[i] = &abcitypes.ExecTxResult{
 			Code:      uint32(r.Code),

@@ -12,15 +12,16 @@ type Code uint32
 // includes it anyway, fails in FinalizeBlock without touching state (not even the nonce).
 const (
 	OK             Code = 0
-	Undecodable    Code = 1 // the bytes are not a Tx envelope with a TxBody
-	Unsigned       Code = 2 // missing public key or signature
-	BadSignature   Code = 3 // the signature does not verify for the public key
-	WrongChain     Code = 4 // chain_id differs from this chain's
-	NonceReplayed  Code = 5 // nonce already used (committed or waiting in the mempool)
-	NonceGap       Code = 6 // nonce skips ahead of the sender's next nonce
-	BadGasLimit    Code = 7 // gas_limit is zero or above the chain's maximum
-	InvalidMessage Code = 8 // no message, or a message with invalid fields
-	TxTooLarge     Code = 9 // the encoded transaction exceeds the maximum size
+	Undecodable    Code = 1  // the bytes are not a Tx envelope with a TxBody
+	Unsigned       Code = 2  // missing public key or signature
+	BadSignature   Code = 3  // the signature does not verify for the public key
+	WrongChain     Code = 4  // chain_id differs from this chain's
+	NonceReplayed  Code = 5  // nonce already used (committed or waiting in the mempool)
+	NonceGap       Code = 6  // nonce skips ahead of the sender's next nonce
+	BadGasLimit    Code = 7  // gas_limit is zero or above the chain's maximum
+	InvalidMessage Code = 8  // no message, or a message with invalid fields
+	TxTooLarge     Code = 9  // the encoded transaction exceeds the maximum size
+	Unauthorized   Code = 10 // an admin message from a non-admin, or an attestation not signed by the validator's operator
 )
 
 // Execution failures: the transaction is included, its nonce is consumed and the gas it used
@@ -31,6 +32,17 @@ const (
 	ContractError     Code = 22 // the contract returned an error (unknown method, bad arguments, insufficient funds)
 	ContractAbort     Code = 23 // the contract called abort, or broke a host limit (key/value/event size)
 	RuntimeIncomplete Code = 24 // the module's response was malformed
+)
+
+// Version lifecycle failures: the transaction is included and its nonce consumed, but the
+// state machine refused the change, so nothing of it is recorded.
+const (
+	UnknownRelease   Code = 25 // the version has no registered release
+	ReleaseConflict  Code = 26 // the version is registered already, with another sha256
+	NotReady         Code = 27 // validators attesting the release hold less than the install threshold
+	BadActivation    Code = 28 // the start height is not after the containing block, or the version is already effective
+	NothingToCancel  Code = 29 // no switch is pending
+	UnknownValidator Code = 31 // the attestation names a validator outside the current set
 )
 
 // Internal is a failure of the node, not of the transaction (it could not read its own
@@ -54,6 +66,13 @@ var names = map[Code]string{
 	ContractAbort:     "contract_abort",
 	RuntimeIncomplete: "runtime_bad_response",
 	Internal:          "internal",
+	Unauthorized:      "unauthorized",
+	UnknownRelease:    "unknown_release",
+	ReleaseConflict:   "release_conflict",
+	NotReady:          "not_ready",
+	BadActivation:     "bad_activation",
+	NothingToCancel:   "nothing_to_cancel",
+	UnknownValidator:  "unknown_validator",
 }
 
 // String returns the code's stable name.

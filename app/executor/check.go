@@ -4,7 +4,10 @@ import (
 	"sync"
 
 	"github.com/vchain/vchain/app/codes"
+	"github.com/vchain/vchain/app/state"
 	"github.com/vchain/vchain/app/tx"
+	"github.com/vchain/vchain/app/upgrade"
+	txv1 "github.com/vchain/vchain/proto/vchain/tx/v1"
 )
 
 // checkState tracks, per sender, the last nonce of transactions accepted into the mempool
@@ -32,6 +35,15 @@ func (e *Executor) CheckTx(raw []byte) (*tx.Tx, *codes.Error) {
 	t, cerr := tx.Decode(raw, tx.Limits{ChainID: p.ChainID, MaxGasPerTx: p.App.MaxGasPerTx})
 	if cerr != nil {
 		return nil, cerr
+	}
+	if _, isCall := t.Body.Msg.(*txv1.TxBody_Call); !isCall {
+		refusal, err := upgrade.NewKeeper(state.NewCache(e.committed())).Authorize(p.App.Admins, t.Sender.String(), t.Body.Msg)
+		if err != nil {
+			return nil, codes.Errorf(codes.Internal, "read validator set: %v", err)
+		}
+		if refusal != nil {
+			return nil, refusal
+		}
 	}
 	committed, err := readNonce(e.store, t.Sender)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/vchain/vchain/app/runtime"
 	"github.com/vchain/vchain/app/state"
 	"github.com/vchain/vchain/app/tx"
+	"github.com/vchain/vchain/app/upgrade"
 	"github.com/vchain/vchain/contracts/abi"
 	txv1 "github.com/vchain/vchain/proto/vchain/tx/v1"
 )
@@ -44,6 +45,7 @@ type blockRun struct {
 	sess    *runtime.Session
 	limits  tx.Limits
 	version string
+	params  *Params
 }
 
 // deliver executes one transaction. Rejected transactions change nothing; executed ones
@@ -62,7 +64,59 @@ func (b *blockRun) deliver(raw []byte) (TxResult, error) {
 	}
 	b.writes.Set(state.AccountKey(t.Sender[:]), state.EncodeUint64(t.Body.Nonce))
 
-	call := t.Body.Msg.(*txv1.TxBody_Call).Call // Decode admits only calls
+	call, ok := t.Body.Msg.(*txv1.TxBody_Call)
+	if !ok {
+		return b.deliverLifecycle(t)
+	}
+	return b.deliverCall(t, call.Call)
+}
+
+// GasLifecycleMsg is the gas a version lifecycle message uses.
+const GasLifecycleMsg = 10_000
+
+// deliverLifecycle applies a release, schedule, cancel or attestation. Its writes go
+// through a transaction write set, so a refused message records nothing; an accepted one
+// commits with its block, in the same batch as the transaction's result.
+func (b *blockRun) deliverLifecycle(t *tx.Tx) (TxResult, error) {
+	txWrites := state.NewCache(b.writes)
+	k := upgrade.NewKeeper(txWrites)
+	out := TxResult{GasWanted: t.Body.GasLimit, GasUsed: min(t.Body.GasLimit, GasLifecycleMsg), Events: []abi.Event{b.txEvent(t)}}
+	refusal, err := k.Authorize(b.params.App.Admins, t.Sender.String(), t.Body.Msg)
+	if err != nil {
+		return TxResult{}, err
+	}
+	if refusal != nil {
+		out.Code, out.Log = refusal.Code, refusal.Error()
+		return out, nil
+	}
+	c := upgrade.Context{Height: b.height, Sender: t.Sender.String(), Admins: b.params.App.Admins, Threshold: b.params.App.InstallThreshold}
+	var res upgrade.Result
+	switch m := t.Body.Msg.(type) {
+	case *txv1.TxBody_RegisterRelease:
+		res, err = k.RegisterRelease(c, m.RegisterRelease)
+	case *txv1.TxBody_ScheduleUpgrade:
+		res, err = k.ScheduleUpgrade(c, m.ScheduleUpgrade)
+	case *txv1.TxBody_CancelUpgrade:
+		res, err = k.CancelUpgrade(c, m.CancelUpgrade)
+	case *txv1.TxBody_AttestInstall:
+		res, err = k.AttestInstall(c, m.AttestInstall)
+	default:
+		return TxResult{}, fmt.Errorf("message type %T passed decoding but has no handler", m)
+	}
+	if err != nil {
+		return TxResult{}, err
+	}
+	if res.Refusal != nil {
+		out.Code, out.Log = res.Refusal.Code, res.Refusal.Error()
+		return out, nil
+	}
+	txWrites.WriteTo(b.writes)
+	out.Events = append(out.Events, res.Events...)
+	return out, nil
+}
+
+// deliverCall executes a contract call on the block's runtime session.
+func (b *blockRun) deliverCall(t *tx.Tx, call *txv1.Call) (TxResult, error) {
 	txWrites := state.NewCache(b.writes)
 	env := &contractEnv{writes: txWrites, contract: call.Contract, caller: t.Sender.String(), height: b.height}
 	res, err := b.sess.Execute(b.ctx, env, abi.Request{Contract: call.Contract, Method: call.Method, Args: call.Args}, t.Body.GasLimit)

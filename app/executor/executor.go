@@ -13,12 +13,15 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/vchain/vchain/app/genesis"
 	"github.com/vchain/vchain/app/runtime"
 	"github.com/vchain/vchain/app/state"
 	"github.com/vchain/vchain/app/tx"
+	"github.com/vchain/vchain/app/upgrade"
+	"github.com/vchain/vchain/contracts/abi"
 	statev1 "github.com/vchain/vchain/proto/vchain/state/v1"
 )
 
@@ -49,6 +52,11 @@ type Executor struct {
 	pending  *pendingBlock
 
 	check checkState
+
+	pause    pauseState
+	shutdown chan struct{}
+	stopOnce sync.Once
+	prep     sync.Mutex // one background preparation at a time
 }
 
 type pendingBlock struct {
@@ -60,7 +68,7 @@ type pendingBlock struct {
 // New returns an executor over store and runtimes, loading the parameters stored at
 // InitChain if the chain has started.
 func New(store *state.Store, runtimes *runtime.Manager, log Logger) (*Executor, error) {
-	e := &Executor{store: store, runtimes: runtimes, log: log, lastHash: store.AppHash()}
+	e := &Executor{store: store, runtimes: runtimes, log: log, lastHash: store.AppHash(), shutdown: make(chan struct{})}
 	raw, err := store.Get(state.KeyParams)
 	if err != nil {
 		return nil, err
@@ -89,9 +97,16 @@ func (e *Executor) Params() *Params {
 	return e.params
 }
 
-// InitChain records the genesis parameters and the initial effective runtime, and returns
-// the genesis app hash. The writes are committed with the first block.
-func (e *Executor) InitChain(chainID string, initialHeight int64, appState []byte) ([]byte, error) {
+// GenesisValidator is a validator of the genesis, as CometBFT hands it to InitChain.
+type GenesisValidator struct {
+	Address string // CometBFT address, upper-case hex
+	Power   int64
+}
+
+// InitChain records the genesis parameters, the validator set with its operators, and the
+// initial effective runtime, and returns the genesis app hash. The writes are committed
+// with the first block.
+func (e *Executor) InitChain(chainID string, initialHeight int64, appState []byte, validators []GenesisValidator) ([]byte, error) {
 	if e.store.Height() != 0 {
 		return nil, fmt.Errorf("init chain: the store already holds height %d", e.store.Height())
 	}
@@ -108,14 +123,31 @@ func (e *Executor) InitChain(chainID string, initialHeight int64, appState []byt
 		return nil, fmt.Errorf("encode chain parameters: %w", err)
 	}
 	h, _ := runtime.ParseHash(a.Runtime.CodeSHA256) // validated by Parse
-	eff := statev1.EffectiveRuntime{Version: a.Runtime.Version, CodeSha256: h[:], SinceHeight: initialHeight}
-	effRaw, err := eff.Marshal()
-	if err != nil {
-		return nil, fmt.Errorf("encode effective runtime: %w", err)
-	}
 	g := state.NewCache(e.store)
 	g.Set(state.KeyParams, raw)
-	g.Set(state.KeyEffectiveRuntime, effRaw)
+	k := upgrade.NewKeeper(g)
+	if err := k.SetEffective(&statev1.EffectiveRuntime{Version: a.Runtime.Version, CodeSha256: h[:], SinceHeight: initialHeight}); err != nil {
+		return nil, err
+	}
+	// The genesis runtime is a release like any other, so a later downgrade can name it.
+	if err := k.SetRelease(&statev1.Release{Version: a.Runtime.Version, CodeSha256: h[:], Note: "genesis", RegisteredHeight: initialHeight}); err != nil {
+		return nil, err
+	}
+	operators := map[string]genesis.ValidatorOperator{}
+	for _, v := range a.Validators {
+		operators[strings.ToUpper(v.Validator)] = v
+	}
+	var set []*statev1.Validator
+	for _, v := range validators {
+		op := operators[v.Address]
+		set = append(set, &statev1.Validator{Address: v.Address, Power: v.Power, Operator: op.Operator, Moniker: op.Moniker})
+		if op.Operator == "" {
+			e.log.Error("genesis validator has no operator in app_state.validators: it cannot attest installs", "validator", v.Address)
+		}
+	}
+	if err := k.SetValidators(set); err != nil {
+		return nil, err
+	}
 	hash := state.AppHash(nil, initialHeight-1, g.Sorted())
 
 	e.mu.Lock()
@@ -126,16 +158,20 @@ func (e *Executor) InitChain(chainID string, initialHeight int64, appState []byt
 	return hash, nil
 }
 
-// EffectiveRuntime returns the runtime version that executes the block after the last
-// committed one, as recorded in committed state (or genesis).
-func (e *Executor) EffectiveRuntime() (*statev1.EffectiveRuntime, error) {
+// committed is the state CheckTx and queries read: the committed store, seen through the
+// genesis writes until the first block commits them.
+func (e *Executor) committed() state.Reader {
 	e.mu.RLock()
-	var r state.Reader = e.store
+	defer e.mu.RUnlock()
 	if e.genesis != nil {
-		r = e.genesis
+		return e.genesis
 	}
-	e.mu.RUnlock()
-	return readEffective(r)
+	return e.store
+}
+
+// EffectiveRuntime returns the effective runtime recorded in committed state (or genesis).
+func (e *Executor) EffectiveRuntime() (*statev1.EffectiveRuntime, error) {
+	return readEffective(e.committed())
 }
 
 func readEffective(r state.Reader) (*statev1.EffectiveRuntime, error) {
@@ -155,9 +191,15 @@ func readEffective(r state.Reader) (*statev1.EffectiveRuntime, error) {
 
 // BlockResult is the outcome of FinalizeBlock.
 type BlockResult struct {
-	TxResults      []TxResult
-	AppHash        []byte
+	TxResults []TxResult
+	// Events are block-level events (runtime_switched).
+	Events  []abi.Event
+	AppHash []byte
+	// RuntimeVersion executed this block.
 	RuntimeVersion uint64
+	// NextAppVersion, when not zero, is the version the next block's header must carry:
+	// a switch starts there.
+	NextAppVersion uint64
 }
 
 // FinalizeBlock executes the block's transactions in order and returns their results and
@@ -177,27 +219,44 @@ func (e *Executor) FinalizeBlock(ctx context.Context, height int64, txs [][]byte
 	if gen != nil {
 		gen.WriteTo(writes)
 	}
-	eff, err := readEffective(writes)
+	res := &BlockResult{TxResults: make([]TxResult, len(txs))}
+	k := upgrade.NewKeeper(writes)
+	switched, err := k.BeginBlock(height)
+	if err != nil {
+		return nil, fmt.Errorf("finalize block %d: apply switch: %w", height, err)
+	}
+	if switched != nil {
+		res.Events = append(res.Events, *switched)
+	}
+	eff, err := k.Effective()
 	if err != nil {
 		return nil, fmt.Errorf("finalize block %d: %w", height, err)
 	}
-	mod, err := e.runtimes.Load(ctx, eff.Version, runtime.Hash(eff.CodeSha256))
+	mod, err := e.loadOrPause(ctx, height, eff)
 	if err != nil {
 		return nil, fmt.Errorf("finalize block %d: %w", height, err)
+	}
+	if switched != nil {
+		e.log.Info("runtime switched", "height", height, "version", eff.Version, "sha256", fmt.Sprintf("%x", eff.CodeSha256))
 	}
 	sess := mod.NewSession()
 	defer sess.Close(ctx)
 
 	b := &blockRun{
-		e: e, ctx: ctx, height: height, writes: writes, sess: sess,
+		e: e, ctx: ctx, height: height, writes: writes, sess: sess, params: params,
 		limits:  tx.Limits{ChainID: params.ChainID, MaxGasPerTx: params.App.MaxGasPerTx},
 		version: strconv.FormatUint(eff.Version, 10),
 	}
-	res := &BlockResult{TxResults: make([]TxResult, len(txs)), RuntimeVersion: eff.Version}
+	res.RuntimeVersion = eff.Version
 	for i, raw := range txs {
 		if res.TxResults[i], err = b.deliver(raw); err != nil {
 			return nil, fmt.Errorf("finalize block %d, tx %d: %w", height, i, err)
 		}
+	}
+	if next, ok, err := k.EndBlock(height); err != nil {
+		return nil, fmt.Errorf("finalize block %d: %w", height, err)
+	} else if ok {
+		res.NextAppVersion = next
 	}
 	res.AppHash = state.AppHash(lastHash, height, writes.Sorted())
 	e.mu.Lock()
@@ -221,6 +280,7 @@ func (e *Executor) Commit() (int64, error) {
 	e.pending, e.genesis, e.lastHash = nil, nil, p.appHash
 	e.mu.Unlock()
 	e.check.reset()
+	e.preparePending()
 	return p.height, nil
 }
 

@@ -44,12 +44,31 @@ func key(seed byte) ed25519.PrivateKey {
 
 var admin = key(1)
 
+// The test chain has four validators of power 10, each attested by its operator key.
+var operators = []ed25519.PrivateKey{key(20), key(21), key(22), key(23)}
+
+func validatorAddr(i int) string { return fmt.Sprintf("%040X", i+1) }
+
+func genesisValidators() []executor.GenesisValidator {
+	var vs []executor.GenesisValidator
+	for i := range operators {
+		vs = append(vs, executor.GenesisValidator{Address: validatorAddr(i), Power: 10})
+	}
+	return vs
+}
+
+func addr(k ed25519.PrivateKey) string { return tx.AddressOf(k.Public().(ed25519.PublicKey)).String() }
+
 func appState(t testing.TB, module []byte) []byte {
 	sum := sha256.Sum256(module)
-	b, err := json.Marshal(genesis.AppState{
-		Admins:  []string{tx.AddressOf(admin.Public().(ed25519.PublicKey)).String()},
+	a := genesis.AppState{
+		Admins:  []string{addr(admin)},
 		Runtime: genesis.RuntimeRef{Version: 1, CodeSHA256: hex.EncodeToString(sum[:])},
-	})
+	}
+	for i, op := range operators {
+		a.Validators = append(a.Validators, genesis.ValidatorOperator{Validator: validatorAddr(i), Operator: addr(op)})
+	}
+	b, err := json.Marshal(a)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +107,7 @@ func newNode(t testing.TB, db dbm.DB, runtimeDir, module string) *node {
 
 func (n *node) initChain(module string) []byte {
 	n.t.Helper()
-	h, err := n.exec.InitChain(chainID, 1, appState(n.t, testwasm.Module(n.t, module)))
+	h, err := n.exec.InitChain(chainID, 1, appState(n.t, testwasm.Module(n.t, module)), genesisValidators())
 	if err != nil {
 		n.t.Fatal(err)
 	}
@@ -410,3 +429,6 @@ func TestQuery(t *testing.T) {
 		t.Fatalf("/runtime: %s %v", r.Value, err)
 	}
 }
+
+// committed is a view of a node's committed state for keeper reads in tests.
+func committed(c *chain) *state.Cache { return state.NewCache(c.store) }

@@ -47,6 +47,8 @@ type RuntimeInfo struct {
 	SinceHeight int64  `json:"since_height"`
 	// Installed says whether this node has the module, with the right hash.
 	Installed bool `json:"installed"`
+	// Paused is set while this node waits for a runtime it lacks.
+	Paused *PauseInfo `json:"paused,omitempty"`
 }
 
 // Query answers the read-only query paths, always from committed state:
@@ -99,13 +101,25 @@ func (e *Executor) Query(path string, data []byte) QueryResult {
 		if err != nil {
 			return fail(QueryNotFound, "%v", err)
 		}
-		info := RuntimeInfo{Version: eff.Version, CodeSHA256: hex.EncodeToString(eff.CodeSha256), SinceHeight: eff.SinceHeight}
+		info := RuntimeInfo{Version: eff.Version, CodeSHA256: hex.EncodeToString(eff.CodeSha256), SinceHeight: eff.SinceHeight, Paused: e.Paused()}
 		for _, in := range e.installedOrNil() {
 			if in.Version == eff.Version && string(in.SHA256[:]) == string(eff.CodeSha256) {
 				info.Installed = true
 			}
 		}
 		return answerJSON(info)
+	case len(parts) == 2 && parts[0] == "upgrade" && parts[1] == "status":
+		st, cerr := e.upgradeStatus(data)
+		if cerr != nil {
+			return fail(cerr.Code, "%s", cerr.Msg)
+		}
+		return answerJSON(st)
+	case len(parts) == 2 && parts[0] == "upgrade" && parts[1] == "history":
+		h, err := e.History()
+		if err != nil {
+			return fail(QueryFailed, "%v", err)
+		}
+		return answerJSON(h)
 	case len(parts) == 1 && parts[0] == "params":
 		p := e.Params()
 		if p == nil {
@@ -113,5 +127,5 @@ func (e *Executor) Query(path string, data []byte) QueryResult {
 		}
 		return answerJSON(p)
 	}
-	return fail(QueryUnknown, "unknown query path %q (known: /state/<contract>, /account/<address>, /runtime, /params)", path)
+	return fail(QueryUnknown, "unknown query path %q (known: /state/<contract>, /account/<address>, /runtime, /upgrade/status, /upgrade/history, /params)", path)
 }

@@ -140,6 +140,58 @@ func checkMsg(b *txv1.TxBody) *codes.Error {
 			return codes.Errorf(codes.InvalidMessage, "contract and method names are 1-64 characters of [a-z0-9_]")
 		}
 		return nil
+	case *txv1.TxBody_RegisterRelease:
+		r := m.RegisterRelease
+		if r == nil || r.Version == 0 || len(r.CodeSha256) != 32 || len(r.Note) > 256 {
+			return codes.Errorf(codes.InvalidMessage, "register_release needs a version >= 1, a 32-byte sha256 and a note of at most 256 bytes")
+		}
+		return nil
+	case *txv1.TxBody_ScheduleUpgrade:
+		s := m.ScheduleUpgrade
+		if s == nil || s.Version == 0 {
+			return codes.Errorf(codes.InvalidMessage, "schedule_upgrade needs a version >= 1")
+		}
+		switch a := s.Activation.(type) {
+		case *txv1.ScheduleUpgrade_NextBlock:
+			if !a.NextBlock {
+				return codes.Errorf(codes.InvalidMessage, "schedule_upgrade: next_block must be true when set")
+			}
+		case *txv1.ScheduleUpgrade_Height:
+			if a.Height <= 0 {
+				return codes.Errorf(codes.InvalidMessage, "schedule_upgrade: height must be positive")
+			}
+		case *txv1.ScheduleUpgrade_InBlocks:
+			if a.InBlocks == 0 || a.InBlocks > 1<<40 {
+				return codes.Errorf(codes.InvalidMessage, "schedule_upgrade: in_blocks must be at least 1")
+			}
+		default:
+			return codes.Errorf(codes.InvalidMessage, "schedule_upgrade needs an activation: next_block, height or in_blocks")
+		}
+		return nil
+	case *txv1.TxBody_CancelUpgrade:
+		if m.CancelUpgrade == nil {
+			return codes.Errorf(codes.InvalidMessage, "empty cancel_upgrade")
+		}
+		return nil
+	case *txv1.TxBody_AttestInstall:
+		a := m.AttestInstall
+		if a == nil {
+			return codes.Errorf(codes.InvalidMessage, "empty attest_install")
+		}
+		if _, err := ParseAddress(a.Validator); err != nil {
+			return codes.Errorf(codes.InvalidMessage, "attest_install: validator: %v", err)
+		}
+		if len(a.Versions) > 256 {
+			return codes.Errorf(codes.InvalidMessage, "attest_install: %d versions, at most 256", len(a.Versions))
+		}
+		seen := map[uint64]bool{}
+		for _, v := range a.Versions {
+			if v == nil || v.Version == 0 || len(v.CodeSha256) != 32 || seen[v.Version] {
+				return codes.Errorf(codes.InvalidMessage, "attest_install: each version must be >= 1, listed once, with a 32-byte sha256")
+			}
+			seen[v.Version] = true
+		}
+		return nil
 	case nil:
 		return codes.Errorf(codes.InvalidMessage, "transaction carries no message")
 	default:

@@ -33,13 +33,31 @@ type balanceArgs struct {
 	Address string `json:"address"`
 }
 
+type transferResult struct {
+	Address string `json:"address"`
+	Balance uint64 `json:"balance"`
+	Fee     uint64 `json:"fee"`
+}
+
 type balanceResult struct {
 	Address string `json:"address"`
 	Balance uint64 `json:"balance"`
 }
 
-// Handle dispatches a bank method.
+// Handle is the bank of runtime v1: transfers are free.
 func Handle(c *sdk.Context, method string, args []byte) ([]byte, error) {
+	return New(0)(c, method, args)
+}
+
+// New returns a bank whose transfers burn fee tokens from the sender on top of the amount
+// (the fees burned so far are recorded under "burned").
+func New(fee uint64) sdk.Handler {
+	return func(c *sdk.Context, method string, args []byte) ([]byte, error) {
+		return handle(c, fee, method, args)
+	}
+}
+
+func handle(c *sdk.Context, fee uint64, method string, args []byte) ([]byte, error) {
 	switch method {
 	case "mint":
 		var a mintArgs
@@ -52,7 +70,7 @@ func Handle(c *sdk.Context, method string, args []byte) ([]byte, error) {
 		if err := sdk.ParseArgs(args, &a); err != nil {
 			return nil, err
 		}
-		return transfer(c, a)
+		return transfer(c, a, fee)
 	case "balance":
 		var a balanceArgs
 		if err := sdk.ParseArgs(args, &a); err != nil {
@@ -87,7 +105,7 @@ func mint(c *sdk.Context, a mintArgs) ([]byte, error) {
 	return sdk.JSON(balanceResult{Address: me, Balance: bal})
 }
 
-func transfer(c *sdk.Context, a transferArgs) ([]byte, error) {
+func transfer(c *sdk.Context, a transferArgs, fee uint64) ([]byte, error) {
 	to, err := normalize(a.To)
 	if err != nil {
 		return nil, err
@@ -97,13 +115,16 @@ func transfer(c *sdk.Context, a transferArgs) ([]byte, error) {
 	}
 	from := c.Caller()
 	fromBal := get(c, "balance/"+from)
-	if fromBal < a.Amount {
-		return nil, fmt.Errorf("transfer: insufficient funds: balance %d, amount %d", fromBal, a.Amount)
+	if fromBal < a.Amount || fromBal-a.Amount < fee { // no a.Amount+fee: it could overflow
+		return nil, fmt.Errorf("transfer: insufficient funds: balance %d, amount %d, fee %d", fromBal, a.Amount, fee)
 	}
-	put(c, "balance/"+from, fromBal-a.Amount)
-	put(c, "balance/"+to, get(c, "balance/"+to)+a.Amount) // from == to nets to zero
-	c.Emit("transfer", "from", from, "to", to, "amount", strconv.FormatUint(a.Amount, 10))
-	return sdk.JSON(balanceResult{Address: from, Balance: get(c, "balance/"+from)})
+	put(c, "balance/"+from, fromBal-a.Amount-fee)
+	put(c, "balance/"+to, get(c, "balance/"+to)+a.Amount) // from == to nets to -fee
+	if fee > 0 {
+		put(c, "burned", get(c, "burned")+fee)
+	}
+	c.Emit("transfer", "from", from, "to", to, "amount", strconv.FormatUint(a.Amount, 10), "fee", strconv.FormatUint(fee, 10))
+	return sdk.JSON(transferResult{Address: from, Balance: get(c, "balance/"+from), Fee: fee})
 }
 
 func normalize(addr string) (string, error) {

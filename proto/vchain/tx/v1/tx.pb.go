@@ -104,6 +104,10 @@ type TxBody struct {
 	// Types that are valid to be assigned to Msg:
 	//
 	//	*TxBody_Call
+	//	*TxBody_RegisterRelease
+	//	*TxBody_ScheduleUpgrade
+	//	*TxBody_CancelUpgrade
+	//	*TxBody_AttestInstall
 	Msg isTxBody_Msg `protobuf_oneof:"msg"`
 }
 
@@ -149,8 +153,24 @@ type isTxBody_Msg interface {
 type TxBody_Call struct {
 	Call *Call `protobuf:"bytes,10,opt,name=call,proto3,oneof" json:"call,omitempty"`
 }
+type TxBody_RegisterRelease struct {
+	RegisterRelease *RegisterRelease `protobuf:"bytes,11,opt,name=register_release,json=registerRelease,proto3,oneof" json:"register_release,omitempty"`
+}
+type TxBody_ScheduleUpgrade struct {
+	ScheduleUpgrade *ScheduleUpgrade `protobuf:"bytes,12,opt,name=schedule_upgrade,json=scheduleUpgrade,proto3,oneof" json:"schedule_upgrade,omitempty"`
+}
+type TxBody_CancelUpgrade struct {
+	CancelUpgrade *CancelUpgrade `protobuf:"bytes,13,opt,name=cancel_upgrade,json=cancelUpgrade,proto3,oneof" json:"cancel_upgrade,omitempty"`
+}
+type TxBody_AttestInstall struct {
+	AttestInstall *AttestInstall `protobuf:"bytes,14,opt,name=attest_install,json=attestInstall,proto3,oneof" json:"attest_install,omitempty"`
+}
 
-func (*TxBody_Call) isTxBody_Msg() {}
+func (*TxBody_Call) isTxBody_Msg()            {}
+func (*TxBody_RegisterRelease) isTxBody_Msg() {}
+func (*TxBody_ScheduleUpgrade) isTxBody_Msg() {}
+func (*TxBody_CancelUpgrade) isTxBody_Msg()   {}
+func (*TxBody_AttestInstall) isTxBody_Msg()   {}
 
 func (m *TxBody) GetMsg() isTxBody_Msg {
 	if m != nil {
@@ -187,10 +207,42 @@ func (m *TxBody) GetCall() *Call {
 	return nil
 }
 
+func (m *TxBody) GetRegisterRelease() *RegisterRelease {
+	if x, ok := m.GetMsg().(*TxBody_RegisterRelease); ok {
+		return x.RegisterRelease
+	}
+	return nil
+}
+
+func (m *TxBody) GetScheduleUpgrade() *ScheduleUpgrade {
+	if x, ok := m.GetMsg().(*TxBody_ScheduleUpgrade); ok {
+		return x.ScheduleUpgrade
+	}
+	return nil
+}
+
+func (m *TxBody) GetCancelUpgrade() *CancelUpgrade {
+	if x, ok := m.GetMsg().(*TxBody_CancelUpgrade); ok {
+		return x.CancelUpgrade
+	}
+	return nil
+}
+
+func (m *TxBody) GetAttestInstall() *AttestInstall {
+	if x, ok := m.GetMsg().(*TxBody_AttestInstall); ok {
+		return x.AttestInstall
+	}
+	return nil
+}
+
 // XXX_OneofWrappers is for the internal use of the proto package.
 func (*TxBody) XXX_OneofWrappers() []interface{} {
 	return []interface{}{
 		(*TxBody_Call)(nil),
+		(*TxBody_RegisterRelease)(nil),
+		(*TxBody_ScheduleUpgrade)(nil),
+		(*TxBody_CancelUpgrade)(nil),
+		(*TxBody_AttestInstall)(nil),
 	}
 }
 
@@ -255,37 +307,378 @@ func (m *Call) GetArgs() []byte {
 	return nil
 }
 
+// RegisterRelease records on chain that runtime `version` is the module whose sha256 is
+// `code_sha256`. Admins only. A release is immutable: registering it again with another
+// hash is refused.
+type RegisterRelease struct {
+	Version    uint64 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	CodeSha256 []byte `protobuf:"bytes,2,opt,name=code_sha256,json=codeSha256,proto3" json:"code_sha256,omitempty"`
+	Note       string `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+}
+
+func (m *RegisterRelease) Reset()         { *m = RegisterRelease{} }
+func (m *RegisterRelease) String() string { return proto.CompactTextString(m) }
+func (*RegisterRelease) ProtoMessage()    {}
+func (*RegisterRelease) Descriptor() ([]byte, []int) {
+	return fileDescriptor_b9631735577ad885, []int{3}
+}
+func (m *RegisterRelease) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *RegisterRelease) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_RegisterRelease.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *RegisterRelease) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_RegisterRelease.Merge(m, src)
+}
+func (m *RegisterRelease) XXX_Size() int {
+	return m.Size()
+}
+func (m *RegisterRelease) XXX_DiscardUnknown() {
+	xxx_messageInfo_RegisterRelease.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_RegisterRelease proto.InternalMessageInfo
+
+func (m *RegisterRelease) GetVersion() uint64 {
+	if m != nil {
+		return m.Version
+	}
+	return 0
+}
+
+func (m *RegisterRelease) GetCodeSha256() []byte {
+	if m != nil {
+		return m.CodeSha256
+	}
+	return nil
+}
+
+func (m *RegisterRelease) GetNote() string {
+	if m != nil {
+		return m.Note
+	}
+	return ""
+}
+
+// ScheduleUpgrade makes a registered version effective from a future height. It serves
+// upgrades and downgrades alike. Admins only; refused unless validators holding at least
+// the install threshold of voting power have attested the release's exact sha256.
+type ScheduleUpgrade struct {
+	Version uint64 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	// Types that are valid to be assigned to Activation:
+	//
+	//	*ScheduleUpgrade_NextBlock
+	//	*ScheduleUpgrade_Height
+	//	*ScheduleUpgrade_InBlocks
+	Activation isScheduleUpgrade_Activation `protobuf_oneof:"activation"`
+}
+
+func (m *ScheduleUpgrade) Reset()         { *m = ScheduleUpgrade{} }
+func (m *ScheduleUpgrade) String() string { return proto.CompactTextString(m) }
+func (*ScheduleUpgrade) ProtoMessage()    {}
+func (*ScheduleUpgrade) Descriptor() ([]byte, []int) {
+	return fileDescriptor_b9631735577ad885, []int{4}
+}
+func (m *ScheduleUpgrade) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *ScheduleUpgrade) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_ScheduleUpgrade.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *ScheduleUpgrade) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_ScheduleUpgrade.Merge(m, src)
+}
+func (m *ScheduleUpgrade) XXX_Size() int {
+	return m.Size()
+}
+func (m *ScheduleUpgrade) XXX_DiscardUnknown() {
+	xxx_messageInfo_ScheduleUpgrade.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_ScheduleUpgrade proto.InternalMessageInfo
+
+type isScheduleUpgrade_Activation interface {
+	isScheduleUpgrade_Activation()
+	MarshalTo([]byte) (int, error)
+	Size() int
+}
+
+type ScheduleUpgrade_NextBlock struct {
+	NextBlock bool `protobuf:"varint,2,opt,name=next_block,json=nextBlock,proto3,oneof" json:"next_block,omitempty"`
+}
+type ScheduleUpgrade_Height struct {
+	Height int64 `protobuf:"varint,3,opt,name=height,proto3,oneof" json:"height,omitempty"`
+}
+type ScheduleUpgrade_InBlocks struct {
+	InBlocks uint64 `protobuf:"varint,4,opt,name=in_blocks,json=inBlocks,proto3,oneof" json:"in_blocks,omitempty"`
+}
+
+func (*ScheduleUpgrade_NextBlock) isScheduleUpgrade_Activation() {}
+func (*ScheduleUpgrade_Height) isScheduleUpgrade_Activation()    {}
+func (*ScheduleUpgrade_InBlocks) isScheduleUpgrade_Activation()  {}
+
+func (m *ScheduleUpgrade) GetActivation() isScheduleUpgrade_Activation {
+	if m != nil {
+		return m.Activation
+	}
+	return nil
+}
+
+func (m *ScheduleUpgrade) GetVersion() uint64 {
+	if m != nil {
+		return m.Version
+	}
+	return 0
+}
+
+func (m *ScheduleUpgrade) GetNextBlock() bool {
+	if x, ok := m.GetActivation().(*ScheduleUpgrade_NextBlock); ok {
+		return x.NextBlock
+	}
+	return false
+}
+
+func (m *ScheduleUpgrade) GetHeight() int64 {
+	if x, ok := m.GetActivation().(*ScheduleUpgrade_Height); ok {
+		return x.Height
+	}
+	return 0
+}
+
+func (m *ScheduleUpgrade) GetInBlocks() uint64 {
+	if x, ok := m.GetActivation().(*ScheduleUpgrade_InBlocks); ok {
+		return x.InBlocks
+	}
+	return 0
+}
+
+// XXX_OneofWrappers is for the internal use of the proto package.
+func (*ScheduleUpgrade) XXX_OneofWrappers() []interface{} {
+	return []interface{}{
+		(*ScheduleUpgrade_NextBlock)(nil),
+		(*ScheduleUpgrade_Height)(nil),
+		(*ScheduleUpgrade_InBlocks)(nil),
+	}
+}
+
+// CancelUpgrade clears the pending switch. Admins only.
+type CancelUpgrade struct {
+}
+
+func (m *CancelUpgrade) Reset()         { *m = CancelUpgrade{} }
+func (m *CancelUpgrade) String() string { return proto.CompactTextString(m) }
+func (*CancelUpgrade) ProtoMessage()    {}
+func (*CancelUpgrade) Descriptor() ([]byte, []int) {
+	return fileDescriptor_b9631735577ad885, []int{5}
+}
+func (m *CancelUpgrade) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *CancelUpgrade) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_CancelUpgrade.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *CancelUpgrade) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_CancelUpgrade.Merge(m, src)
+}
+func (m *CancelUpgrade) XXX_Size() int {
+	return m.Size()
+}
+func (m *CancelUpgrade) XXX_DiscardUnknown() {
+	xxx_messageInfo_CancelUpgrade.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_CancelUpgrade proto.InternalMessageInfo
+
+// InstalledVersion is one runtime version a node has installed.
+type InstalledVersion struct {
+	Version    uint64 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	CodeSha256 []byte `protobuf:"bytes,2,opt,name=code_sha256,json=codeSha256,proto3" json:"code_sha256,omitempty"`
+}
+
+func (m *InstalledVersion) Reset()         { *m = InstalledVersion{} }
+func (m *InstalledVersion) String() string { return proto.CompactTextString(m) }
+func (*InstalledVersion) ProtoMessage()    {}
+func (*InstalledVersion) Descriptor() ([]byte, []int) {
+	return fileDescriptor_b9631735577ad885, []int{6}
+}
+func (m *InstalledVersion) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *InstalledVersion) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_InstalledVersion.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *InstalledVersion) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_InstalledVersion.Merge(m, src)
+}
+func (m *InstalledVersion) XXX_Size() int {
+	return m.Size()
+}
+func (m *InstalledVersion) XXX_DiscardUnknown() {
+	xxx_messageInfo_InstalledVersion.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_InstalledVersion proto.InternalMessageInfo
+
+func (m *InstalledVersion) GetVersion() uint64 {
+	if m != nil {
+		return m.Version
+	}
+	return 0
+}
+
+func (m *InstalledVersion) GetCodeSha256() []byte {
+	if m != nil {
+		return m.CodeSha256
+	}
+	return nil
+}
+
+// AttestInstall records which runtime versions a validator's node has installed. Signed by
+// the validator's operator key; replaces that validator's previous attestation.
+type AttestInstall struct {
+	// validator is the CometBFT address (hex) of the attesting validator.
+	Validator string              `protobuf:"bytes,1,opt,name=validator,proto3" json:"validator,omitempty"`
+	Versions  []*InstalledVersion `protobuf:"bytes,2,rep,name=versions,proto3" json:"versions,omitempty"`
+}
+
+func (m *AttestInstall) Reset()         { *m = AttestInstall{} }
+func (m *AttestInstall) String() string { return proto.CompactTextString(m) }
+func (*AttestInstall) ProtoMessage()    {}
+func (*AttestInstall) Descriptor() ([]byte, []int) {
+	return fileDescriptor_b9631735577ad885, []int{7}
+}
+func (m *AttestInstall) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *AttestInstall) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_AttestInstall.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *AttestInstall) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_AttestInstall.Merge(m, src)
+}
+func (m *AttestInstall) XXX_Size() int {
+	return m.Size()
+}
+func (m *AttestInstall) XXX_DiscardUnknown() {
+	xxx_messageInfo_AttestInstall.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_AttestInstall proto.InternalMessageInfo
+
+func (m *AttestInstall) GetValidator() string {
+	if m != nil {
+		return m.Validator
+	}
+	return ""
+}
+
+func (m *AttestInstall) GetVersions() []*InstalledVersion {
+	if m != nil {
+		return m.Versions
+	}
+	return nil
+}
+
 func init() {
 	proto.RegisterType((*Tx)(nil), "vchain.tx.v1.Tx")
 	proto.RegisterType((*TxBody)(nil), "vchain.tx.v1.TxBody")
 	proto.RegisterType((*Call)(nil), "vchain.tx.v1.Call")
+	proto.RegisterType((*RegisterRelease)(nil), "vchain.tx.v1.RegisterRelease")
+	proto.RegisterType((*ScheduleUpgrade)(nil), "vchain.tx.v1.ScheduleUpgrade")
+	proto.RegisterType((*CancelUpgrade)(nil), "vchain.tx.v1.CancelUpgrade")
+	proto.RegisterType((*InstalledVersion)(nil), "vchain.tx.v1.InstalledVersion")
+	proto.RegisterType((*AttestInstall)(nil), "vchain.tx.v1.AttestInstall")
 }
 
 func init() { proto.RegisterFile("vchain/tx/v1/tx.proto", fileDescriptor_b9631735577ad885) }
 
 var fileDescriptor_b9631735577ad885 = []byte{
-	// 323 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x4c, 0x91, 0x3d, 0x4f, 0xfb, 0x30,
-	0x10, 0xc6, 0xe3, 0x36, 0x4d, 0x9b, 0xfb, 0x77, 0xb2, 0xfe, 0x40, 0x78, 0x51, 0x54, 0x75, 0xea,
-	0x94, 0x50, 0x18, 0xd9, 0xca, 0xc2, 0x9b, 0x40, 0x8a, 0x3a, 0xb1, 0x54, 0xce, 0x8b, 0x5c, 0x8b,
-	0x24, 0xae, 0x12, 0x27, 0x72, 0x3f, 0x01, 0x2b, 0x1f, 0x8b, 0xb1, 0x23, 0x23, 0x6a, 0xbf, 0x08,
-	0xca, 0x35, 0x82, 0x4e, 0xbe, 0xdf, 0x73, 0xd6, 0xe3, 0xbb, 0xc7, 0x70, 0x54, 0x47, 0x4b, 0x26,
-	0x72, 0x5f, 0x69, 0xbf, 0x9e, 0xfa, 0x4a, 0x7b, 0xab, 0x42, 0x2a, 0x49, 0x87, 0x7b, 0xd9, 0x53,
-	0xda, 0xab, 0xa7, 0xe3, 0x17, 0xe8, 0xcc, 0x35, 0xa5, 0x60, 0x86, 0x32, 0x5e, 0x3b, 0x64, 0x44,
-	0x26, 0xc3, 0x00, 0x6b, 0x7a, 0x02, 0xfd, 0x55, 0x15, 0x2e, 0xde, 0x92, 0xb5, 0xd3, 0x41, 0xd9,
-	0x5a, 0x55, 0xe1, 0x63, 0xb2, 0xa6, 0x17, 0x60, 0x97, 0x82, 0xe7, 0x4c, 0x55, 0x45, 0xe2, 0x74,
-	0xb1, 0xf5, 0x27, 0x8c, 0xdf, 0x09, 0x58, 0x73, 0x3d, 0x6b, 0x1c, 0x4e, 0x61, 0x80, 0x4f, 0x2d,
-	0x44, 0x8c, 0xce, 0x76, 0xd0, 0x47, 0xbe, 0x8f, 0xe9, 0x7f, 0xe8, 0xe5, 0x32, 0x8f, 0x12, 0xb4,
-	0x36, 0x83, 0x3d, 0xd0, 0x73, 0xb0, 0x39, 0x2b, 0x17, 0xa9, 0xc8, 0x84, 0x42, 0x67, 0x33, 0x18,
-	0x70, 0x56, 0x3e, 0x35, 0x4c, 0x27, 0x60, 0x46, 0x2c, 0x4d, 0x1d, 0x18, 0x91, 0xc9, 0xbf, 0x2b,
-	0xea, 0x1d, 0xae, 0xe1, 0xdd, 0xb2, 0x34, 0xbd, 0x33, 0x02, 0xbc, 0x31, 0xeb, 0x41, 0x37, 0x2b,
-	0xf9, 0xf8, 0x19, 0xcc, 0x46, 0xa6, 0x67, 0x30, 0x88, 0x64, 0xae, 0x0a, 0x16, 0xa9, 0x76, 0x8c,
-	0x5f, 0xa6, 0xc7, 0x60, 0x65, 0x89, 0x5a, 0xca, 0x18, 0x07, 0xb1, 0x83, 0x96, 0x9a, 0x40, 0x58,
-	0xc1, 0xcb, 0x76, 0x3d, 0xac, 0x67, 0x0f, 0x9f, 0x5b, 0x97, 0x6c, 0xb6, 0x2e, 0xf9, 0xde, 0xba,
-	0xe4, 0x63, 0xe7, 0x1a, 0x9b, 0x9d, 0x6b, 0x7c, 0xed, 0x5c, 0xe3, 0xf5, 0x92, 0x0b, 0xb5, 0xac,
-	0x42, 0x2f, 0x92, 0x99, 0xdf, 0x86, 0xde, 0x1e, 0x18, 0xb9, 0x7f, 0xf8, 0x11, 0x37, 0x4a, 0xd7,
-	0xd3, 0xd0, 0xc2, 0xc6, 0xf5, 0x4f, 0x00, 0x00, 0x00, 0xff, 0xff, 0x54, 0x04, 0x60, 0x1d, 0xa4,
-	0x01, 0x00, 0x00,
+	// 613 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x9c, 0x94, 0xcd, 0x6e, 0xd3, 0x40,
+	0x10, 0xc7, 0x9d, 0xc6, 0x4d, 0xe3, 0x49, 0xd2, 0x54, 0x2b, 0x3e, 0x0c, 0xa5, 0xa6, 0xf2, 0x29,
+	0xa7, 0x84, 0x16, 0xc1, 0x01, 0x4e, 0x04, 0x0e, 0x69, 0xf9, 0x92, 0xb6, 0x85, 0x03, 0x17, 0xb3,
+	0xb1, 0x57, 0xf6, 0xaa, 0xce, 0x6e, 0xe4, 0xdd, 0x58, 0xee, 0x5b, 0x20, 0xf1, 0x18, 0xbc, 0x08,
+	0xc7, 0x1e, 0x39, 0xa2, 0xf6, 0x45, 0xd0, 0xae, 0x97, 0x36, 0x89, 0x2a, 0x0e, 0x9c, 0xb2, 0xf3,
+	0xf7, 0x7f, 0x7e, 0x63, 0xcf, 0x4c, 0x16, 0xee, 0x96, 0x71, 0x46, 0x18, 0x1f, 0xa9, 0x6a, 0x54,
+	0x1e, 0x8c, 0x54, 0x35, 0x9c, 0x17, 0x42, 0x09, 0xd4, 0xad, 0xe5, 0xa1, 0xaa, 0x86, 0xe5, 0x41,
+	0xf8, 0x11, 0x36, 0x4e, 0x2b, 0x84, 0xc0, 0x9d, 0x8a, 0xe4, 0xdc, 0x6f, 0xec, 0x37, 0x06, 0x5d,
+	0x6c, 0xce, 0xe8, 0x3e, 0x6c, 0xcd, 0x17, 0xd3, 0xe8, 0x8c, 0x9e, 0xfb, 0x1b, 0x46, 0x6e, 0xcd,
+	0x17, 0xd3, 0xb7, 0xf4, 0x1c, 0x3d, 0x02, 0x4f, 0xb2, 0x94, 0x13, 0xb5, 0x28, 0xa8, 0xdf, 0x34,
+	0x8f, 0x6e, 0x84, 0xf0, 0x47, 0x13, 0x5a, 0xa7, 0xd5, 0x58, 0x13, 0x1e, 0x40, 0xdb, 0x94, 0x8a,
+	0x58, 0x62, 0xc8, 0x1e, 0xde, 0x32, 0xf1, 0x51, 0x82, 0xee, 0xc0, 0x26, 0x17, 0x3c, 0xa6, 0x06,
+	0xed, 0xe2, 0x3a, 0x40, 0xbb, 0xe0, 0xa5, 0x44, 0x46, 0x39, 0x9b, 0x31, 0x65, 0xc8, 0x2e, 0x6e,
+	0xa7, 0x44, 0xbe, 0xd3, 0x31, 0x1a, 0x80, 0x1b, 0x93, 0x3c, 0xf7, 0x61, 0xbf, 0x31, 0xe8, 0x1c,
+	0xa2, 0xe1, 0xf2, 0x67, 0x0c, 0x5f, 0x93, 0x3c, 0x9f, 0x38, 0xd8, 0x38, 0xd0, 0x31, 0xec, 0x14,
+	0x34, 0x65, 0x52, 0xd1, 0x22, 0x2a, 0x68, 0x4e, 0x89, 0xa4, 0x7e, 0xc7, 0x64, 0xed, 0xad, 0x66,
+	0x61, 0xeb, 0xc2, 0xb5, 0x69, 0xe2, 0xe0, 0x7e, 0xb1, 0x2a, 0x69, 0x96, 0x8c, 0x33, 0x9a, 0x2c,
+	0x72, 0x1a, 0x2d, 0xe6, 0x69, 0x41, 0x12, 0xea, 0x77, 0x6f, 0x63, 0x9d, 0x58, 0xd7, 0xa7, 0xda,
+	0xa4, 0x59, 0x72, 0x55, 0x42, 0x6f, 0x60, 0x3b, 0x26, 0x3c, 0xa6, 0xf9, 0x35, 0xa9, 0x67, 0x48,
+	0xbb, 0xeb, 0xdf, 0xa2, 0x3d, 0x37, 0x9c, 0x5e, 0xbc, 0x2c, 0x68, 0x0a, 0x51, 0x8a, 0x4a, 0x15,
+	0x31, 0x2e, 0x95, 0xee, 0xc8, 0xf6, 0x6d, 0x94, 0x57, 0xc6, 0x73, 0x54, 0x5b, 0x34, 0x85, 0x2c,
+	0x0b, 0xe3, 0x4d, 0x68, 0xce, 0x64, 0x1a, 0x7e, 0x00, 0x57, 0xb7, 0x0e, 0x3d, 0x84, 0x76, 0x2c,
+	0xb8, 0x2a, 0x48, 0xac, 0xec, 0xa8, 0xae, 0x63, 0x74, 0x0f, 0x5a, 0x33, 0xaa, 0x32, 0x91, 0x98,
+	0x61, 0x79, 0xd8, 0x46, 0x7a, 0x69, 0x48, 0x91, 0x4a, 0xbb, 0x02, 0xe6, 0x1c, 0x7e, 0x85, 0xfe,
+	0x5a, 0x53, 0x91, 0x0f, 0x5b, 0x25, 0x2d, 0x24, 0x13, 0xdc, 0x90, 0x5d, 0xfc, 0x37, 0x44, 0x8f,
+	0xa1, 0x13, 0x8b, 0x84, 0x46, 0x32, 0x23, 0x87, 0xcf, 0x9e, 0xdb, 0x2d, 0x03, 0x2d, 0x9d, 0x18,
+	0x45, 0x57, 0xe0, 0x42, 0xd5, 0x4b, 0xe6, 0x61, 0x73, 0x0e, 0xbf, 0x37, 0xa0, 0xbf, 0xd6, 0xeb,
+	0x7f, 0x96, 0x00, 0x4e, 0x2b, 0x15, 0x4d, 0x73, 0x11, 0x9f, 0x99, 0x0a, 0xed, 0x89, 0x83, 0x3d,
+	0xad, 0x8d, 0xb5, 0x84, 0x7c, 0x68, 0x65, 0x94, 0xa5, 0x59, 0xbd, 0x6f, 0xcd, 0x89, 0x83, 0x6d,
+	0x8c, 0xf6, 0xc0, 0x63, 0xbc, 0x4e, 0x94, 0xbe, 0xab, 0xb1, 0x13, 0x07, 0xb7, 0x19, 0x37, 0x79,
+	0x72, 0xdc, 0x05, 0x20, 0xb1, 0x62, 0x25, 0x51, 0x4c, 0xf0, 0xb0, 0x0f, 0xbd, 0x95, 0xb1, 0x85,
+	0xef, 0x61, 0xc7, 0xb6, 0x9a, 0x26, 0x9f, 0xed, 0xcb, 0xfc, 0x7f, 0x27, 0x42, 0x06, 0xbd, 0x95,
+	0x81, 0xea, 0x3f, 0x61, 0x49, 0x72, 0x96, 0x10, 0x25, 0x0a, 0x3b, 0xb1, 0x1b, 0x01, 0xbd, 0x80,
+	0xb6, 0x45, 0x4b, 0x7f, 0x63, 0xbf, 0x39, 0xe8, 0x1c, 0x06, 0xab, 0xdb, 0xb1, 0xfe, 0x6e, 0xf8,
+	0xda, 0x3f, 0x3e, 0xfe, 0x79, 0x19, 0x34, 0x2e, 0x2e, 0x83, 0xc6, 0xef, 0xcb, 0xa0, 0xf1, 0xed,
+	0x2a, 0x70, 0x2e, 0xae, 0x02, 0xe7, 0xd7, 0x55, 0xe0, 0x7c, 0x79, 0x92, 0x32, 0x95, 0x2d, 0xa6,
+	0xc3, 0x58, 0xcc, 0x46, 0xf6, 0x6e, 0xb1, 0x3f, 0xe6, 0x66, 0x19, 0x2d, 0xdf, 0x37, 0x2f, 0x55,
+	0x55, 0x1e, 0x4c, 0x5b, 0xe6, 0xc1, 0xd3, 0x3f, 0x01, 0x00, 0x00, 0xff, 0xff, 0xd2, 0xf3, 0xe6,
+	0x29, 0x8b, 0x04, 0x00, 0x00,
 }
 
 func (m *Tx) Marshal() (dAtA []byte, err error) {
@@ -402,6 +795,90 @@ func (m *TxBody_Call) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	}
 	return len(dAtA) - i, nil
 }
+func (m *TxBody_RegisterRelease) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *TxBody_RegisterRelease) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.RegisterRelease != nil {
+		{
+			size, err := m.RegisterRelease.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintTx(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x5a
+	}
+	return len(dAtA) - i, nil
+}
+func (m *TxBody_ScheduleUpgrade) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *TxBody_ScheduleUpgrade) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.ScheduleUpgrade != nil {
+		{
+			size, err := m.ScheduleUpgrade.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintTx(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x62
+	}
+	return len(dAtA) - i, nil
+}
+func (m *TxBody_CancelUpgrade) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *TxBody_CancelUpgrade) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.CancelUpgrade != nil {
+		{
+			size, err := m.CancelUpgrade.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintTx(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x6a
+	}
+	return len(dAtA) - i, nil
+}
+func (m *TxBody_AttestInstall) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *TxBody_AttestInstall) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.AttestInstall != nil {
+		{
+			size, err := m.AttestInstall.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintTx(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x72
+	}
+	return len(dAtA) - i, nil
+}
 func (m *Call) Marshal() (dAtA []byte, err error) {
 	size := m.Size()
 	dAtA = make([]byte, size)
@@ -440,6 +917,228 @@ func (m *Call) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 		i -= len(m.Contract)
 		copy(dAtA[i:], m.Contract)
 		i = encodeVarintTx(dAtA, i, uint64(len(m.Contract)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *RegisterRelease) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *RegisterRelease) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *RegisterRelease) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Note) > 0 {
+		i -= len(m.Note)
+		copy(dAtA[i:], m.Note)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Note)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.CodeSha256) > 0 {
+		i -= len(m.CodeSha256)
+		copy(dAtA[i:], m.CodeSha256)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.CodeSha256)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.Version != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.Version))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *ScheduleUpgrade) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *ScheduleUpgrade) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *ScheduleUpgrade) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Activation != nil {
+		{
+			size := m.Activation.Size()
+			i -= size
+			if _, err := m.Activation.MarshalTo(dAtA[i:]); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if m.Version != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.Version))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *ScheduleUpgrade_NextBlock) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *ScheduleUpgrade_NextBlock) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	i--
+	if m.NextBlock {
+		dAtA[i] = 1
+	} else {
+		dAtA[i] = 0
+	}
+	i--
+	dAtA[i] = 0x10
+	return len(dAtA) - i, nil
+}
+func (m *ScheduleUpgrade_Height) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *ScheduleUpgrade_Height) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	i = encodeVarintTx(dAtA, i, uint64(m.Height))
+	i--
+	dAtA[i] = 0x18
+	return len(dAtA) - i, nil
+}
+func (m *ScheduleUpgrade_InBlocks) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *ScheduleUpgrade_InBlocks) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	i = encodeVarintTx(dAtA, i, uint64(m.InBlocks))
+	i--
+	dAtA[i] = 0x20
+	return len(dAtA) - i, nil
+}
+func (m *CancelUpgrade) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *CancelUpgrade) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *CancelUpgrade) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *InstalledVersion) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *InstalledVersion) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *InstalledVersion) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.CodeSha256) > 0 {
+		i -= len(m.CodeSha256)
+		copy(dAtA[i:], m.CodeSha256)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.CodeSha256)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.Version != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.Version))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *AttestInstall) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *AttestInstall) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *AttestInstall) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Versions) > 0 {
+		for iNdEx := len(m.Versions) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Versions[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintTx(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x12
+		}
+	}
+	if len(m.Validator) > 0 {
+		i -= len(m.Validator)
+		copy(dAtA[i:], m.Validator)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Validator)))
 		i--
 		dAtA[i] = 0xa
 	}
@@ -512,6 +1211,54 @@ func (m *TxBody_Call) Size() (n int) {
 	}
 	return n
 }
+func (m *TxBody_RegisterRelease) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.RegisterRelease != nil {
+		l = m.RegisterRelease.Size()
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+func (m *TxBody_ScheduleUpgrade) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.ScheduleUpgrade != nil {
+		l = m.ScheduleUpgrade.Size()
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+func (m *TxBody_CancelUpgrade) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.CancelUpgrade != nil {
+		l = m.CancelUpgrade.Size()
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+func (m *TxBody_AttestInstall) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.AttestInstall != nil {
+		l = m.AttestInstall.Size()
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
 func (m *Call) Size() (n int) {
 	if m == nil {
 		return 0
@@ -529,6 +1276,112 @@ func (m *Call) Size() (n int) {
 	l = len(m.Args)
 	if l > 0 {
 		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+
+func (m *RegisterRelease) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Version != 0 {
+		n += 1 + sovTx(uint64(m.Version))
+	}
+	l = len(m.CodeSha256)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	l = len(m.Note)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+
+func (m *ScheduleUpgrade) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Version != 0 {
+		n += 1 + sovTx(uint64(m.Version))
+	}
+	if m.Activation != nil {
+		n += m.Activation.Size()
+	}
+	return n
+}
+
+func (m *ScheduleUpgrade_NextBlock) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	n += 2
+	return n
+}
+func (m *ScheduleUpgrade_Height) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	n += 1 + sovTx(uint64(m.Height))
+	return n
+}
+func (m *ScheduleUpgrade_InBlocks) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	n += 1 + sovTx(uint64(m.InBlocks))
+	return n
+}
+func (m *CancelUpgrade) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *InstalledVersion) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Version != 0 {
+		n += 1 + sovTx(uint64(m.Version))
+	}
+	l = len(m.CodeSha256)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+
+func (m *AttestInstall) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Validator)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	if len(m.Versions) > 0 {
+		for _, e := range m.Versions {
+			l = e.Size()
+			n += 1 + l + sovTx(uint64(l))
+		}
 	}
 	return n
 }
@@ -825,6 +1678,146 @@ func (m *TxBody) Unmarshal(dAtA []byte) error {
 			}
 			m.Msg = &TxBody_Call{v}
 			iNdEx = postIndex
+		case 11:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field RegisterRelease", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &RegisterRelease{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Msg = &TxBody_RegisterRelease{v}
+			iNdEx = postIndex
+		case 12:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ScheduleUpgrade", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &ScheduleUpgrade{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Msg = &TxBody_ScheduleUpgrade{v}
+			iNdEx = postIndex
+		case 13:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field CancelUpgrade", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &CancelUpgrade{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Msg = &TxBody_CancelUpgrade{v}
+			iNdEx = postIndex
+		case 14:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field AttestInstall", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &AttestInstall{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Msg = &TxBody_AttestInstall{v}
+			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
 			skippy, err := skipTx(dAtA[iNdEx:])
@@ -971,6 +1964,540 @@ func (m *Call) Unmarshal(dAtA []byte) error {
 			m.Args = append(m.Args[:0], dAtA[iNdEx:postIndex]...)
 			if m.Args == nil {
 				m.Args = []byte{}
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *RegisterRelease) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: RegisterRelease: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: RegisterRelease: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Version", wireType)
+			}
+			m.Version = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Version |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field CodeSha256", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.CodeSha256 = append(m.CodeSha256[:0], dAtA[iNdEx:postIndex]...)
+			if m.CodeSha256 == nil {
+				m.CodeSha256 = []byte{}
+			}
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Note", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Note = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *ScheduleUpgrade) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: ScheduleUpgrade: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: ScheduleUpgrade: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Version", wireType)
+			}
+			m.Version = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Version |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field NextBlock", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			b := bool(v != 0)
+			m.Activation = &ScheduleUpgrade_NextBlock{b}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Height", wireType)
+			}
+			var v int64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Activation = &ScheduleUpgrade_Height{v}
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field InBlocks", wireType)
+			}
+			var v uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Activation = &ScheduleUpgrade_InBlocks{v}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *CancelUpgrade) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: CancelUpgrade: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: CancelUpgrade: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *InstalledVersion) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: InstalledVersion: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: InstalledVersion: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Version", wireType)
+			}
+			m.Version = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Version |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field CodeSha256", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.CodeSha256 = append(m.CodeSha256[:0], dAtA[iNdEx:postIndex]...)
+			if m.CodeSha256 == nil {
+				m.CodeSha256 = []byte{}
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *AttestInstall) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: AttestInstall: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: AttestInstall: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Validator", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Validator = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Versions", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Versions = append(m.Versions, &InstalledVersion{})
+			if err := m.Versions[len(m.Versions)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
 			}
 			iNdEx = postIndex
 		default:

@@ -1,0 +1,207 @@
+package executor
+
+import (
+	"encoding/hex"
+	"strconv"
+
+	"github.com/vchain/vchain/app/codes"
+	"github.com/vchain/vchain/app/runtime"
+	"github.com/vchain/vchain/app/state"
+	"github.com/vchain/vchain/app/upgrade"
+	statev1 "github.com/vchain/vchain/proto/vchain/state/v1"
+)
+
+// PendingInfo is the pending switch as /upgrade/status shows it.
+type PendingInfo struct {
+	upgrade.VersionRef
+	StartHeight     int64 `json:"start_height"`
+	ScheduledHeight int64 `json:"scheduled_height"`
+	// BlocksLeft counts the blocks still executed by the current version.
+	BlocksLeft int64 `json:"blocks_left"`
+	// Installed says whether this node has the module.
+	Installed bool `json:"installed"`
+}
+
+// ReleaseInfo is a registered release.
+type ReleaseInfo struct {
+	upgrade.VersionRef
+	Note             string `json:"note,omitempty"`
+	RegisteredHeight int64  `json:"registered_height"`
+	Installed        bool   `json:"installed"`
+}
+
+// HistoryEntry is one switch: the version effective from Height on.
+type HistoryEntry struct {
+	Height int64 `json:"height"`
+	upgrade.VersionRef
+}
+
+// UpgradeStatus is the JSON answer of /upgrade/status.
+type UpgradeStatus struct {
+	Height    int64        `json:"height"`
+	Effective RuntimeInfo  `json:"effective"`
+	Pending   *PendingInfo `json:"pending,omitempty"`
+	// Readiness is checked for the version asked in the query data, else the pending one,
+	// else none (Version 0: the validators and what they attested).
+	Readiness *upgrade.Readiness   `json:"readiness"`
+	Releases  []ReleaseInfo        `json:"releases"`
+	Installed []upgrade.VersionRef `json:"installed"`
+	Paused    *PauseInfo           `json:"paused,omitempty"`
+}
+
+func ref(v uint64, sha []byte) upgrade.VersionRef {
+	return upgrade.VersionRef{Version: v, CodeSHA256: hex.EncodeToString(sha)}
+}
+
+func (e *Executor) installedSet() map[upgrade.VersionRef]bool {
+	set := map[upgrade.VersionRef]bool{}
+	for _, in := range e.installedOrNil() {
+		set[upgrade.VersionRef{Version: in.Version, CodeSHA256: in.SHA256.String()}] = true
+	}
+	return set
+}
+
+// upgradeStatus answers /upgrade/status; data may name a version to check readiness for.
+func (e *Executor) upgradeStatus(data []byte) (any, *codes.Error) {
+	p := e.Params()
+	if p == nil {
+		return nil, codes.Errorf(QueryNotFound, "the chain has not been initialised")
+	}
+	k := upgrade.NewKeeper(state.NewCache(e.store))
+	eff, err := k.Effective()
+	if err != nil {
+		return nil, codes.Errorf(QueryFailed, "%v", err)
+	}
+	installed := e.installedSet()
+	st := UpgradeStatus{Height: e.store.Height(), Paused: e.Paused()}
+	st.Effective = RuntimeInfo{Version: eff.Version, CodeSHA256: hex.EncodeToString(eff.CodeSha256), SinceHeight: eff.SinceHeight,
+		Installed: installed[ref(eff.Version, eff.CodeSha256)]}
+	for r := range installed {
+		st.Installed = append(st.Installed, r)
+	}
+	sortRefs(st.Installed)
+	pend, err := k.Pending()
+	if err != nil {
+		return nil, codes.Errorf(QueryFailed, "%v", err)
+	}
+	version, sha := uint64(0), []byte(nil)
+	if pend != nil {
+		st.Pending = &PendingInfo{VersionRef: ref(pend.Version, pend.CodeSha256), StartHeight: pend.StartHeight,
+			ScheduledHeight: pend.ScheduledHeight, BlocksLeft: pend.StartHeight - st.Height - 1,
+			Installed: installed[ref(pend.Version, pend.CodeSha256)]}
+		version, sha = pend.Version, pend.CodeSha256
+	}
+	if st.Releases, err = e.releases(installed); err != nil {
+		return nil, codes.Errorf(QueryFailed, "%v", err)
+	}
+	if len(data) > 0 {
+		v, err := strconv.ParseUint(string(data), 10, 64)
+		if err != nil {
+			return nil, codes.Errorf(QueryBad, "/upgrade/status: data %q is not a version number", data)
+		}
+		rel, err := k.Release(v)
+		if err != nil {
+			return nil, codes.Errorf(QueryFailed, "%v", err)
+		}
+		if rel == nil {
+			return nil, codes.Errorf(QueryNotFound, "version %d is not registered", v)
+		}
+		version, sha = rel.Version, rel.CodeSha256
+	}
+	if st.Readiness, err = k.Readiness(version, sha, p.App.InstallThreshold); err != nil {
+		return nil, codes.Errorf(QueryFailed, "%v", err)
+	}
+	return st, nil
+}
+
+func (e *Executor) releases(installed map[upgrade.VersionRef]bool) ([]ReleaseInfo, error) {
+	var out []ReleaseInfo
+	var decodeErr error
+	err := e.store.Iterate(upgrade.ReleasePrefix, func(_, v []byte) bool {
+		var r statev1.Release
+		if decodeErr = r.Unmarshal(v); decodeErr != nil {
+			return false
+		}
+		vr := ref(r.Version, r.CodeSha256)
+		out = append(out, ReleaseInfo{VersionRef: vr, Note: r.Note, RegisteredHeight: r.RegisteredHeight, Installed: installed[vr]})
+		return true
+	})
+	if err == nil {
+		err = decodeErr
+	}
+	return out, err
+}
+
+// History returns every switch recorded in committed state, in height order.
+func (e *Executor) History() ([]HistoryEntry, error) {
+	var out []HistoryEntry
+	var decodeErr error
+	err := e.store.Iterate(upgrade.HistoryPrefix, func(k, v []byte) bool {
+		var rv statev1.RuntimeVersion
+		if decodeErr = rv.Unmarshal(v); decodeErr != nil {
+			return false
+		}
+		out = append(out, HistoryEntry{Height: upgrade.HeightOfHistoryKey(k), VersionRef: ref(rv.Version, rv.CodeSha256)})
+		return true
+	})
+	if err == nil {
+		err = decodeErr
+	}
+	return out, err
+}
+
+// Missing lists the versions this node needs and has not installed: every version in the
+// committed history, and the pending one. A node checks it at start-up, before replaying.
+func (e *Executor) Missing() ([]upgrade.VersionRef, error) {
+	hist, err := e.History()
+	if err != nil {
+		return nil, err
+	}
+	need := map[upgrade.VersionRef]bool{}
+	for _, h := range hist {
+		need[h.VersionRef] = true
+	}
+	if p, err := upgrade.NewKeeper(state.NewCache(e.store)).Pending(); err != nil {
+		return nil, err
+	} else if p != nil {
+		need[ref(p.Version, p.CodeSha256)] = true
+	}
+	installed := e.installedSet()
+	var out []upgrade.VersionRef
+	for r := range need {
+		if !installed[r] {
+			out = append(out, r)
+		}
+	}
+	sortRefs(out)
+	return out, nil
+}
+
+// NextRuntime is the runtime the next block (committed height + 1) executes with.
+func (e *Executor) NextRuntime() (upgrade.VersionRef, error) {
+	k := upgrade.NewKeeper(state.NewCache(e.store))
+	if p, err := k.Pending(); err != nil {
+		return upgrade.VersionRef{}, err
+	} else if p != nil && p.StartHeight <= e.store.Height()+1 {
+		return ref(p.Version, p.CodeSha256), nil
+	}
+	eff, err := e.EffectiveRuntime()
+	if err != nil {
+		return upgrade.VersionRef{}, err
+	}
+	return ref(eff.Version, eff.CodeSha256), nil
+}
+
+// HasRuntime reports whether r is installed with the right bytes.
+func (e *Executor) HasRuntime(r upgrade.VersionRef) bool {
+	h, err := runtime.ParseHash(r.CodeSHA256)
+	return err == nil && e.installedSet()[ref(r.Version, h[:])]
+}
+
+func sortRefs(rs []upgrade.VersionRef) {
+	for i := 1; i < len(rs); i++ {
+		for j := i; j > 0 && rs[j].Version < rs[j-1].Version; j-- {
+			rs[j], rs[j-1] = rs[j-1], rs[j]
+		}
+	}
+}

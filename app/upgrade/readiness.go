@@ -1,0 +1,71 @@
+package upgrade
+
+import (
+	"bytes"
+	"encoding/hex"
+	"math/big"
+
+	"github.com/vchain/vchain/app/genesis"
+)
+
+// VersionRef is a runtime version and its sha256 (hex), as shown to people and scripts.
+type VersionRef struct {
+	Version    uint64 `json:"version"`
+	CodeSHA256 string `json:"code_sha256"`
+}
+
+// ValidatorReadiness is one validator's part in a readiness check.
+type ValidatorReadiness struct {
+	Address  string       `json:"address"`
+	Moniker  string       `json:"moniker,omitempty"`
+	Operator string       `json:"operator"`
+	Power    int64        `json:"power"`
+	Attested []VersionRef `json:"attested"`
+	// HasVersion: this validator attested exactly the version and sha256 checked.
+	HasVersion bool `json:"has_version"`
+}
+
+// Readiness says whether enough voting power has installed a release.
+type Readiness struct {
+	Version       uint64               `json:"version"`
+	CodeSHA256    string               `json:"code_sha256"`
+	AttestedPower int64                `json:"attested_power"`
+	TotalPower    int64                `json:"total_power"`
+	Threshold     genesis.Fraction     `json:"threshold"`
+	Ready         bool                 `json:"ready"`
+	Validators    []ValidatorReadiness `json:"validators"`
+}
+
+// Readiness checks version/sha against the attestations of the validator set:
+// ready when attested power * den >= num * total power (exact integer arithmetic).
+func (k Keeper) Readiness(version uint64, sha []byte, th genesis.Fraction) (*Readiness, error) {
+	vals, err := k.Validators()
+	if err != nil {
+		return nil, err
+	}
+	r := &Readiness{Version: version, CodeSHA256: hex.EncodeToString(sha), Threshold: th}
+	for _, v := range vals {
+		vr := ValidatorReadiness{Address: v.Address, Moniker: v.Moniker, Operator: v.Operator, Power: v.Power}
+		a, err := k.Attestation(v.Address)
+		if err != nil {
+			return nil, err
+		}
+		if a != nil {
+			for _, iv := range a.Versions {
+				vr.Attested = append(vr.Attested, VersionRef{Version: iv.Version, CodeSHA256: hex.EncodeToString(iv.CodeSha256)})
+				if iv.Version == version && bytes.Equal(iv.CodeSha256, sha) {
+					vr.HasVersion = true
+				}
+			}
+		}
+		r.TotalPower += v.Power
+		if vr.HasVersion {
+			r.AttestedPower += v.Power
+		}
+		r.Validators = append(r.Validators, vr)
+	}
+	lhs := new(big.Int).Mul(big.NewInt(r.AttestedPower), new(big.Int).SetUint64(th.Den))
+	rhs := new(big.Int).Mul(big.NewInt(r.TotalPower), new(big.Int).SetUint64(th.Num))
+	r.Ready = r.TotalPower > 0 && lhs.Cmp(rhs) >= 0
+	return r, nil
+}
