@@ -67,14 +67,18 @@ func schedule(version uint64, act func(*txv1.ScheduleUpgrade)) func(*txv1.TxBody
 	}
 }
 
-func nextBlock(s *txv1.ScheduleUpgrade) { s.Activation = &txv1.ScheduleUpgrade_NextBlock{NextBlock: true} }
+func nextBlock(s *txv1.ScheduleUpgrade) {
+	s.Activation = &txv1.ScheduleUpgrade_NextBlock{NextBlock: true}
+}
 func in(n uint64) func(*txv1.ScheduleUpgrade) {
 	return func(s *txv1.ScheduleUpgrade) { s.Activation = &txv1.ScheduleUpgrade_InBlocks{InBlocks: n} }
 }
 func at(h int64) func(*txv1.ScheduleUpgrade) {
 	return func(s *txv1.ScheduleUpgrade) { s.Activation = &txv1.ScheduleUpgrade_Height{Height: h} }
 }
-func cancelMsg(b *txv1.TxBody) { b.Msg = &txv1.TxBody_CancelUpgrade{CancelUpgrade: &txv1.CancelUpgrade{}} }
+func cancelMsg(b *txv1.TxBody) {
+	b.Msg = &txv1.TxBody_CancelUpgrade{CancelUpgrade: &txv1.CancelUpgrade{}}
+}
 
 func wantCodes(t *testing.T, res *executor.BlockResult, want ...codes.Code) {
 	t.Helper()
