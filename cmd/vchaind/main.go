@@ -81,6 +81,8 @@ Then, from another terminal:
 		newKeysCmd(g),
 		newTxCmd(g),
 		newQueryCmd(g),
+		newRuntimeCmd(g),
+		newUpgradeCmd(g),
 		newVersionCmd(g),
 	)
 	return root

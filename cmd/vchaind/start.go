@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	abciserver "github.com/cometbft/cometbft/abci/server"
 	cmtflags "github.com/cometbft/cometbft/libs/cli/flags"
@@ -63,7 +64,7 @@ With --abci socket, only the ABCI app runs, listening on --abci-address for an e
 				return err
 			}
 			defer app.Close(context.Background())
-			if err := preloadRuntime(ctx, app, logger); err != nil {
+			if err := prepareRuntime(ctx, app, logger); err != nil {
 				return err
 			}
 			if appCfg.ABCI == "socket" {
@@ -79,6 +80,7 @@ With --abci socket, only the ABCI app runs, listening on --abci-address for an e
 			logger.Info("vchain node started", "home", g.home, "rpc", cfg.RPC.ListenAddress, "height", app.Exec.Height())
 			<-ctx.Done()
 			logger.Info("shutting down")
+			app.Exec.Shutdown() // a block waiting for a runtime gives up, so consensus can stop
 			node.Stop(n, logger)
 			return nil
 		},
@@ -97,25 +99,51 @@ With --abci socket, only the ABCI app runs, listening on --abci-address for an e
 	return cmd
 }
 
-// preloadRuntime compiles the effective runtime before consensus starts, so the first
-// block does not pay for it, and says clearly what is missing if it is not installed.
-func preloadRuntime(ctx context.Context, app *node.App, log cmtlog.Logger) error {
+// prepareRuntime runs before CometBFT starts (and so before its handshake replays
+// anything): it lists every version of the on-chain history this node lacks, then makes
+// sure the runtime of the next block is installed and compiled. If it is missing the node
+// waits here, saying what to install, because CometBFT's handshake would otherwise block
+// inside the node's construction, before RPC and P2P exist. A module whose bytes differ
+// from the chain's record stops the node: it must never sign another app hash.
+func prepareRuntime(ctx context.Context, app *node.App, log cmtlog.Logger) error {
 	if app.Exec.Params() == nil {
 		return nil // a new chain: InitChain records the runtime
 	}
-	eff, err := app.Exec.EffectiveRuntime()
+	missing, err := app.Exec.Missing()
 	if err != nil {
 		return err
 	}
-	_, err = app.Runtimes.Load(ctx, eff.Version, runtime.Hash(eff.CodeSha256))
-	switch {
-	case errors.Is(err, runtime.ErrNotInstalled):
-		return fmt.Errorf("the chain executes runtime v%d (sha256 %x) and this node does not have it: "+
-			"copy the module into %s", eff.Version, eff.CodeSha256, app.Runtimes.Path(eff.Version))
-	case err != nil:
+	for _, m := range missing {
+		log.Error("runtime version of the chain's history is not installed on this node",
+			"version", m.Version, "sha256", m.CodeSHA256, "install", app.Exec.InstallHint(m.Version))
+	}
+	next, err := app.Exec.NextRuntime()
+	if err != nil {
 		return err
 	}
-	log.Info("runtime ready", "version", eff.Version, "sha256", fmt.Sprintf("%x", eff.CodeSha256))
+	want, err := runtime.ParseHash(next.CodeSHA256)
+	if err != nil {
+		return err
+	}
+	for logged := false; ; logged = true {
+		_, err = app.Runtimes.Load(ctx, next.Version, want)
+		if !errors.Is(err, runtime.ErrNotInstalled) {
+			break
+		}
+		if !logged {
+			log.Error("PAUSED before starting: the next block needs a runtime this node has not installed; waiting for it",
+				"height", app.Exec.Height()+1, "version", next.Version, "sha256", next.CodeSHA256, "install", app.Exec.InstallHint(next.Version))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped while waiting for runtime v%d", next.Version)
+		case <-time.After(time.Second):
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("runtime v%d: %w", next.Version, err)
+	}
+	log.Info("runtime ready", "version", next.Version, "sha256", next.CodeSHA256, "height", app.Exec.Height()+1)
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	coretypes "github.com/cometbft/cometbft/rpc/core/types"
 	"github.com/spf13/cobra"
 
 	"github.com/vchain/vchain/app/codes"
@@ -45,7 +46,6 @@ Examples:
   vchaind tx call bank transfer '{"to":"<ADDRESS>","amount":10}' --from admin -o json`,
 		Args: cobra.RangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
 			var callArgs []byte
 			if len(args) == 3 {
 				callArgs = []byte(args[2])
@@ -61,44 +61,14 @@ Examples:
 			if err != nil {
 				return err
 			}
-			raw, usedNonce, err := c.SignCall(ctx, key, client.CallTx{
+			raw, usedNonce, err := c.SignCall(cmd.Context(), key, client.CallTx{
 				Contract: args[0], Method: args[1], Args: callArgs, GasLimit: gas, Nonce: nonce,
 			})
 			if err != nil {
 				return err
 			}
-			hash, err := c.Broadcast(ctx, raw)
-			if err != nil {
-				return err
-			}
-			if g.output == "text" {
-				fmt.Fprintf(cmd.ErrOrStderr(), "broadcast %X (nonce %d), waiting for its block...\n", hash, usedNonce)
-			}
-			res, err := c.WaitTx(ctx, hash, timeout)
-			if err != nil {
-				return err
-			}
-			r := res.TxResult
-			out := txOutput{
-				Height: res.Height, Hash: fmt.Sprintf("%X", hash), Code: r.Code, CodeName: codes.Code(r.Code).String(),
-				Log: r.Log, Data: printable(r.Data), GasWanted: r.GasWanted, GasUsed: r.GasUsed,
-				RuntimeVersion: client.RuntimeVersion(&r), Nonce: usedNonce,
-			}
-			if err := newPrinter(cmd.OutOrStdout(), g).print(out,
-				field{"height", out.Height},
-				field{"tx hash", out.Hash},
-				field{"code", fmt.Sprintf("%d (%s)", out.Code, out.CodeName)},
-				field{"log", out.Log},
-				field{"result", out.Data},
-				field{"gas used", fmt.Sprintf("%d of %d", out.GasUsed, out.GasWanted)},
-				field{"runtime version", out.RuntimeVersion},
-			); err != nil {
-				return err
-			}
-			if r.Code != 0 {
-				return &exitError{code: 2, err: fmt.Errorf("transaction failed in block %d: %s", res.Height, r.Log)}
-			}
-			return nil
+			_, err = submit(cmd, g, c, raw, usedNonce, timeout)
+			return err
 		},
 	}
 	call.Flags().StringVar(&from, "from", "", "name of the signing key in --home's keyring (required)")
@@ -108,6 +78,44 @@ Examples:
 	_ = call.MarkFlagRequired("from")
 	cmd.AddCommand(call)
 	return cmd
+}
+
+// submit broadcasts raw, waits for its block and prints the result. A transaction the
+// node refuses is an error (exit 1); one committed with a failure code exits 2.
+func submit(cmd *cobra.Command, g *globals, c *client.Client, raw []byte, nonce uint64, timeout time.Duration) (*coretypes.ResultTx, error) {
+	ctx := cmd.Context()
+	hash, err := c.Broadcast(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	if g.output == "text" {
+		fmt.Fprintf(cmd.ErrOrStderr(), "broadcast %X (nonce %d), waiting for its block...\n", hash, nonce)
+	}
+	res, err := c.WaitTx(ctx, hash, timeout)
+	if err != nil {
+		return nil, err
+	}
+	r := res.TxResult
+	out := txOutput{
+		Height: res.Height, Hash: fmt.Sprintf("%X", hash), Code: r.Code, CodeName: codes.Code(r.Code).String(),
+		Log: r.Log, Data: printable(r.Data), GasWanted: r.GasWanted, GasUsed: r.GasUsed,
+		RuntimeVersion: client.RuntimeVersion(&r), Nonce: nonce,
+	}
+	if err := newPrinter(cmd.OutOrStdout(), g).print(out,
+		field{"height", out.Height},
+		field{"tx hash", out.Hash},
+		field{"code", fmt.Sprintf("%d (%s)", out.Code, out.CodeName)},
+		field{"log", out.Log},
+		field{"result", out.Data},
+		field{"gas used", fmt.Sprintf("%d of %d", out.GasUsed, out.GasWanted)},
+		field{"runtime version", out.RuntimeVersion},
+	); err != nil {
+		return nil, err
+	}
+	if r.Code != 0 {
+		return res, &exitError{code: 2, err: fmt.Errorf("transaction failed in block %d: %s", res.Height, r.Log)}
+	}
+	return res, nil
 }
 
 // printable returns data as text when it is UTF-8, else as hex.

@@ -100,25 +100,32 @@ type CallTx struct {
 
 // SignCall signs a call with key and returns the encoded transaction and its nonce.
 func (c *Client) SignCall(ctx context.Context, key *keyring.Key, t CallTx) ([]byte, uint64, error) {
-	if t.ChainID == "" {
+	return c.Sign(ctx, key, t.ChainID, t.Nonce, t.GasLimit, func(b *txv1.TxBody) {
+		b.Msg = &txv1.TxBody_Call{Call: &txv1.Call{Contract: t.Contract, Method: t.Method, Args: t.Args}}
+	})
+}
+
+// Sign signs a transaction whose message setMsg fills in, looking up the chain id and the
+// sender's next nonce (counting the node's mempool) when they are empty.
+func (c *Client) Sign(ctx context.Context, key *keyring.Key, chainID string, nonce, gas uint64, setMsg func(*txv1.TxBody)) ([]byte, uint64, error) {
+	if chainID == "" {
 		id, err := c.ChainID(ctx)
 		if err != nil {
 			return nil, 0, err
 		}
-		t.ChainID = id
+		chainID = id
 	}
-	if t.Nonce == 0 {
+	if nonce == 0 {
 		a, err := c.Account(ctx, key.Address)
 		if err != nil {
 			return nil, 0, err
 		}
-		t.Nonce = a.NextNonce
+		nonce = a.NextNonce
 	}
-	raw, err := tx.Sign(key.Private, &txv1.TxBody{
-		ChainId: t.ChainID, Nonce: t.Nonce, GasLimit: t.GasLimit,
-		Msg: &txv1.TxBody_Call{Call: &txv1.Call{Contract: t.Contract, Method: t.Method, Args: t.Args}},
-	})
-	return raw, t.Nonce, err
+	body := &txv1.TxBody{ChainId: chainID, Nonce: nonce, GasLimit: gas}
+	setMsg(body)
+	raw, err := tx.Sign(key.Private, body)
+	return raw, nonce, err
 }
 
 // CheckTxError is a transaction the node refused to admit to its mempool.

@@ -1,0 +1,322 @@
+package main
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vchain/vchain/app/executor"
+	"github.com/vchain/vchain/app/runtime"
+	"github.com/vchain/vchain/app/upgrade"
+	"github.com/vchain/vchain/internal/client"
+	txv1 "github.com/vchain/vchain/proto/vchain/tx/v1"
+)
+
+// lifecycleGas is the gas limit of lifecycle transactions (they use executor.GasLifecycleMsg).
+const lifecycleGas = 100_000
+
+// adminTx holds the flags of commands that sign a lifecycle transaction.
+type adminTx struct {
+	from    string
+	timeout time.Duration
+}
+
+func (a *adminTx) flags(cmd *cobra.Command, what string) {
+	cmd.Flags().StringVar(&a.from, "from", "", "key that signs the "+what+" (an admin key for register, schedule and cancel)")
+	cmd.Flags().DurationVar(&a.timeout, "timeout", 30*time.Second, "how long to wait for the block")
+	_ = cmd.MarkFlagRequired("from")
+}
+
+// send signs a transaction carrying the message setMsg fills in, submits it, waits and prints.
+func (a *adminTx) send(cmd *cobra.Command, g *globals, c *client.Client, setMsg func(*txv1.TxBody)) error {
+	key, err := openKeyring(g).Get(a.from)
+	if err != nil {
+		return err
+	}
+	raw, nonce, err := c.Sign(cmd.Context(), key, "", 0, lifecycleGas, setMsg)
+	if err != nil {
+		return err
+	}
+	_, err = submit(cmd, g, c, raw, nonce, a.timeout)
+	return err
+}
+
+func newUpgradeCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "upgrade",
+		Short: "Admin commands: register releases, check readiness, schedule or cancel a runtime switch",
+		Long: `The runtime version a chain executes changes only through these transactions, so every
+node switches at the same height. A typical upgrade:
+
+  vchaind runtime install build/contracts/v2.wasm --version 2     (on every node)
+  vchaind upgrade register 2 --file build/contracts/v2.wasm --from admin
+  vchaind upgrade status --version 2                              (readiness)
+  vchaind upgrade schedule 2 --in 10 --from admin
+
+A downgrade is the same schedule command with a lower, registered version.`,
+	}
+	cmd.AddCommand(newRegisterCmd(g), newStatusCmd(g), newScheduleCmd(g), newCancelCmd(g), newHistoryCmd(g))
+	return cmd
+}
+
+func newRegisterCmd(g *globals) *cobra.Command {
+	var a adminTx
+	var file, shaHex, note string
+	cmd := &cobra.Command{
+		Use:   "register VERSION (--file FILE | --sha256 HEX) --from admin",
+		Short: "Register a release on chain: VERSION is the module with this sha256",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			version, err := parseVersion(args[0])
+			if err != nil {
+				return err
+			}
+			var sum runtime.Hash
+			switch {
+			case file != "" && shaHex != "":
+				return errors.New("give --file or --sha256, not both")
+			case file != "":
+				b, err := os.ReadFile(file)
+				if err != nil {
+					return fmt.Errorf("read module: %w", err)
+				}
+				sum = sha256.Sum256(b)
+			case shaHex != "":
+				if sum, err = runtime.ParseHash(shaHex); err != nil {
+					return err
+				}
+			default:
+				return errors.New("give the module with --file FILE, or its hash with --sha256 HEX")
+			}
+			c, err := client.New(g.node)
+			if err != nil {
+				return err
+			}
+			return a.send(cmd, g, c, func(b *txv1.TxBody) {
+				b.Msg = &txv1.TxBody_RegisterRelease{RegisterRelease: &txv1.RegisterRelease{Version: version, CodeSha256: sum[:], Note: note}}
+			})
+		},
+	}
+	cmd.Flags().StringVar(&file, "file", "", "the module file (its sha256 is registered)")
+	cmd.Flags().StringVar(&shaHex, "sha256", "", "the module's sha256, hex")
+	cmd.Flags().StringVar(&note, "note", "", "a note stored with the release (at most 256 bytes)")
+	a.flags(cmd, "registration")
+	return cmd
+}
+
+func newStatusCmd(g *globals) *cobra.Command {
+	var version uint64
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Effective version, pending switch, releases, and each validator's attested installs and readiness",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := client.New(g.node)
+			if err != nil {
+				return err
+			}
+			st, err := c.UpgradeStatus(cmd.Context(), version)
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return newPrinter(cmd.OutOrStdout(), g).print(st)
+			}
+			printStatus(cmd.OutOrStdout(), st)
+			return nil
+		},
+	}
+	cmd.Flags().Uint64Var(&version, "version", 0, "check readiness for this registered version (default: the pending one)")
+	return cmd
+}
+
+func printStatus(w io.Writer, st *executor.UpgradeStatus) {
+	e := st.Effective
+	fmt.Fprintf(w, "height:     %d\n", st.Height)
+	fmt.Fprintf(w, "effective:  v%d (sha256 %s) since height %d\n", e.Version, e.CodeSHA256, e.SinceHeight)
+	if p := st.Pending; p != nil {
+		fmt.Fprintf(w, "pending:    v%d (sha256 %s) from height %d, %d blocks left; installed on this node: %v\n",
+			p.Version, p.CodeSHA256, p.StartHeight, p.BlocksLeft, p.Installed)
+	} else {
+		fmt.Fprintln(w, "pending:    none")
+	}
+	if p := st.Paused; p != nil {
+		fmt.Fprintf(w, "PAUSED:     this node waits for v%d (sha256 %s) to execute block %d, since %s\n            install it: %s\n",
+			p.Version, p.CodeSHA256, p.Height, p.Since.Format(time.RFC3339), p.Install)
+	}
+	var rel []string
+	for _, r := range st.Releases {
+		rel = append(rel, fmt.Sprintf("v%d %s", r.Version, r.CodeSHA256[:12]))
+	}
+	fmt.Fprintf(w, "releases:   %s\n", strings.Join(rel, ", "))
+	if r := st.Readiness; r != nil {
+		printReadiness(w, r)
+	}
+}
+
+func printReadiness(w io.Writer, r *upgrade.Readiness) {
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	head := "VALIDATOR\tMONIKER\tPOWER\tATTESTED"
+	if r.Version != 0 {
+		head += fmt.Sprintf("\tHAS v%d", r.Version)
+	}
+	fmt.Fprintln(tw, head)
+	for _, v := range r.Validators {
+		var att []string
+		for _, a := range v.Attested {
+			att = append(att, fmt.Sprintf("v%d:%s", a.Version, a.CodeSHA256[:8]))
+		}
+		if len(att) == 0 {
+			att = []string{"-"}
+		}
+		line := fmt.Sprintf("%s\t%s\t%d\t%s", v.Address, v.Moniker, v.Power, strings.Join(att, " "))
+		if r.Version != 0 {
+			line += "\t" + map[bool]string{true: "yes", false: "no"}[v.HasVersion]
+		}
+		fmt.Fprintln(tw, line)
+	}
+	tw.Flush()
+	if r.Version != 0 {
+		verdict := "NOT READY"
+		if r.Ready {
+			verdict = "READY"
+		}
+		fmt.Fprintf(w, "\nreadiness of v%d (sha256 %s): %d of %d voting power attested, threshold %s: %s\n",
+			r.Version, r.CodeSHA256, r.AttestedPower, r.TotalPower, r.Threshold, verdict)
+	}
+}
+
+func newScheduleCmd(g *globals) *cobra.Command {
+	var a adminTx
+	var nextBlock, force bool
+	var height int64
+	var inBlocks uint64
+	cmd := &cobra.Command{
+		Use:   "schedule VERSION (--next-block | --height H | --in BLOCKS) --from admin",
+		Short: "Schedule the switch to a registered version (upgrade or downgrade), refusing unless validators are ready",
+		Long: `Schedule the switch to VERSION. --next-block: from the block after the one that
+includes this transaction; --in N: N blocks after that block; --height H: from height H.
+
+Before sending, the readiness of VERSION is checked: validators holding at least the install
+threshold of voting power must have attested its exact sha256. If not, the readiness table
+is printed and nothing is sent (--force skips this check; the chain checks again anyway).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			version, err := parseVersion(args[0])
+			if err != nil {
+				return err
+			}
+			n := 0
+			for _, set := range []bool{nextBlock, height != 0, inBlocks != 0} {
+				if set {
+					n++
+				}
+			}
+			if n != 1 {
+				return errors.New("give exactly one of --next-block, --height H, --in BLOCKS")
+			}
+			c, err := client.New(g.node)
+			if err != nil {
+				return err
+			}
+			st, err := c.UpgradeStatus(cmd.Context(), version)
+			var qe *client.QueryError
+			switch {
+			case errors.As(err, &qe) && qe.Code == executor.QueryNotFound:
+				return fmt.Errorf("version %d is not registered: register it first with `vchaind upgrade register %d --file FILE --from admin`", version, version)
+			case err != nil:
+				return err
+			}
+			if height != 0 && height <= st.Height+1 {
+				return fmt.Errorf("--height %d is not in the future: the chain is at %d and the transaction lands in %d at the earliest", height, st.Height, st.Height+1)
+			}
+			if !st.Readiness.Ready {
+				if !force {
+					printReadiness(cmd.ErrOrStderr(), st.Readiness)
+					return fmt.Errorf("refusing to schedule v%d: validators with %d of %d voting power have installed it, the threshold is %s (install it on more nodes, or --force to let the chain decide)",
+						version, st.Readiness.AttestedPower, st.Readiness.TotalPower, st.Readiness.Threshold)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: v%d is not ready (%d of %d voting power); sending anyway (--force): the chain will refuse it\n",
+					version, st.Readiness.AttestedPower, st.Readiness.TotalPower)
+			}
+			return a.send(cmd, g, c, func(b *txv1.TxBody) {
+				s := &txv1.ScheduleUpgrade{Version: version}
+				switch {
+				case nextBlock:
+					s.Activation = &txv1.ScheduleUpgrade_NextBlock{NextBlock: true}
+				case height != 0:
+					s.Activation = &txv1.ScheduleUpgrade_Height{Height: height}
+				default:
+					s.Activation = &txv1.ScheduleUpgrade_InBlocks{InBlocks: inBlocks}
+				}
+				b.Msg = &txv1.TxBody_ScheduleUpgrade{ScheduleUpgrade: s}
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&nextBlock, "next-block", false, "switch from the block after the one including this transaction")
+	cmd.Flags().Int64Var(&height, "height", 0, "switch from this height")
+	cmd.Flags().Uint64Var(&inBlocks, "in", 0, "switch this many blocks after the one including this transaction")
+	cmd.Flags().BoolVar(&force, "force", false, "send even if the readiness check fails (the chain still refuses it)")
+	a.flags(cmd, "schedule")
+	return cmd
+}
+
+func newCancelCmd(g *globals) *cobra.Command {
+	var a adminTx
+	cmd := &cobra.Command{
+		Use:   "cancel --from admin",
+		Short: "Cancel the pending runtime switch",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := client.New(g.node)
+			if err != nil {
+				return err
+			}
+			return a.send(cmd, g, c, func(b *txv1.TxBody) {
+				b.Msg = &txv1.TxBody_CancelUpgrade{CancelUpgrade: &txv1.CancelUpgrade{}}
+			})
+		},
+	}
+	a.flags(cmd, "cancellation")
+	return cmd
+}
+
+func newHistoryCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "history",
+		Short: "Every runtime switch: from which height each version executed",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := client.New(g.node)
+			if err != nil {
+				return err
+			}
+			var h []executor.HistoryEntry
+			if err := c.QueryJSON(cmd.Context(), "/upgrade/history", &h); err != nil {
+				return err
+			}
+			fields := make([]field, len(h))
+			for i, e := range h {
+				fields[i] = field{"from height " + strconv.FormatInt(e.Height, 10), fmt.Sprintf("v%d (sha256 %s)", e.Version, e.CodeSHA256)}
+			}
+			return newPrinter(cmd.OutOrStdout(), g).print(h, fields...)
+		},
+	}
+}
+
+func parseVersion(s string) (uint64, error) {
+	v, err := strconv.ParseUint(strings.TrimPrefix(s, "v"), 10, 64)
+	if err != nil || v == 0 {
+		return 0, fmt.Errorf("version %q: want a number >= 1", s)
+	}
+	return v, nil
+}
