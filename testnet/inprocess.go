@@ -17,6 +17,7 @@ import (
 	cmtcfg "github.com/cometbft/cometbft/config"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
 	nm "github.com/cometbft/cometbft/node"
+	cmttypes "github.com/cometbft/cometbft/types"
 
 	"github.com/vchain/vchain/internal/client"
 	"github.com/vchain/vchain/internal/home"
@@ -40,6 +41,9 @@ type Network struct {
 	Dir     string
 	Admin   *keyring.Key
 	Nodes   []*Node
+
+	peers   []string
+	genesis *cmttypes.GenesisDoc
 }
 
 // Node is one running node.
@@ -136,14 +140,14 @@ func Start(t testing.TB, o Options) *Network {
 	if err := home.WriteGenesis(doc, homes); err != nil {
 		t.Fatal(err)
 	}
-	var peers []string
 	for i, hn := range homes {
-		peers = append(peers, fmt.Sprintf("%s@127.0.0.1:%d", hn.NodeID, ports[2*i]))
+		net.peers = append(net.peers, fmt.Sprintf("%s@127.0.0.1:%d", hn.NodeID, ports[2*i]))
 	}
 	for i, hn := range homes {
-		n := net.startNode(t, hn.Paths, hn.Moniker, strings.Join(append(append([]string{}, peers[:i]...), peers[i+1:]...), ","))
+		n := net.startNode(t, hn.Paths, hn.Moniker, strings.Join(append(append([]string{}, net.peers[:i]...), net.peers[i+1:]...), ","))
 		net.Nodes = append(net.Nodes, n)
 	}
+	net.genesis = doc
 	t.Cleanup(net.Stop)
 	return net
 }
@@ -176,8 +180,11 @@ func (net *Network) startNode(t testing.TB, p home.Paths, name, peers string) *N
 	return &Node{Name: name, Home: p, App: app, Comet: comet, RPC: rpc, Client: c}
 }
 
-// Stop stops every node.
+// Stop stops every node (a paused one gives up its block first).
 func (net *Network) Stop() {
+	for _, n := range net.Nodes {
+		n.App.Exec.Shutdown()
+	}
 	for _, n := range net.Nodes {
 		node.Stop(n.Comet, cmtlog.NewNopLogger())
 		_ = n.App.Close(context.Background())
