@@ -134,4 +134,44 @@ func TestCLISingleNode(t *testing.T) {
 	if err := json.Unmarshal([]byte(run(0, "query", "account", "admin", "-o", "json")), &acct); err != nil || acct.Nonce != 2 {
 		t.Fatalf("after kill -9: admin nonce %d (%v), want 2", acct.Nonce, err)
 	}
+
+	// The upgrade path of the README, with the real commands.
+	v2Path := filepath.Join(dir, "v2.wasm")
+	if err := os.WriteFile(v2Path, testwasm.Module(t, "v2"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(0, "upgrade", "register", "2", "--file", v2Path, "--from", "admin")
+	run(1, "upgrade", "schedule", "2", "--in", "3", "--from", "admin") // not installed anywhere: refused
+	run(1, "upgrade", "schedule", "2", "--in", "3", "--next-block", "--from", "admin")
+	run(0, "runtime", "install", v2Path, "--version", "2")
+	run(0, "runtime", "install", v2Path, "--version", "2", "--no-attest") // same bytes again: a no-op
+	run(1, "runtime", "install", wasmPath, "--version", "2")              // other bytes for v2: refused
+	var sched struct{ Height int64 }
+	if err := json.Unmarshal([]byte(run(0, "upgrade", "schedule", "2", "--in", "3", "--from", "admin", "-o", "json")), &sched); err != nil {
+		t.Fatal(err)
+	}
+	switchHeight := sched.Height + 3
+	var rt struct {
+		Version     uint64 `json:"version"`
+		SinceHeight int64  `json:"since_height"`
+	}
+	for i := 0; i < 100 && rt.Version != 2; i++ {
+		time.Sleep(100 * time.Millisecond)
+		_ = json.Unmarshal([]byte(run(0, "query", "runtime", "-o", "json")), &rt)
+	}
+	if rt.Version != 2 || rt.SinceHeight != switchHeight {
+		t.Fatalf("query runtime: %+v, want v2 since %d", rt, switchHeight)
+	}
+	if blk, err := c.RPC.Block(t.Context(), &switchHeight); err != nil || blk.Block.Version.App != 2 {
+		t.Fatalf("header of %d: %v %v, want version.app 2", switchHeight, blk, err)
+	}
+	if err := json.Unmarshal([]byte(run(0, "tx", "call", "kv", "append", `{"key":"a","value":"2"}`, "--from", "admin", "-o", "json")), &res); err != nil || res.RuntimeVersion != "2" {
+		t.Fatalf("call after the switch: %+v %v", res, err)
+	}
+	if got := strings.TrimSpace(run(0, "query", "state", "kv", "a")); got != "12" {
+		t.Fatalf("kv a after v2's append = %q, want 12", got)
+	}
+	if out := run(0, "upgrade", "status"); !strings.Contains(out, "effective:  v2") {
+		t.Fatalf("upgrade status:\n%s", out)
+	}
 }
