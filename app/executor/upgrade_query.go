@@ -1,7 +1,10 @@
 package executor
 
 import (
+	"cmp"
 	"encoding/hex"
+	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/vchain/vchain/app/codes"
@@ -114,39 +117,42 @@ func (e *Executor) upgradeStatus(data []byte) (any, *codes.Error) {
 	return st, nil
 }
 
-func (e *Executor) releases(installed map[upgrade.VersionRef]bool) ([]ReleaseInfo, error) {
-	var out []ReleaseInfo
+// eachRecord calls fn with every committed record under prefix, in key order, decoded.
+func eachRecord[T any, P interface {
+	*T
+	Unmarshal([]byte) error
+}](s *state.Store, prefix []byte, fn func(key []byte, rec P)) error {
 	var decodeErr error
-	err := e.store.Iterate(upgrade.ReleasePrefix, func(_, v []byte) bool {
-		var r statev1.Release
-		if decodeErr = r.Unmarshal(v); decodeErr != nil {
+	err := s.Iterate(prefix, func(k, v []byte) bool {
+		rec := P(new(T))
+		if decodeErr = rec.Unmarshal(v); decodeErr != nil {
+			decodeErr = fmt.Errorf("record %q is corrupt: %w", k, decodeErr)
 			return false
 		}
-		vr := ref(r.Version, r.CodeSha256)
-		out = append(out, ReleaseInfo{VersionRef: vr, Note: r.Note, RegisteredHeight: r.RegisteredHeight, Installed: installed[vr]})
+		fn(k, rec)
 		return true
 	})
-	if err == nil {
-		err = decodeErr
+	if err != nil {
+		return err
 	}
+	return decodeErr
+}
+
+func (e *Executor) releases(installed map[upgrade.VersionRef]bool) ([]ReleaseInfo, error) {
+	var out []ReleaseInfo
+	err := eachRecord(e.store, upgrade.ReleasePrefix, func(_ []byte, r *statev1.Release) {
+		vr := ref(r.Version, r.CodeSha256)
+		out = append(out, ReleaseInfo{VersionRef: vr, Note: r.Note, RegisteredHeight: r.RegisteredHeight, Installed: installed[vr]})
+	})
 	return out, err
 }
 
 // History returns every switch recorded in committed state, in height order.
 func (e *Executor) History() ([]HistoryEntry, error) {
 	var out []HistoryEntry
-	var decodeErr error
-	err := e.store.Iterate(upgrade.HistoryPrefix, func(k, v []byte) bool {
-		var rv statev1.RuntimeVersion
-		if decodeErr = rv.Unmarshal(v); decodeErr != nil {
-			return false
-		}
+	err := eachRecord(e.store, upgrade.HistoryPrefix, func(k []byte, rv *statev1.RuntimeVersion) {
 		out = append(out, HistoryEntry{Height: upgrade.HeightOfHistoryKey(k), VersionRef: ref(rv.Version, rv.CodeSha256)})
-		return true
 	})
-	if err == nil {
-		err = decodeErr
-	}
 	return out, err
 }
 
@@ -199,9 +205,7 @@ func (e *Executor) HasRuntime(r upgrade.VersionRef) bool {
 }
 
 func sortRefs(rs []upgrade.VersionRef) {
-	for i := 1; i < len(rs); i++ {
-		for j := i; j > 0 && rs[j].Version < rs[j-1].Version; j-- {
-			rs[j], rs[j-1] = rs[j-1], rs[j]
-		}
-	}
+	slices.SortFunc(rs, func(a, b upgrade.VersionRef) int {
+		return cmp.Or(cmp.Compare(a.Version, b.Version), cmp.Compare(a.CodeSHA256, b.CodeSHA256))
+	})
 }

@@ -122,23 +122,3 @@ func (k Keeper) Attestation(validator string) (*statev1.Attestation, error) {
 
 // SetAttestation records an attestation.
 func (k Keeper) SetAttestation(a *statev1.Attestation) error { return k.put(attestKey(a.Validator), a) }
-
-// VersionAt returns the runtime version effective at height, from the history in r (a
-// committed store); ok is false for a height before the history begins.
-func VersionAt(s *state.Store, height int64) (*statev1.RuntimeVersion, int64, bool, error) {
-	var found *statev1.RuntimeVersion
-	var since int64
-	err := s.Iterate(HistoryPrefix, func(k, v []byte) bool {
-		h := HeightOfHistoryKey(k)
-		if h > height {
-			return false
-		}
-		var rv statev1.RuntimeVersion
-		if err := rv.Unmarshal(v); err != nil {
-			return false
-		}
-		found, since = &rv, h
-		return true
-	})
-	return found, since, found != nil, err
-}
