@@ -83,6 +83,7 @@ Then, from another terminal:
 		newQueryCmd(g),
 		newRuntimeCmd(g),
 		newUpgradeCmd(g),
+		newTestnetCmd(g),
 		newVersionCmd(g),
 	)
 	return root

@@ -1,0 +1,244 @@
+// Package localnet creates and runs multi-node vchain networks of real processes: one home
+// per node under one directory, a shared genesis, distinct ports, peers wired, and a
+// manifest (testnet.json) that the start, stop and status commands, the demo, the
+// end-to-end tests and docker-compose all read.
+package localnet
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	cmtcfg "github.com/cometbft/cometbft/config"
+
+	"github.com/vchain/vchain/internal/home"
+	"github.com/vchain/vchain/internal/keyring"
+	"github.com/vchain/vchain/internal/node"
+)
+
+// ManifestFile is the name of the manifest in a testnet directory.
+const ManifestFile = "testnet.json"
+
+// Node is one node of a testnet.
+type Node struct {
+	Name      string `json:"name"`
+	Home      string `json:"home"` // relative to the testnet directory
+	Validator bool   `json:"validator"`
+	NodeID    string `json:"node_id"`
+	Host      string `json:"host"` // how peers reach it: 127.0.0.1, or a docker service name
+	P2P       int    `json:"p2p_port"`
+	RPC       int    `json:"rpc_port"`
+	ABCI      int    `json:"abci_port"`
+	Metrics   int    `json:"metrics_port"`
+	Operator  string `json:"operator,omitempty"`
+}
+
+// RPCAddr is the node's RPC address as seen from this machine.
+func (n Node) RPCAddr() string { return fmt.Sprintf("tcp://127.0.0.1:%d", n.RPC) }
+
+// Manifest describes a testnet.
+type Manifest struct {
+	ChainID string `json:"chain_id"`
+	// Admin is the admin address; its key is in the keyring of AdminHome.
+	Admin     string `json:"admin"`
+	AdminHome string `json:"admin_home"`
+	Docker    bool   `json:"docker"`
+	Nodes     []Node `json:"nodes"`
+
+	dir string
+}
+
+// Dir returns the testnet directory.
+func (m *Manifest) Dir() string { return m.dir }
+
+// HomeOf returns the absolute home directory of n.
+func (m *Manifest) HomeOf(n Node) string { return filepath.Join(m.dir, n.Home) }
+
+// Validators returns the validator nodes.
+func (m *Manifest) Validators() []Node {
+	var out []Node
+	for _, n := range m.Nodes {
+		if n.Validator {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Node returns the node called name.
+func (m *Manifest) Node(name string) (Node, bool) {
+	for _, n := range m.Nodes {
+		if n.Name == name {
+			return n, true
+		}
+	}
+	return Node{}, false
+}
+
+// Options configure Init.
+type Options struct {
+	Validators int
+	FullNodes  int
+	ChainID    string
+	// Runtime is the v1 module.
+	Runtime []byte
+	// BasePort: node i uses BasePort+10*i for p2p, +1 RPC, +2 ABCI, +3 metrics.
+	BasePort int
+	// Ports, if set, gives 4 ports per node instead (p2p, rpc, abci, metrics).
+	Ports []int
+	// TimeoutCommit is CometBFT's wait after a commit (default 1s, CometBFT's own).
+	TimeoutCommit time.Duration
+	// Docker lays the network out for docker-compose: nodes listen on all interfaces and
+	// reach each other by service name (node0, node1...).
+	Docker bool
+	// RuntimeCacheDir, if set, is shared by every node's compiled runtime code.
+	RuntimeCacheDir string
+	// Progress, if set, receives one line per step.
+	Progress func(string)
+}
+
+// Init creates a testnet in dir, which must not exist or be empty.
+func Init(ctx context.Context, dir string, o Options) (*Manifest, error) {
+	if o.Validators < 1 {
+		return nil, fmt.Errorf("--validators must be at least 1")
+	}
+	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+		return nil, fmt.Errorf("%s is not empty: remove it or choose another --output", dir)
+	}
+	if o.ChainID == "" {
+		o.ChainID = "vchain-testnet"
+	}
+	if o.BasePort == 0 {
+		o.BasePort = 26600
+	}
+	total := o.Validators + o.FullNodes
+	if o.Ports != nil && len(o.Ports) < 4*total {
+		return nil, fmt.Errorf("%d ports given for %d nodes, want 4 each", len(o.Ports), total)
+	}
+	progress := o.Progress
+	if progress == nil {
+		progress = func(string) {}
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manifest{ChainID: o.ChainID, Docker: o.Docker, dir: abs}
+	var homes []*home.Node
+	for i := 0; i < total; i++ {
+		n := Node{Name: fmt.Sprintf("node%d", i), Home: fmt.Sprintf("node%d", i), Validator: i < o.Validators, Host: "127.0.0.1"}
+		if o.Ports != nil {
+			n.P2P, n.RPC, n.ABCI, n.Metrics = o.Ports[4*i], o.Ports[4*i+1], o.Ports[4*i+2], o.Ports[4*i+3]
+		} else {
+			b := o.BasePort + 10*i
+			n.P2P, n.RPC, n.ABCI, n.Metrics = b, b+1, b+2, b+3
+		}
+		listen := "127.0.0.1"
+		if o.Docker {
+			n.Host, listen = n.Name, "0.0.0.0"
+		}
+		app := home.DefaultAppConfig()
+		app.ABCIAddress = fmt.Sprintf("tcp://%s:%d", listen, n.ABCI)
+		app.RuntimeCacheDir = o.RuntimeCacheDir
+		kind := "validator"
+		if !n.Validator {
+			kind = "full node"
+		}
+		progress(fmt.Sprintf("%s (%s): p2p %d, rpc %d, abci %d, metrics %d", n.Name, kind, n.P2P, n.RPC, n.ABCI, n.Metrics))
+		hn, err := home.InitNode(ctx, filepath.Join(abs, n.Home), home.NodeOptions{
+			Moniker: n.Name, Runtime: o.Runtime, App: app,
+			Config: func(c *cmtcfg.Config) {
+				c.P2P.ListenAddress = fmt.Sprintf("tcp://%s:%d", listen, n.P2P)
+				c.RPC.ListenAddress = fmt.Sprintf("tcp://%s:%d", listen, n.RPC)
+				c.ProxyApp = app.ABCIAddress
+				c.Instrumentation.Prometheus = true
+				c.Instrumentation.PrometheusListenAddr = fmt.Sprintf("%s:%d", listen, n.Metrics)
+				c.P2P.AllowDuplicateIP = true
+				c.P2P.AddrBookStrict = false
+				if o.TimeoutCommit > 0 {
+					c.Consensus.TimeoutCommit = o.TimeoutCommit
+				}
+			},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", n.Name, err)
+		}
+		n.NodeID, n.Operator = hn.NodeID, hn.Operator.Address.String()
+		m.Nodes = append(m.Nodes, n)
+		homes = append(homes, hn)
+	}
+	admin, err := keyring.Open(homes[0].Paths.Keyring()).Add(home.AdminKey)
+	if err != nil {
+		return nil, err
+	}
+	m.Admin, m.AdminHome = admin.Address.String(), m.Nodes[0].Home
+	sum := sha256.Sum256(o.Runtime)
+	doc, err := home.BuildGenesis(homes[:o.Validators], home.GenesisOptions{
+		ChainID: o.ChainID, Admins: []string{admin.Address.String()}, RuntimeSHA256: hex.EncodeToString(sum[:]),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := home.WriteGenesis(doc, homes); err != nil {
+		return nil, err
+	}
+	for i, n := range m.Nodes {
+		var peers []string
+		for j, p := range m.Nodes {
+			if j != i {
+				peers = append(peers, fmt.Sprintf("%s@%s:%d", p.NodeID, p.Host, p.P2P))
+			}
+		}
+		if err := setPeers(m.HomeOf(n), strings.Join(peers, ",")); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.save(); err != nil {
+		return nil, err
+	}
+	progress(fmt.Sprintf("genesis: chain %s, %d validators, admin %s (keyring of %s), runtime v1 %x", o.ChainID, o.Validators, m.Admin, m.AdminHome, sum))
+	return m, nil
+}
+
+// setPeers rewrites a home's config.toml with its persistent peers.
+func setPeers(root, peers string) error {
+	cfg, err := node.LoadCometConfig(root, nil)
+	if err != nil {
+		return err
+	}
+	cfg.P2P.PersistentPeers = peers
+	cmtcfg.WriteConfigFile(filepath.Join(root, "config", "config.toml"), cfg)
+	return nil
+}
+
+func (m *Manifest) save() error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(m.dir, ManifestFile), append(b, '\n'), 0o644)
+}
+
+// Load reads the manifest of the testnet in dir.
+func Load(dir string) (*Manifest, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(abs, ManifestFile))
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a testnet (create one with `vchaind testnet init --output %s`): %w", dir, dir, err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", ManifestFile, err)
+	}
+	m.dir = abs
+	return &m, nil
+}
