@@ -180,6 +180,15 @@ func (net *Network) startNode(t testing.TB, p home.Paths, name, peers string) *N
 	return &Node{Name: name, Home: p, App: app, Comet: comet, RPC: rpc, Client: c}
 }
 
+// Clients returns each node's RPC client.
+func (net *Network) Clients() []*client.Client {
+	var cs []*client.Client
+	for _, n := range net.Nodes {
+		cs = append(cs, n.Client)
+	}
+	return cs
+}
+
 // Stop stops every node (a paused one gives up its block first).
 func (net *Network) Stop() {
 	for _, n := range net.Nodes {

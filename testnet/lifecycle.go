@@ -5,9 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -141,110 +139,6 @@ func (net *Network) AddFullNode(t testing.TB, name string, versions map[uint64][
 }
 
 func joinPeers(p []string) string { return strings.Join(p, ",") }
-
-// Load sends kv.set calls from several senders through every node until stopped, and
-// remembers what it sent.
-type Load struct {
-	net  *Network
-	stop chan struct{}
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	sent []sentTx
-	errs []error
-}
-
-type sentTx struct {
-	hash []byte
-	node *Node
-}
-
-// StartLoad starts senders goroutines, each sending one call every interval through its
-// own node (sender i uses node i mod n).
-func (net *Network) StartLoad(t testing.TB, senders int, interval time.Duration) *Load {
-	l := &Load{net: net, stop: make(chan struct{})}
-	kr := keyring.Open(t.TempDir())
-	nodes := append([]*Node{}, net.Nodes...)
-	for s := 0; s < senders; s++ {
-		key, err := kr.Add(fmt.Sprintf("load%d", s))
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.wg.Add(1)
-		go func(s int) {
-			defer l.wg.Done()
-			nonce := uint64(0) // last nonce the node accepted from this sender
-			for i := 1; ; i++ {
-				select {
-				case <-l.stop:
-					return
-				case <-time.After(interval):
-				}
-				// A sender sticks to one node: its mempool counts the sender's pending
-				// nonces, and another node may not have seen them yet (a gap).
-				n := nodes[s%len(nodes)]
-				if n.App.Exec.Paused() != nil {
-					continue // a paused node's mempool is not the one to use
-				}
-				raw, _, err := n.Client.SignCall(context.Background(), key, client.CallTx{
-					ChainID: net.ChainID, Contract: "kv", Method: "set", GasLimit: 5_000_000, Nonce: nonce + 1,
-					Args: []byte(fmt.Sprintf(`{"key":"load%d-%d","value":"%d"}`, s, i, i)),
-				})
-				if err == nil {
-					var h []byte
-					if h, err = n.Client.Broadcast(context.Background(), raw); err == nil {
-						nonce++
-						l.mu.Lock()
-						l.sent = append(l.sent, sentTx{hash: h, node: n})
-						l.mu.Unlock()
-						continue
-					}
-				}
-				l.mu.Lock()
-				l.errs = append(l.errs, err)
-				l.mu.Unlock()
-			}
-		}(s)
-	}
-	return l
-}
-
-// StopAndCheck stops the load, waits for every transaction and checks that each one is
-// committed successfully and that its runtime_version is the version the on-chain history
-// says was effective at its height. It returns the number of transactions checked.
-func (l *Load) StopAndCheck(t testing.TB) int {
-	t.Helper()
-	close(l.stop)
-	l.wg.Wait()
-	if len(l.errs) > 0 {
-		t.Fatalf("load: %d broadcasts failed, first: %v", len(l.errs), l.errs[0])
-	}
-	hist, err := l.net.Nodes[0].App.Exec.History()
-	if err != nil {
-		t.Fatal(err)
-	}
-	versionAt := func(h int64) string {
-		v := uint64(0)
-		for _, e := range hist {
-			if e.Height <= h {
-				v = e.Version
-			}
-		}
-		return strconv.FormatUint(v, 10)
-	}
-	for _, s := range l.sent {
-		res, err := l.net.Nodes[0].Client.WaitTx(context.Background(), s.hash, 60*time.Second)
-		if err != nil {
-			t.Fatalf("load tx %X (sent to %s) never committed: %v", s.hash, s.node.Name, err)
-		}
-		if res.TxResult.Code != 0 {
-			t.Fatalf("load tx %X failed at %d: %s", s.hash, res.Height, res.TxResult.Log)
-		}
-		if got, want := client.RuntimeVersion(&res.TxResult), versionAt(res.Height); got != want {
-			t.Fatalf("tx at height %d executed by runtime %s; the history says %s", res.Height, got, want)
-		}
-	}
-	return len(l.sent)
-}
 
 // History returns node n's recorded switches.
 func (n *Node) History(t testing.TB) []executor.HistoryEntry {

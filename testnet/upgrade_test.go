@@ -23,7 +23,7 @@ func TestRollingUpgradeDowngradeAndLateJoiner(t *testing.T) {
 	v1, v2 := testwasm.Module(t, "v1"), testwasm.Module(t, "v2")
 	net := Start(t, Options{Validators: 4})
 	net.WaitHeight(t, 2, 60*time.Second)
-	load := net.StartLoad(t, 3, 150*time.Millisecond)
+	load := StartLoad(t, net.ChainID, net.Clients(), 3, 150*time.Millisecond)
 
 	net.Register(t, 2, v2)
 	net.Nodes[0].Install(t, 2, v2)
@@ -76,8 +76,8 @@ func TestRollingUpgradeDowngradeAndLateJoiner(t *testing.T) {
 		t.Fatalf("a cancelled switch happened: %+v", h)
 	}
 
-	n := load.StopAndCheck(t)
-	t.Logf("%d load transactions committed, each executed by the version the history names", n)
+	lr := load.StopAndCheck(t, net.Nodes[0].Client)
+	t.Logf("load: %+v, each executed by the version the history names", lr)
 
 	late := net.AddFullNode(t, "late", map[uint64][]byte{1: v1, 2: v2})
 	top := net.Nodes[0].App.Exec.Height()

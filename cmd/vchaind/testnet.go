@@ -214,11 +214,11 @@ func printTestnetStatus(w io.Writer, st []localnet.Status) {
 			hash = hash[:16]
 		}
 		note := s.Err
-		if s.CatchingUp {
-			note = "catching up"
-		}
-		if !s.Up && note == "" {
+		switch {
+		case !s.Up:
 			note = "not running"
+		case s.CatchingUp:
+			note = "catching up"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\tv%d\t%s\t%d\t%s\n", s.Name, pid, s.Height, hash, s.Runtime, paused, s.Peers, note)
 	}

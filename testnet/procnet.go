@@ -1,0 +1,197 @@
+package testnet
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vchain/vchain/app/executor"
+	"github.com/vchain/vchain/internal/client"
+	"github.com/vchain/vchain/internal/localnet"
+	"github.com/vchain/vchain/internal/testwasm"
+)
+
+// ProcNet is a testnet of real vchaind processes made by `vchaind testnet init`'s code,
+// driven through the real CLI and RPC.
+type ProcNet struct {
+	M   *localnet.Manifest
+	Bin string
+	// Modules holds the built runtime modules by name ("v1", "v2", "testmod") as files.
+	Modules map[string]string
+}
+
+// StartProcNet creates a testnet of validators + fullNodes and starts the validators.
+func StartProcNet(t *testing.T, validators, fullNodes int) *ProcNet {
+	t.Helper()
+	p := &ProcNet{Bin: Binary(t), Modules: map[string]string{}}
+	dir := t.TempDir()
+	for _, name := range []string{"v1", "v2", "testmod"} {
+		path := filepath.Join(dir, name+".wasm")
+		if err := os.WriteFile(path, testwasm.Module(t, name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p.Modules[name] = path
+	}
+	m, err := localnet.Init(context.Background(), filepath.Join(dir, "net"), localnet.Options{
+		Validators: validators, FullNodes: fullNodes, ChainID: "proc-" + strings.ToLower(t.Name()[4:min(len(t.Name()), 30)]),
+		Runtime: testwasm.Module(t, "v1"), Ports: FreePorts(t, 4*(validators+fullNodes)),
+		TimeoutCommit: 300 * time.Millisecond, RuntimeCacheDir: testwasm.CacheDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.M = m
+	t.Cleanup(func() {
+		for _, n := range m.Nodes {
+			_ = m.StopNode(n, 10*time.Second)
+		}
+		if t.Failed() {
+			for _, n := range m.Nodes {
+				if b, err := os.ReadFile(filepath.Join(m.HomeOf(n), localnet.LogFile)); err == nil {
+					t.Logf("--- %s log (last 3000 bytes):\n%s", n.Name, b[max(0, len(b)-3000):])
+				}
+			}
+		}
+	})
+	for _, n := range m.Validators() {
+		p.Start(t, n.Name)
+	}
+	return p
+}
+
+// Node returns the node called name.
+func (p *ProcNet) Node(t testing.TB, name string) localnet.Node {
+	n, ok := p.M.Node(name)
+	if !ok {
+		t.Fatalf("no node %s", name)
+	}
+	return n
+}
+
+// Start starts a node's process and waits for its RPC.
+func (p *ProcNet) Start(t testing.TB, name string) {
+	t.Helper()
+	n := p.Node(t, name)
+	if _, err := p.M.StartNode(p.Bin, n); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.M.WaitRPC(context.Background(), n, 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Client returns an RPC client of the node called name.
+func (p *ProcNet) Client(t testing.TB, name string) *client.Client {
+	c, err := client.New(p.Node(t, name).RPCAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Clients returns clients of the named nodes.
+func (p *ProcNet) Clients(t testing.TB, names ...string) []*client.Client {
+	var cs []*client.Client
+	for _, n := range names {
+		cs = append(cs, p.Client(t, n))
+	}
+	return cs
+}
+
+// CLI runs vchaind with args against node name (its home and RPC) and returns stdout;
+// the exit code must be wantExit.
+func (p *ProcNet) CLI(t testing.TB, name string, wantExit int, args ...string) string {
+	t.Helper()
+	n := p.Node(t, name)
+	cmd := exec.Command(p.Bin, append(args, "--home", p.M.HomeOf(n), "--node", n.RPCAddr())...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if code != wantExit {
+		t.Fatalf("vchaind %s (on %s): exit %d, want %d\n%s\n%s", strings.Join(args, " "), name, code, wantExit, out, stderr.String())
+	}
+	return string(out)
+}
+
+// Admin runs an admin command through node0 (whose keyring holds the admin key) and
+// returns the height of the block that included it.
+func (p *ProcNet) Admin(t testing.TB, args ...string) int64 {
+	t.Helper()
+	var res struct{ Height int64 }
+	out := p.CLI(t, p.M.AdminHome, 0, append(args, "--from", "admin", "-o", "json")...)
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%s: %v", out, err)
+	}
+	return res.Height
+}
+
+// Status returns a node's status.
+func (p *ProcNet) Status(t testing.TB, name string) localnet.Status {
+	return p.M.Status(context.Background(), p.Node(t, name), 3*time.Second)
+}
+
+// WaitHeight waits until every named node reports at least height h.
+func (p *ProcNet) WaitHeight(t testing.TB, h int64, timeout time.Duration, names ...string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for _, name := range names {
+		for {
+			s := p.Status(t, name)
+			if s.Height >= h {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s at height %d after %s, want %d (%s)", name, s.Height, timeout, h, s.Err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
+// CheckConsistency compares, through RPC, the block ID and app hash of every height up
+// to the lowest common height of the named nodes, and returns that height.
+func (p *ProcNet) CheckConsistency(t testing.TB, names ...string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	top := int64(1 << 62)
+	for _, name := range names {
+		top = min(top, p.Status(t, name).Height)
+	}
+	for h := int64(1); h <= top; h++ {
+		var ref string
+		for i, name := range names {
+			b, err := p.Client(t, name).RPC.Block(ctx, &h)
+			if err != nil {
+				t.Fatalf("%s: block %d: %v", name, h, err)
+			}
+			got := b.BlockID.Hash.String() + "/" + b.Block.AppHash.String()
+			if i == 0 {
+				ref = got
+			} else if got != ref {
+				t.Fatalf("height %d: %s has %s, %s has %s", h, names[0], ref, name, got)
+			}
+		}
+	}
+	return top
+}
+
+// History returns a node's on-chain switch history.
+func (p *ProcNet) History(t testing.TB, name string) []executor.HistoryEntry {
+	var h []executor.HistoryEntry
+	if err := p.Client(t, name).QueryJSON(context.Background(), "/upgrade/history", &h); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
