@@ -8,7 +8,9 @@ CHAIN_ID  ?= vchain-local
 WASM_FLAGS := -buildmode=c-shared -trimpath -buildvcs=false -ldflags=-buildid=
 CONTRACT_VERSIONS := v1 v2
 
-.PHONY: all build contracts run test test-short bench proto lint clean
+LOCALNET  ?= $(CURDIR)/.localnet/testnet
+
+.PHONY: all build contracts run localnet localnet-stop demo test test-short bench proto lint clean
 
 all: build
 
@@ -30,6 +32,21 @@ run: build
 		$(BUILD)/vchaind init --home $(HOME_DIR) --chain-id $(CHAIN_ID) --runtime $(BUILD)/contracts/v1.wasm; \
 	fi
 	$(BUILD)/vchaind start --home $(HOME_DIR)
+
+## localnet: a 4-validator testnet of real processes in .localnet/testnet (created on first run)
+localnet: build
+	@if [ ! -f $(LOCALNET)/testnet.json ]; then \
+		$(BUILD)/vchaind testnet init --validators 4 --output $(LOCALNET) --runtime $(BUILD)/contracts/v1.wasm; \
+	fi
+	$(BUILD)/vchaind testnet start $(LOCALNET)
+	$(BUILD)/vchaind testnet status $(LOCALNET)
+
+localnet-stop:
+	$(BUILD)/vchaind testnet stop $(LOCALNET)
+
+## demo: the whole idea in two minutes: a live upgrade and downgrade under load
+demo: build
+	$(GO) run ./testnet/demo --bin $(BUILD)/vchaind --contracts $(BUILD)/contracts --dir $(CURDIR)/.localnet/demo
 
 ## test: every test, end-to-end networks included
 test:

@@ -16,6 +16,9 @@ type Status struct {
 	Height  int64  `json:"height"`
 	AppHash string `json:"app_hash"`
 	Runtime uint64 `json:"runtime_version"`
+	// HeaderApp is version.app of the latest block's header: the runtime that executes
+	// (or executed) that block, even before the app has committed it.
+	HeaderApp uint64 `json:"header_app_version"`
 	// Paused is set while the node waits for a runtime version it lacks.
 	Paused     bool   `json:"paused"`
 	PausedFor  uint64 `json:"paused_for_version,omitempty"`
@@ -42,6 +45,9 @@ func (m *Manifest) Status(ctx context.Context, n Node, timeout time.Duration) St
 	}
 	s.Height, s.CatchingUp = st.SyncInfo.LatestBlockHeight, st.SyncInfo.CatchingUp
 	s.AppHash = fmt.Sprintf("%X", st.SyncInfo.LatestAppHash)
+	if h, err := c.RPC.Header(ctx, &s.Height); err == nil {
+		s.HeaderApp = h.Header.Version.App
+	}
 	if ni, err := c.RPC.NetInfo(ctx); err == nil {
 		s.Peers = ni.NPeers
 	}
