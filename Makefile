@@ -10,7 +10,7 @@ CONTRACT_VERSIONS := v1 v2
 
 LOCALNET  ?= $(CURDIR)/.localnet/testnet
 
-.PHONY: all build contracts run localnet localnet-stop demo test test-short bench proto lint clean
+.PHONY: all build contracts run localnet localnet-stop docker-testnet demo test test-short bench proto lint clean
 
 all: build
 
@@ -40,6 +40,10 @@ localnet: build
 	fi
 	$(BUILD)/vchaind testnet start $(LOCALNET)
 	$(BUILD)/vchaind testnet status $(LOCALNET)
+
+## docker-testnet: the homes docker-compose.yml runs (then: docker compose up --build -d)
+docker-testnet: build
+	$(BUILD)/vchaind testnet init --validators 4 --docker --output $(CURDIR)/.localnet/docker --runtime $(BUILD)/contracts/v1.wasm
 
 localnet-stop:
 	$(BUILD)/vchaind testnet stop $(LOCALNET)

@@ -44,8 +44,10 @@ runtime v1 and its sha256), distinct ports (node i: base+10i for p2p, +1 RPC, +2
 +3 metrics), every node peered with every other, each validator's operator key registered
 in the genesis, and the admin key in the keyring of node0.
 
-With --docker, nodes listen on all interfaces and reach each other by service name
-(node0, node1...), as the docker-compose.yml at the repository root expects.`,
+With --hosts h0,h1,... (one per node) the nodes listen on all interfaces and reach each
+other at those hosts: copy DIR/nodeI to machine hI and run 'vchaind start --home DIR/nodeI'
+there. With --docker, the hosts are the service names (node0, node1...), as the
+docker-compose.yml at the repository root expects.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
@@ -83,7 +85,8 @@ With --docker, nodes listen on all interfaces and reach each other by service na
 	f.StringVar(&o.ChainID, "chain-id", "vchain-testnet", "chain id")
 	f.IntVar(&o.BasePort, "base-port", 26600, "first port; node i uses base+10i .. base+10i+3")
 	f.DurationVar(&o.TimeoutCommit, "timeout-commit", 0, "CometBFT timeout_commit (default: CometBFT's 1s)")
-	f.BoolVar(&o.Docker, "docker", false, "lay out for docker-compose (listen on 0.0.0.0, peers by service name)")
+	f.BoolVar(&o.Docker, "docker", false, "lay out for the repository's docker-compose.yml (listen on 0.0.0.0, peers by service name)")
+	f.StringSliceVar(&o.Hosts, "hosts", nil, "one host or IP per node, for a network across machines (nodes listen on 0.0.0.0)")
 	f.StringVar(&runtimePath, "runtime", "", "runtime v1 module (default: build/contracts/v1.wasm)")
 	return cmd
 }

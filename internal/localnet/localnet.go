@@ -94,8 +94,12 @@ type Options struct {
 	Ports []int
 	// TimeoutCommit is CometBFT's wait after a commit (default 1s, CometBFT's own).
 	TimeoutCommit time.Duration
-	// Docker lays the network out for docker-compose: nodes listen on all interfaces and
-	// reach each other by service name (node0, node1...).
+	// Hosts, one per node, spreads the network over machines: each node listens on all
+	// interfaces and its peers reach it at its host. Without Hosts, everything is on
+	// 127.0.0.1.
+	Hosts []string
+	// Docker lays the network out for docker-compose: Hosts are the service names
+	// (node0, node1...).
 	Docker bool
 	// RuntimeCacheDir, if set, is shared by every node's compiled runtime code.
 	RuntimeCacheDir string
@@ -118,6 +122,14 @@ func Init(ctx context.Context, dir string, o Options) (*Manifest, error) {
 		o.BasePort = 26600
 	}
 	total := o.Validators + o.FullNodes
+	if o.Docker && o.Hosts == nil {
+		for i := 0; i < total; i++ {
+			o.Hosts = append(o.Hosts, fmt.Sprintf("node%d", i))
+		}
+	}
+	if o.Hosts != nil && len(o.Hosts) != total {
+		return nil, fmt.Errorf("%d hosts given for %d nodes: give one per node", len(o.Hosts), total)
+	}
 	if o.Ports != nil && len(o.Ports) < 4*total {
 		return nil, fmt.Errorf("%d ports given for %d nodes, want 4 each", len(o.Ports), total)
 	}
@@ -140,8 +152,8 @@ func Init(ctx context.Context, dir string, o Options) (*Manifest, error) {
 			n.P2P, n.RPC, n.ABCI, n.Metrics = b, b+1, b+2, b+3
 		}
 		listen := "127.0.0.1"
-		if o.Docker {
-			n.Host, listen = n.Name, "0.0.0.0"
+		if o.Hosts != nil {
+			n.Host, listen = o.Hosts[i], "0.0.0.0"
 		}
 		app := home.DefaultAppConfig()
 		app.ABCIAddress = fmt.Sprintf("tcp://%s:%d", listen, n.ABCI)
