@@ -84,6 +84,7 @@ Then, from another terminal:
 		newRuntimeCmd(g),
 		newUpgradeCmd(g),
 		newTestnetCmd(g),
+		newLoadCmd(g),
 		newVersionCmd(g),
 	)
 	return root

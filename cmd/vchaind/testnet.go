@@ -71,9 +71,7 @@ docker-compose.yml at the repository root expects.`,
 			if err != nil {
 				return err
 			}
-			if g.output == "json" {
-				return newPrinter(cmd.OutOrStdout(), g).print(m)
-			}
+			// --output is this command's directory, so there is no JSON form: testnet.json is it.
 			fmt.Fprintf(cmd.OutOrStdout(), "testnet %s in %s: %d nodes\nnext: vchaind testnet start %s\n", m.ChainID, m.Dir(), len(m.Nodes), out)
 			return nil
 		},

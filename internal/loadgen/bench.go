@@ -1,0 +1,276 @@
+package loadgen
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/vchain/vchain/internal/client"
+	"github.com/vchain/vchain/internal/keyring"
+)
+
+// Target says which application a benchmark load talks to.
+type Target int
+
+// Targets.
+const (
+	// Vchain sends signed kv.set calls.
+	Vchain Target = iota
+	// KVStore sends CometBFT kvstore transactions ("key=value"), unsigned.
+	KVStore
+)
+
+// BenchConfig is a load profile. The same profile runs against vchain and kvstore.
+type BenchConfig struct {
+	Target  Target
+	ChainID string // vchain only
+	Clients []*client.Client
+	Senders int
+	// Rate is the total transactions per second to send; 0 sends as fast as the nodes
+	// accept them (each sender waits for its broadcast_tx_sync to return).
+	Rate     float64
+	Duration time.Duration
+	// Drain is how long to wait, after sending stops, for accepted transactions to commit.
+	Drain  time.Duration
+	KeyDir string
+	// Progress, if set, is called about once a second.
+	Progress func(sent, committed int, height int64)
+}
+
+// Report is what a benchmark load measured.
+type Report struct {
+	Sent      int `json:"sent"`
+	Accepted  int `json:"accepted"`
+	Rejected  int `json:"rejected"`
+	Committed int `json:"committed"`
+	Failed    int `json:"failed"`
+	// Seconds is the span from the first send to the last commit observed.
+	Seconds      float64 `json:"seconds"`
+	CommittedTPS float64 `json:"committed_tps"`
+	LatencyP50   float64 `json:"latency_p50_ms"`
+	LatencyP90   float64 `json:"latency_p90_ms"`
+	LatencyP99   float64 `json:"latency_p99_ms"`
+	IntervalP50  float64 `json:"block_interval_p50_ms"`
+	IntervalP99  float64 `json:"block_interval_p99_ms"`
+	Blocks       int     `json:"blocks"`
+	FirstHeight  int64   `json:"first_height"`
+	LastHeight   int64   `json:"last_height"`
+	FirstError   string  `json:"first_error,omitempty"`
+}
+
+type pendingTx struct {
+	sent time.Time
+}
+
+type bench struct {
+	cfg     BenchConfig
+	mu      sync.Mutex
+	pending map[[32]byte]pendingTx
+	lat     []time.Duration
+	r       Report
+	first   time.Time
+	last    time.Time
+	times   []time.Time // block header times, by height order
+}
+
+// Bench runs a load profile and measures it: broadcast-to-commit latency is from just
+// before broadcast_tx_sync to when the block holding the transaction is seen committed.
+func Bench(ctx context.Context, cfg BenchConfig) (*Report, error) {
+	b := &bench{cfg: cfg, pending: map[[32]byte]pendingTx{}}
+	st, err := cfg.Clients[0].RPC.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	start := st.SyncInfo.LatestBlockHeight
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watchDone := make(chan error, 1)
+	go func() { watchDone <- b.watch(watchCtx, start+1) }()
+
+	kr := keyring.Open(cfg.KeyDir)
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(cfg.Duration)
+	b.first = time.Now()
+	for s := 0; s < cfg.Senders; s++ {
+		var key *keyring.Key
+		if cfg.Target == Vchain {
+			if key, err = kr.Add(fmt.Sprintf("bench%d-%d", time.Now().UnixNano(), s)); err != nil {
+				stopWatch()
+				return nil, err
+			}
+		}
+		wg.Add(1)
+		go func(s int) {
+			defer wg.Done()
+			b.send(ctx, s, key, deadline)
+		}(s)
+	}
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
+	sendDone := make(chan struct{})
+	go func() { wg.Wait(); close(sendDone) }()
+	drainUntil := time.Time{}
+	for {
+		select {
+		case <-sendDone:
+			sendDone = nil
+			drainUntil = time.Now().Add(cfg.Drain)
+		case <-ticker.C:
+		}
+		b.mu.Lock()
+		left, sent, committed, h := len(b.pending), b.r.Sent, b.r.Committed+b.r.Failed, b.r.LastHeight
+		b.mu.Unlock()
+		if cfg.Progress != nil {
+			cfg.Progress(sent, committed, h)
+		}
+		if sendDone == nil && (left == 0 || time.Now().After(drainUntil)) {
+			break
+		}
+	}
+	stopWatch()
+	<-watchDone
+	return b.report(), nil
+}
+
+func (b *bench) send(ctx context.Context, s int, key *keyring.Key, deadline time.Time) {
+	c := b.cfg.Clients[s%len(b.cfg.Clients)]
+	var every time.Duration
+	if b.cfg.Rate > 0 {
+		every = time.Duration(float64(time.Second) * float64(b.cfg.Senders) / b.cfg.Rate)
+	}
+	nonce := uint64(0)
+	next := time.Now()
+	for i := 0; time.Now().Before(deadline); i++ {
+		if every > 0 {
+			if d := time.Until(next); d > 0 {
+				time.Sleep(d)
+			}
+			next = next.Add(every)
+		}
+		var raw []byte
+		if b.cfg.Target == KVStore {
+			raw = []byte(fmt.Sprintf("bench-%d-%d=%d", s, i, i))
+		} else {
+			var err error
+			raw, _, err = c.SignCall(ctx, key, client.CallTx{ChainID: b.cfg.ChainID, Contract: "kv", Method: "set",
+				Args: []byte(fmt.Sprintf(`{"key":"bench-%d-%d","value":"%d"}`, s, i, i)), GasLimit: 5_000_000, Nonce: nonce + 1})
+			if err != nil {
+				b.fail(err)
+				continue
+			}
+		}
+		h := sha256.Sum256(raw)
+		b.mu.Lock()
+		b.pending[h] = pendingTx{sent: time.Now()}
+		b.r.Sent++
+		b.mu.Unlock()
+		res, err := c.RPC.BroadcastTxSync(ctx, raw)
+		b.mu.Lock()
+		if err != nil || res.Code != 0 {
+			delete(b.pending, h)
+			b.r.Rejected++
+			if b.r.FirstError == "" {
+				if err != nil {
+					b.r.FirstError = err.Error()
+				} else {
+					b.r.FirstError = fmt.Sprintf("code %d: %s", res.Code, res.Log)
+				}
+			}
+			b.mu.Unlock()
+			time.Sleep(20 * time.Millisecond) // mempool full or node busy: back off
+			continue
+		}
+		b.r.Accepted++
+		b.mu.Unlock()
+		nonce++
+	}
+}
+
+func (b *bench) fail(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.r.Rejected++
+	if b.r.FirstError == "" {
+		b.r.FirstError = err.Error()
+	}
+}
+
+// watch follows the chain from height from, matching committed transactions.
+func (b *bench) watch(ctx context.Context, from int64) error {
+	c := b.cfg.Clients[0]
+	h := from
+	for ctx.Err() == nil {
+		blk, err := c.RPC.Block(ctx, &h)
+		if err != nil {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		res, err := c.RPC.BlockResults(ctx, &h)
+		if err != nil {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		now := time.Now()
+		b.mu.Lock()
+		b.times = append(b.times, blk.Block.Time)
+		if b.r.FirstHeight == 0 {
+			b.r.FirstHeight = h
+		}
+		b.r.LastHeight = h
+		for i, tx := range blk.Block.Txs {
+			k := sha256.Sum256(tx)
+			p, ok := b.pending[k]
+			if !ok {
+				continue
+			}
+			delete(b.pending, k)
+			if i < len(res.TxsResults) && res.TxsResults[i].Code != 0 {
+				b.r.Failed++
+				if b.r.FirstError == "" {
+					b.r.FirstError = res.TxsResults[i].Log
+				}
+				continue
+			}
+			b.r.Committed++
+			b.lat = append(b.lat, now.Sub(p.sent))
+			b.last = now
+		}
+		b.mu.Unlock()
+		h++
+	}
+	return nil
+}
+
+func (b *bench) report() *Report {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r := b.r
+	if !b.last.IsZero() {
+		r.Seconds = b.last.Sub(b.first).Seconds()
+		r.CommittedTPS = float64(r.Committed) / r.Seconds
+	}
+	sort.Slice(b.lat, func(i, j int) bool { return b.lat[i] < b.lat[j] })
+	r.LatencyP50, r.LatencyP90, r.LatencyP99 = pct(b.lat, 50), pct(b.lat, 90), pct(b.lat, 99)
+	var iv []time.Duration
+	for i := 1; i < len(b.times); i++ {
+		iv = append(iv, b.times[i].Sub(b.times[i-1]))
+	}
+	sort.Slice(iv, func(i, j int) bool { return iv[i] < iv[j] })
+	r.IntervalP50, r.IntervalP99 = pct(iv, 50), pct(iv, 99)
+	r.Blocks = len(b.times)
+	return &r
+}
+
+// pct returns the p-th percentile of sorted durations, in milliseconds.
+func pct(sorted []time.Duration, p int) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := (len(sorted)*p + 99) / 100
+	if i > 0 {
+		i--
+	}
+	return float64(sorted[min(i, len(sorted)-1)].Microseconds()) / 1000
+}
