@@ -61,9 +61,13 @@ test:
 test-short:
 	$(GO) test -short -count=1 ./...
 
-## bench: Go benchmarks of the runtime and the store
-bench:
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./app/...
+## bench: vchain vs CometBFT's kvstore on the same 4-validator setup, the switch, replay,
+## and the Go benchmarks; writes BENCHMARKS.md and prints the ratios last (about 10 minutes)
+bench: build
+	$(GO) build -o $(BUILD)/cometbft github.com/cometbft/cometbft/cmd/cometbft
+	$(GO) test -run '^$$' -bench . -benchtime 1s ./app/... | tee $(BUILD)/gobench.txt
+	$(GO) run ./testnet/bench --bin $(BUILD)/vchaind --cometbft $(BUILD)/cometbft --contracts $(BUILD)/contracts \
+		--dir $(CURDIR)/.localnet/bench --gobench $(BUILD)/gobench.txt --out BENCHMARKS.md
 
 ## proto: regenerate Go code from proto/ (needs protoc and protoc-gen-gocosmos)
 proto:

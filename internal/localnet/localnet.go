@@ -105,6 +105,9 @@ type Options struct {
 	RuntimeCacheDir string
 	// Progress, if set, receives one line per step.
 	Progress func(string)
+	// Tune, if set, adjusts each node's CometBFT config last (benchmarks use it to give
+	// a reference network the identical settings).
+	Tune func(*cmtcfg.Config)
 }
 
 // Init creates a testnet in dir, which must not exist or be empty.
@@ -176,6 +179,9 @@ func Init(ctx context.Context, dir string, o Options) (*Manifest, error) {
 				if o.TimeoutCommit > 0 {
 					c.Consensus.TimeoutCommit = o.TimeoutCommit
 				}
+				if o.Tune != nil {
+					o.Tune(c)
+				}
 			},
 		})
 		if err != nil {
@@ -235,6 +241,13 @@ func (m *Manifest) save() error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(m.dir, ManifestFile), append(b, '\n'), 0o644)
+}
+
+// NewManifest describes nodes whose homes are under dir, without writing anything (for
+// networks made by other tools, such as CometBFT's own testnet command).
+func NewManifest(dir string, nodes []Node) *Manifest {
+	abs, _ := filepath.Abs(dir)
+	return &Manifest{Nodes: nodes, dir: abs}
 }
 
 // Load reads the manifest of the testnet in dir.

@@ -51,6 +51,12 @@ func alive(pid int) bool {
 // group, so it outlives the command that started it), appending its output to HOME/node.log
 // and writing HOME/vchaind.pid. It does not wait for the node to answer: see WaitRPC.
 func (m *Manifest) StartNode(bin string, n Node) (int, error) {
+	return m.StartCommand(n, bin, "start", "--home", m.HomeOf(n))
+}
+
+// StartCommand starts bin with args as n's process, the way StartNode does (for other
+// binaries, such as CometBFT's own for a reference network).
+func (m *Manifest) StartCommand(n Node, bin string, args ...string) (int, error) {
 	if pid, ok := m.PID(n); ok {
 		return pid, fmt.Errorf("%s is already running (pid %d)", n.Name, pid)
 	}
@@ -60,7 +66,7 @@ func (m *Manifest) StartNode(bin string, n Node) (int, error) {
 		return 0, err
 	}
 	defer log.Close()
-	cmd := exec.Command(bin, "start", "--home", h)
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

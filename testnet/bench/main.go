@@ -1,0 +1,282 @@
+// Command bench (`make bench`) measures vchain side by side with CometBFT's own kvstore on
+// the identical 4-validator configuration, on this machine, in one go: throughput and
+// latency under the same load, the cost of a runtime switch, and replay speed; then it
+// writes BENCHMARKS.md with the figures, the machine and the commands, and prints the
+// ratios last.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	cmtcfg "github.com/cometbft/cometbft/config"
+
+	"github.com/vchain/vchain/internal/client"
+	"github.com/vchain/vchain/internal/loadgen"
+	"github.com/vchain/vchain/internal/localnet"
+)
+
+var (
+	bin          = flag.String("bin", "build/vchaind", "vchaind binary")
+	cometbft     = flag.String("cometbft", "build/cometbft", "cometbft binary of the same version")
+	contracts    = flag.String("contracts", "build/contracts", "folder with v1.wasm and v2.wasm")
+	dir          = flag.String("dir", ".localnet/bench", "scratch folder (wiped)")
+	out          = flag.String("out", "BENCHMARKS.md", "report to write")
+	goBench      = flag.String("gobench", "", "output of the Go benchmarks to include")
+	duration     = flag.Duration("duration", 20*time.Second, "load duration per network")
+	senders      = flag.Int("senders", 32, "concurrent senders")
+	replayBlocks = flag.Int64("replay-blocks", 2000, "chain length for the replay measurement")
+)
+
+var began = time.Now()
+
+func say(format string, args ...any) {
+	fmt.Printf("[%6.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
+}
+
+func must(err error) {
+	if err != nil {
+		fmt.Println("BENCH FAILED:", err)
+		os.Exit(1)
+	}
+}
+
+// sameConfig is the CometBFT configuration both networks run with: CometBFT's defaults
+// (timeout_commit 1s, mempool 5,000 txs, block max bytes 21 MiB), metrics off.
+func sameConfig(c *cmtcfg.Config) {
+	c.Instrumentation.Prometheus = false
+}
+
+func clients(nodes []localnet.Node) []*client.Client {
+	var cs []*client.Client
+	for _, n := range nodes {
+		c, err := client.New(n.RPCAddr())
+		must(err)
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+// procStats reads a process's CPU seconds (user+system) and peak resident memory (MiB).
+func procStats(pid int) (cpu float64, peakMiB float64) {
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+		if len(f) > 12 {
+			u, _ := strconv.ParseFloat(f[11], 64)
+			s, _ := strconv.ParseFloat(f[12], 64)
+			cpu = (u + s) / 100 // USER_HZ
+		}
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "VmHWM:") {
+				kb, _ := strconv.ParseFloat(strings.Fields(l)[1], 64)
+				peakMiB = kb / 1024
+			}
+		}
+	}
+	return
+}
+
+// throughput is one network's result under the load profile.
+type throughput struct {
+	name    string
+	r       *loadgen.Report
+	cpu     float64 // average cores used per node during the load
+	peakMiB float64 // highest peak RSS of a node
+}
+
+func measure(ctx context.Context, name string, target loadgen.Target, chainID string, m *localnet.Manifest, nodes []localnet.Node) throughput {
+	var pids []int
+	for _, n := range nodes {
+		pid, _ := m.PID(n)
+		pids = append(pids, pid)
+	}
+	before := make([]float64, len(pids))
+	for i, p := range pids {
+		before[i], _ = procStats(p)
+	}
+	keys, _ := os.MkdirTemp("", "bench-keys")
+	defer os.RemoveAll(keys)
+	t0 := time.Now()
+	r, err := loadgen.Bench(ctx, loadgen.BenchConfig{Target: target, ChainID: chainID, Clients: clients(nodes),
+		Senders: *senders, Duration: *duration, Drain: 30 * time.Second, KeyDir: keys,
+		Progress: func(sent, committed int, h int64) {
+			fmt.Printf("\r          %s: sent %d, committed %d, height %d   ", name, sent, committed, h)
+		}})
+	fmt.Println()
+	must(err)
+	el := time.Since(t0).Seconds()
+	tp := throughput{name: name, r: r}
+	for i, p := range pids {
+		cpu, peak := procStats(p)
+		tp.cpu += (cpu - before[i]) / el / float64(len(pids))
+		tp.peakMiB = max(tp.peakMiB, peak)
+	}
+	say("%s: %.0f committed tx/s, latency p50 %.0f ms p99 %.0f ms, %.2f cores/node, peak %.0f MiB, %d failed",
+		name, r.CommittedTPS, r.LatencyP50, r.LatencyP99, tp.cpu, tp.peakMiB, r.Failed)
+	return tp
+}
+
+func cli(m *localnet.Manifest, n localnet.Node, args ...string) string {
+	full := append(args, "--home", m.HomeOf(n), "--node", n.RPCAddr())
+	o, err := exec.Command(*bin, full...).CombinedOutput()
+	if err != nil {
+		must(fmt.Errorf("vchaind %s: %v\n%s", strings.Join(args, " "), err, o))
+	}
+	return string(o)
+}
+
+func adminHeight(m *localnet.Manifest, args ...string) int64 {
+	n, _ := m.Node(m.AdminHome)
+	o := cli(m, n, append(args, "--from", "admin", "-o", "json")...)
+	var h int64
+	if i := strings.Index(o, `"height": `); i >= 0 {
+		fmt.Sscanf(o[i+len(`"height": `):], "%d", &h)
+	}
+	return h
+}
+
+func headerTimes(c *client.Client, from, to int64) map[int64]time.Time {
+	ts := map[int64]time.Time{}
+	for h := from; h <= to; h++ {
+		hh := h
+		b, err := c.RPC.Header(context.Background(), &hh)
+		must(err)
+		ts[h] = b.Header.Time
+	}
+	return ts
+}
+
+func height(c *client.Client) int64 {
+	st, err := c.RPC.Status(context.Background())
+	if err != nil {
+		return 0
+	}
+	return st.SyncInfo.LatestBlockHeight
+}
+
+func waitHeight(c *client.Client, h int64, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for height(c) < h {
+		if time.Now().After(deadline) {
+			must(fmt.Errorf("height %d not reached in %s", h, timeout))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// switchCost measures the block intervals at a switch under a steady load.
+type switchResult struct {
+	start      int64
+	median     time.Duration
+	atStart    [3]time.Duration
+	worstRatio float64
+	load       loadgen.Result
+}
+
+func measureSwitch(m *localnet.Manifest, v2 string) switchResult {
+	vals := m.Validators()
+	cs := clients(vals)
+	keys, _ := os.MkdirTemp("", "bench-keys")
+	defer os.RemoveAll(keys)
+	load, err := loadgen.Start(m.ChainID, cs, 4, 50*time.Millisecond, keys)
+	must(err)
+	adminHeight(m, "upgrade", "register", "2", "--file", v2)
+	for _, n := range vals {
+		cli(m, n, "runtime", "install", v2, "--version", "2")
+	}
+	start := adminHeight(m, "upgrade", "schedule", "2", "--in", "55") + 55
+	say("switch scheduled at height %d (55 blocks ahead, under 80 tx/s)", start)
+	for height(cs[0]) < start+3 {
+		fmt.Printf("\r          height %d of %d   ", height(cs[0]), start+3)
+		time.Sleep(500 * time.Millisecond)
+	}
+	fmt.Println()
+	res, err := load.Stop(cs[0], 60*time.Second)
+	must(err)
+	ts := headerTimes(cs[0], start-51, start+2)
+	var before []time.Duration
+	for h := start - 50; h < start; h++ {
+		before = append(before, ts[h].Sub(ts[h-1]))
+	}
+	sort.Slice(before, func(i, j int) bool { return before[i] < before[j] })
+	sr := switchResult{start: start, median: before[len(before)/2], load: res}
+	for i := int64(0); i < 3; i++ {
+		sr.atStart[i] = ts[start+i].Sub(ts[start+i-1])
+		sr.worstRatio = max(sr.worstRatio, float64(sr.atStart[i])/float64(sr.median))
+	}
+	say("switch at %d: intervals %v %v %v vs median %v of the 50 before (worst ratio %.2f); load %+v",
+		start, sr.atStart[0], sr.atStart[1], sr.atStart[2], sr.median, sr.worstRatio, res)
+	return sr
+}
+
+func main() {
+	flag.Parse()
+	ctx := context.Background()
+	v1, v2 := filepath.Join(*contracts, "v1.wasm"), filepath.Join(*contracts, "v2.wasm")
+	wasm, err := os.ReadFile(v1)
+	must(err)
+	must(os.RemoveAll(*dir))
+	must(os.MkdirAll(*dir, 0o755))
+	fmt.Printf("== vchain vs CometBFT kvstore, 4 validators each, %d senders, %s of load ==\n", *senders, *duration)
+
+	// 1. Throughput: kvstore, then vchain, one network at a time.
+	kv, err := newKVNet(*cometbft, filepath.Join(*dir, "kvstore"), 4, 0, 28000, sameConfig)
+	must(err)
+	_, err = kv.start(ctx, *cometbft, kv.nodes)
+	must(err)
+	say("kvstore network up (cometbft %s)", cometVersion())
+	waitHeight(clients(kv.nodes)[0], 2, 60*time.Second)
+	kvT := measure(ctx, "kvstore", loadgen.KVStore, "", kv.m, kv.nodes)
+	kv.stop()
+
+	m, err := localnet.Init(ctx, filepath.Join(*dir, "vchain"), localnet.Options{Validators: 4, ChainID: "bench",
+		Runtime: wasm, BasePort: 28100, Tune: sameConfig})
+	must(err)
+	for _, n := range m.Nodes {
+		_, err := m.StartNode(*bin, n)
+		must(err)
+	}
+	for _, n := range m.Nodes {
+		must(m.WaitRPC(ctx, n, 60*time.Second))
+	}
+	say("vchain network up")
+	waitHeight(clients(m.Nodes)[0], 2, 60*time.Second)
+	vcT := measure(ctx, "vchain", loadgen.Vchain, m.ChainID, m, m.Nodes)
+
+	// 2. The switch, on the same vchain network.
+	sw := measureSwitch(m, v2)
+	for _, n := range m.Nodes {
+		_ = m.StopNode(n, 15*time.Second)
+	}
+
+	// 3. Replay.
+	kvReplay, vcReplay := replay(ctx, wasm, v2)
+
+	report(kvT, vcT, sw, kvReplay, vcReplay)
+}
+
+func cometVersion() string {
+	o, _ := exec.Command(*cometbft, "version").Output()
+	return strings.TrimSpace(string(o))
+}
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "model name") {
+			return strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+		}
+	}
+	return runtime.GOARCH
+}
