@@ -123,4 +123,3 @@ func replay(ctx context.Context, wasm []byte, v2 string) (kvR, vcR replayResult)
 	}
 	return kvR, vcR
 }
-
