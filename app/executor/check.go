@@ -32,7 +32,7 @@ func (e *Executor) CheckTx(raw []byte) (*tx.Tx, *codes.Error) {
 	if p == nil {
 		return nil, codes.Errorf(codes.InvalidMessage, "the chain has not been initialised")
 	}
-	t, cerr := tx.Decode(raw, tx.Limits{ChainID: p.ChainID, MaxGasPerTx: p.App.MaxGasPerTx})
+	t, cerr := tx.DecodeCached(raw, tx.Limits{ChainID: p.ChainID, MaxGasPerTx: p.App.MaxGasPerTx}, e.sigs)
 	if cerr != nil {
 		return nil, cerr
 	}

@@ -51,10 +51,11 @@ type blockRun struct {
 // deliver executes one transaction. Rejected transactions change nothing; executed ones
 // consume their nonce whatever the outcome, so they can never be replayed.
 func (b *blockRun) deliver(raw []byte) (TxResult, error) {
-	t, cerr := tx.Decode(raw, b.limits)
+	t, cerr := tx.DecodeCached(raw, b.limits, b.e.sigs)
 	if cerr != nil {
 		return b.rejected(cerr, nil), nil
 	}
+	b.e.sigs.Forget(t.Hash)
 	last, err := readNonce(b.writes, t.Sender)
 	if err != nil {
 		return TxResult{}, err

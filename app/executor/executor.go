@@ -31,6 +31,9 @@ type Logger interface {
 	Error(msg string, keyvals ...any)
 }
 
+// SigCacheSize bounds the signature cache: twice CometBFT's default mempool.
+const SigCacheSize = 10_000
+
 // Params are the chain parameters fixed at InitChain.
 type Params struct {
 	ChainID string           `json:"chain_id"`
@@ -52,6 +55,7 @@ type Executor struct {
 	pending  *pendingBlock
 
 	check checkState
+	sigs  *tx.SigCache
 
 	pause    pauseState
 	shutdown chan struct{}
@@ -68,7 +72,8 @@ type pendingBlock struct {
 // New returns an executor over store and runtimes, loading the parameters stored at
 // InitChain if the chain has started.
 func New(store *state.Store, runtimes *runtime.Manager, log Logger) (*Executor, error) {
-	e := &Executor{store: store, runtimes: runtimes, log: log, lastHash: store.AppHash(), shutdown: make(chan struct{})}
+	e := &Executor{store: store, runtimes: runtimes, log: log, lastHash: store.AppHash(), shutdown: make(chan struct{}),
+		sigs: tx.NewSigCache(SigCacheSize)}
 	raw, err := store.Get(state.KeyParams)
 	if err != nil {
 		return nil, err

@@ -89,7 +89,11 @@ type Limits struct {
 
 // Decode decodes raw and performs every check that needs no state: size, encoding,
 // signature, chain id, gas limit and message shape. The returned error is a *codes.Error.
-func Decode(raw []byte, lim Limits) (*Tx, *codes.Error) {
+func Decode(raw []byte, lim Limits) (*Tx, *codes.Error) { return DecodeCached(raw, lim, nil) }
+
+// DecodeCached is Decode that skips the signature verification of bytes sigs has seen
+// verify, and remembers the ones it verifies (sigs may be nil).
+func DecodeCached(raw []byte, lim Limits, sigs *SigCache) (*Tx, *codes.Error) {
 	if len(raw) > MaxTxBytes {
 		return nil, codes.Errorf(codes.TxTooLarge, "transaction is %d bytes, the maximum is %d", len(raw), MaxTxBytes)
 	}
@@ -110,8 +114,14 @@ func Decode(raw []byte, lim Limits) (*Tx, *codes.Error) {
 	if len(env.PubKey) != ed25519.PublicKeySize {
 		return nil, codes.Errorf(codes.BadSignature, "public key is %d bytes, want %d", len(env.PubKey), ed25519.PublicKeySize)
 	}
-	if len(env.Signature) != ed25519.SignatureSize || !ed25519.Verify(env.PubKey, SignBytes(env.Body), env.Signature) {
-		return nil, codes.Errorf(codes.BadSignature, "signature does not verify for public key %X", env.PubKey)
+	if len(env.Signature) != ed25519.SignatureSize {
+		return nil, codes.Errorf(codes.BadSignature, "signature is %d bytes, want %d", len(env.Signature), ed25519.SignatureSize)
+	}
+	if !sigs.has(t.Hash) {
+		if !ed25519.Verify(env.PubKey, SignBytes(env.Body), env.Signature) {
+			return nil, codes.Errorf(codes.BadSignature, "signature does not verify for public key %X", env.PubKey)
+		}
+		sigs.add(t.Hash)
 	}
 	t.Sender = AddressOf(env.PubKey)
 	if t.Body.ChainId != lim.ChainID {

@@ -155,7 +155,7 @@ func (b *bench) send(ctx context.Context, s int, key *keyring.Key, deadline time
 		} else {
 			var err error
 			raw, _, err = c.SignCall(ctx, key, client.CallTx{ChainID: b.cfg.ChainID, Contract: "kv", Method: "set",
-				Args: []byte(fmt.Sprintf(`{"key":"bench-%d-%d","value":"%d"}`, s, i, i)), GasLimit: 5_000_000, Nonce: nonce + 1})
+				Args: []byte(fmt.Sprintf(`{"key":"bench-%d-%d","value":"%d"}`, s, i, i)), GasLimit: CallGas, Nonce: nonce + 1})
 			if err != nil {
 				b.fail(err)
 				continue
