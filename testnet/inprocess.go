@@ -165,6 +165,7 @@ func (net *Network) startNode(t testing.TB, p home.Paths, name, peers string) *N
 	if err != nil {
 		t.Fatal(err)
 	}
+	app.Exec.SetMempoolLimit(cfg.Mempool.Size)
 	comet, err := node.NewComet(cfg, app, logger)
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ const (
 	InvalidMessage Code = 8  // no message, or a message with invalid fields
 	TxTooLarge     Code = 9  // the encoded transaction exceeds the maximum size
 	Unauthorized   Code = 10 // an admin message from a non-admin, or an attestation not signed by the validator's operator
+	MempoolFull    Code = 11 // this node's mempool is full: retry the same transaction later
 )
 
 // Execution failures: the transaction is included, its nonce is consumed and the gas it used
@@ -67,6 +68,7 @@ var names = map[Code]string{
 	RuntimeIncomplete: "runtime_bad_response",
 	Internal:          "internal",
 	Unauthorized:      "unauthorized",
+	MempoolFull:       "mempool_full",
 	UnknownRelease:    "unknown_release",
 	ReleaseConflict:   "release_conflict",
 	NotReady:          "not_ready",

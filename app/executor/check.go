@@ -13,15 +13,33 @@ import (
 // checkState tracks, per sender, the last nonce of transactions accepted into the mempool
 // since the last commit, so a sender can have several transactions in one block. It is
 // cleared at every commit; CometBFT then rechecks the mempool in order, which rebuilds it.
+//
+// It also counts the transactions it admitted since the last commit, which is the size of
+// CometBFT's mempool (CheckTx calls are serialised and each admitted transaction enters
+// the mempool at once; after a commit the recheck of the remaining ones rebuilds the
+// count). Refusing at the mempool's size matters: CometBFT v0.38 checks "mempool full"
+// again after the app accepted a transaction and then drops it silently, after this app
+// counted its nonce as pending, so the sender's next transaction would pass here and fail
+// in its block with a nonce gap.
 type checkState struct {
-	mu      sync.Mutex
-	pending map[tx.Address]uint64
+	mu       sync.Mutex
+	pending  map[tx.Address]uint64
+	admitted int
+	limit    int // CometBFT's mempool.size; 0: unknown, no limit
 }
 
 func (c *checkState) reset() {
 	c.mu.Lock()
 	c.pending = make(map[tx.Address]uint64)
+	c.admitted = 0
 	c.mu.Unlock()
+}
+
+// SetMempoolLimit tells CheckTx the size of CometBFT's mempool (config mempool.size).
+func (e *Executor) SetMempoolLimit(n int) {
+	e.check.mu.Lock()
+	e.check.limit = n
+	e.check.mu.Unlock()
 }
 
 // CheckTx decides whether raw may enter the mempool. It checks everything FinalizeBlock
@@ -55,7 +73,11 @@ func (e *Executor) CheckTx(raw []byte) (*tx.Tx, *codes.Error) {
 	if cerr := nonceCheck(t.Body.Nonce, committed, pending); cerr != nil {
 		return nil, cerr
 	}
+	if e.check.limit > 0 && e.check.admitted >= e.check.limit {
+		return nil, codes.Errorf(codes.MempoolFull, "the mempool holds %d transactions, its limit: retry this transaction later", e.check.admitted)
+	}
 	e.check.pending[t.Sender] = t.Body.Nonce
+	e.check.admitted++
 	return t, nil
 }
 

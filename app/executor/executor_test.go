@@ -432,3 +432,29 @@ func TestQuery(t *testing.T) {
 
 // committed is a view of a node's committed state for keeper reads in tests.
 func committed(c *chain) *state.Cache { return state.NewCache(c.store) }
+
+// TestMempoolLimit: CheckTx refuses once it has admitted mempool.size transactions since
+// the last commit, before touching the sender's pending nonce, so a sender can retry the
+// same nonce; a commit frees the room.
+func TestMempoolLimit(t *testing.T) {
+	n := newNode(t, nil, "", "v1")
+	n.initChain("v1")
+	n.exec.SetMempoolLimit(2)
+	a, b := key(50), key(51)
+	for i, raw := range [][]byte{signed(t, a, 1, "kv", "set", `{"key":"x","value":"1"}`), signed(t, a, 2, "kv", "set", `{"key":"y","value":"1"}`)} {
+		if _, cerr := n.exec.CheckTx(raw); cerr != nil {
+			t.Fatalf("tx %d: %v", i, cerr)
+		}
+	}
+	third := signed(t, a, 3, "kv", "set", `{"key":"z","value":"1"}`)
+	if _, cerr := n.exec.CheckTx(third); cerr == nil || cerr.Code != codes.MempoolFull {
+		t.Fatalf("third tx: %v, want mempool_full", cerr)
+	}
+	if _, cerr := n.exec.CheckTx(signed(t, b, 1, "kv", "set", `{}`)); cerr == nil || cerr.Code != codes.MempoolFull {
+		t.Fatalf("another sender: %v, want mempool_full", cerr)
+	}
+	n.block()
+	if _, cerr := n.exec.CheckTx(signed(t, a, 1, "kv", "set", `{"key":"x","value":"1"}`)); cerr != nil {
+		t.Fatalf("after a commit (nothing rechecked), nonce 1 again: %v", cerr)
+	}
+}

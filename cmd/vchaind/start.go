@@ -64,6 +64,7 @@ With --abci socket, only the ABCI app runs, listening on --abci-address for an e
 				return err
 			}
 			defer app.Close(context.Background())
+			app.Exec.SetMempoolLimit(cfg.Mempool.Size)
 			if err := prepareRuntime(ctx, app, logger); err != nil {
 				return err
 			}

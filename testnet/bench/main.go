@@ -184,9 +184,29 @@ type switchResult struct {
 	load       loadgen.Result
 }
 
+// waitMempoolsEmpty waits until no node holds unconfirmed transactions, so one phase's
+// leftovers do not weigh on the next.
+func waitMempoolsEmpty(cs []*client.Client, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for _, c := range cs {
+		for {
+			r, err := c.RPC.NumUnconfirmedTxs(context.Background())
+			if err == nil && r.Total == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				say("warning: mempools not empty after %s", timeout)
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+}
+
 func measureSwitch(m *localnet.Manifest, v2 string) switchResult {
 	vals := m.Validators()
 	cs := clients(vals)
+	waitMempoolsEmpty(cs, 60*time.Second)
 	keys, _ := os.MkdirTemp("", "bench-keys")
 	defer os.RemoveAll(keys)
 	load, err := loadgen.Start(m.ChainID, cs, 4, 50*time.Millisecond, keys)
