@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
@@ -43,11 +44,40 @@ func say(format string, args ...any) {
 	fmt.Printf("[%6.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
 }
 
+// started lists every node process this run started, so a failure stops them too.
+var started []*localnet.Manifest
+
+func stopAll() {
+	for _, m := range started {
+		for _, n := range m.Nodes {
+			_ = m.StopNode(n, 10*time.Second)
+		}
+	}
+}
+
 func must(err error) {
 	if err != nil {
 		fmt.Println("BENCH FAILED:", err)
+		stopAll()
 		os.Exit(1)
 	}
+}
+
+// killLeftovers kills node processes an earlier, interrupted run left under dir (their
+// PID files), which would otherwise hold the ports.
+func killLeftovers(dir string) {
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() != localnet.PIDFile {
+			return nil
+		}
+		if b, err := os.ReadFile(p); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		return nil
+	})
+	time.Sleep(500 * time.Millisecond)
 }
 
 // sameConfig is the CometBFT configuration both networks run with: CometBFT's defaults
@@ -246,6 +276,7 @@ func main() {
 	v1, v2 := filepath.Join(*contracts, "v1.wasm"), filepath.Join(*contracts, "v2.wasm")
 	wasm, err := os.ReadFile(v1)
 	must(err)
+	killLeftovers(*dir)
 	must(os.RemoveAll(*dir))
 	must(os.MkdirAll(*dir, 0o755))
 	fmt.Printf("== vchain vs CometBFT kvstore, 4 validators each, %d senders, %s of load ==\n", *senders, *duration)
@@ -253,6 +284,7 @@ func main() {
 	// 1. Throughput: kvstore, then vchain, one network at a time.
 	kv, err := newKVNet(*cometbft, filepath.Join(*dir, "kvstore"), 4, 0, 28000, sameConfig)
 	must(err)
+	started = append(started, kv.m)
 	_, err = kv.start(ctx, *cometbft, kv.nodes)
 	must(err)
 	say("kvstore network up (cometbft %s)", cometVersion())
@@ -263,6 +295,7 @@ func main() {
 	m, err := localnet.Init(ctx, filepath.Join(*dir, "vchain"), localnet.Options{Validators: 4, ChainID: "bench",
 		Runtime: wasm, BasePort: 28100, Tune: sameConfig})
 	must(err)
+	started = append(started, m)
 	for _, n := range m.Nodes {
 		_, err := m.StartNode(*bin, n)
 		must(err)

@@ -71,6 +71,7 @@ func replay(ctx context.Context, wasm []byte, v2 string) (kvR, vcR replayResult)
 	// kvstore: 4 validators build the chain, a fifth node then syncs it from genesis.
 	kv, err := newKVNet(*cometbft, filepath.Join(*dir, "kvstore-replay"), 4, 1, 28200, fast)
 	must(err)
+	started = append(started, kv.m)
 	_, err = kv.start(ctx, *cometbft, kv.nodes[:4])
 	must(err)
 	kc := clients(kv.nodes)
@@ -85,6 +86,7 @@ func replay(ctx context.Context, wasm []byte, v2 string) (kvR, vcR replayResult)
 	m, err := localnet.Init(ctx, filepath.Join(*dir, "vchain-replay"), localnet.Options{Validators: 4, FullNodes: 1,
 		ChainID: "bench-replay", Runtime: wasm, BasePort: 28300, Tune: fast})
 	must(err)
+	started = append(started, m)
 	vals := m.Validators()
 	for _, n := range vals {
 		_, err := m.StartNode(*bin, n)
