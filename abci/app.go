@@ -78,11 +78,21 @@ func (a *App) InitChain(_ context.Context, req *abcitypes.RequestInitChain) (*ab
 
 // CheckTx admits a transaction to the mempool only if it would be executed.
 func (a *App) CheckTx(_ context.Context, req *abcitypes.RequestCheckTx) (*abcitypes.ResponseCheckTx, error) {
-	t, cerr := a.exec.CheckTx(req.Tx)
+	check := a.exec.CheckTx
+	if req.Type == abcitypes.CheckTxType_Recheck {
+		check = a.exec.RecheckTx
+	}
+	t, cerr := check(req.Tx)
 	if cerr != nil {
 		return &abcitypes.ResponseCheckTx{Code: uint32(cerr.Code), Log: cerr.Error(), Codespace: "vchain"}, nil
 	}
 	return &abcitypes.ResponseCheckTx{GasWanted: int64(t.Body.GasLimit)}, nil
+}
+
+// PrepareProposal puts each sender's transactions in nonce order and leaves out those
+// that could only fail (see executor.PrepareProposal).
+func (a *App) PrepareProposal(_ context.Context, req *abcitypes.RequestPrepareProposal) (*abcitypes.ResponsePrepareProposal, error) {
+	return &abcitypes.ResponsePrepareProposal{Txs: a.exec.PrepareProposal(req.Txs, req.MaxTxBytes)}, nil
 }
 
 // FinalizeBlock executes the block. An error stops this node's consensus rather than let

@@ -10,29 +10,36 @@ import (
 	txv1 "github.com/vchain/vchain/proto/vchain/tx/v1"
 )
 
-// checkState tracks, per sender, the last nonce of transactions accepted into the mempool
+// checkState tracks, per sender, the nonces of transactions accepted into the mempool
 // since the last commit, so a sender can have several transactions in one block. It is
-// cleared at every commit; CometBFT then rechecks the mempool in order, which rebuilds it.
+// cleared at every commit; CometBFT then rechecks the mempool, which rebuilds it.
 //
 // It also counts the transactions it admitted since the last commit, which is the size of
 // CometBFT's mempool (CheckTx calls are serialised and each admitted transaction enters
 // the mempool at once; after a commit the recheck of the remaining ones rebuilds the
 // count). Refusing at the mempool's size matters: CometBFT v0.38 checks "mempool full"
-// again after the app accepted a transaction and then drops it silently, after this app
-// counted its nonce as pending, so the sender's next transaction would pass here and fail
-// in its block with a nonce gap.
+// again after the app accepted a transaction and then drops it silently.
 type checkState struct {
 	mu       sync.Mutex
-	pending  map[tx.Address]uint64
+	pending  map[tx.Address]map[uint64]struct{}
 	admitted int
 	limit    int // CometBFT's mempool.size; 0: unknown, no limit
 }
 
 func (c *checkState) reset() {
 	c.mu.Lock()
-	c.pending = make(map[tx.Address]uint64)
+	c.pending = make(map[tx.Address]map[uint64]struct{})
 	c.admitted = 0
 	c.mu.Unlock()
+}
+
+// top returns the highest nonce of addr that is committed or waiting.
+func (c *checkState) top(addr tx.Address, committed uint64) uint64 {
+	top := committed
+	for n := range c.pending[addr] {
+		top = max(top, n)
+	}
+	return top
 }
 
 // SetMempoolLimit tells CheckTx the size of CometBFT's mempool (config mempool.size).
@@ -44,8 +51,18 @@ func (e *Executor) SetMempoolLimit(n int) {
 
 // CheckTx decides whether raw may enter the mempool. It checks everything FinalizeBlock
 // will check before execution: a transaction that passes can only fail in the block
-// through its execution (or a competing transaction from the same sender).
-func (e *Executor) CheckTx(raw []byte) (*tx.Tx, *codes.Error) {
+// through its execution (or a competing transaction from the same sender). Its nonce must
+// be the sender's next one after those committed or waiting, or fill a hole among the
+// waiting ones (a resend of a transaction the mempool lost).
+func (e *Executor) CheckTx(raw []byte) (*tx.Tx, *codes.Error) { return e.checkTx(raw, false) }
+
+// RecheckTx re-checks a transaction already in the mempool after a commit. It is
+// CheckTx, except that a nonce ahead of a gap is kept: CometBFT's mempool may hold a
+// sender's transactions out of nonce order (see PrepareProposal), and evicting the later
+// one would lose it. Used nonces are evicted.
+func (e *Executor) RecheckTx(raw []byte) (*tx.Tx, *codes.Error) { return e.checkTx(raw, true) }
+
+func (e *Executor) checkTx(raw []byte, recheck bool) (*tx.Tx, *codes.Error) {
 	p := e.Params()
 	if p == nil {
 		return nil, codes.Errorf(codes.InvalidMessage, "the chain has not been initialised")
@@ -69,19 +86,28 @@ func (e *Executor) CheckTx(raw []byte) (*tx.Tx, *codes.Error) {
 	}
 	e.check.mu.Lock()
 	defer e.check.mu.Unlock()
-	pending := max(committed, e.check.pending[t.Sender])
-	if cerr := nonceCheck(t.Body.Nonce, committed, pending); cerr != nil {
-		return nil, cerr
+	n := t.Body.Nonce
+	_, waiting := e.check.pending[t.Sender][n]
+	switch top := e.check.top(t.Sender, committed); {
+	case n <= committed:
+		return nil, codes.Errorf(codes.NonceReplayed, "nonce %d already used: the sender's last committed nonce is %d", n, committed)
+	case waiting:
+		return nil, codes.Errorf(codes.NonceReplayed, "nonce %d is already taken by a transaction waiting in the mempool (next is %d)", n, top+1)
+	case n > top+1 && !recheck:
+		return nil, codes.Errorf(codes.NonceGap, "nonce %d skips ahead: the sender's next nonce is %d", n, top+1)
 	}
 	if e.check.limit > 0 && e.check.admitted >= e.check.limit {
 		return nil, codes.Errorf(codes.MempoolFull, "the mempool holds %d transactions, its limit: retry this transaction later", e.check.admitted)
 	}
-	e.check.pending[t.Sender] = t.Body.Nonce
+	if e.check.pending[t.Sender] == nil {
+		e.check.pending[t.Sender] = map[uint64]struct{}{}
+	}
+	e.check.pending[t.Sender][n] = struct{}{}
 	e.check.admitted++
 	return t, nil
 }
 
-// Nonces returns the last committed nonce of addr and the last nonce accepted into the
+// Nonces returns the last committed nonce of addr and the highest nonce waiting in the
 // mempool (equal when none is waiting). A client's next nonce is pending+1.
 func (e *Executor) Nonces(addr tx.Address) (committed, pending uint64, err error) {
 	committed, err = readNonce(e.store, addr)
@@ -90,5 +116,5 @@ func (e *Executor) Nonces(addr tx.Address) (committed, pending uint64, err error
 	}
 	e.check.mu.Lock()
 	defer e.check.mu.Unlock()
-	return committed, max(committed, e.check.pending[addr]), nil
+	return committed, e.check.top(addr, committed), nil
 }

@@ -458,3 +458,55 @@ func TestMempoolLimit(t *testing.T) {
 		t.Fatalf("after a commit (nothing rechecked), nonce 1 again: %v", cerr)
 	}
 }
+
+// TestProposalOrdersNonces: a mempool holding a sender's nonces out of order (as CometBFT's
+// can) still gives a block where all of them execute; a gap is left out of the block but
+// kept in the mempool by the recheck, and a resend of the missing nonce is admitted.
+func TestProposalOrdersNonces(t *testing.T) {
+	n := newNode(t, nil, "", "v1")
+	n.initChain("v1")
+	a, b := key(60), key(61)
+	a1 := signed(t, a, 1, "kv", "set", `{"key":"a1","value":"1"}`)
+	a2 := signed(t, a, 2, "kv", "set", `{"key":"a2","value":"1"}`)
+	a3 := signed(t, a, 3, "kv", "set", `{"key":"a3","value":"1"}`)
+	b1 := signed(t, b, 1, "kv", "set", `{"key":"b1","value":"1"}`)
+	b3 := signed(t, b, 3, "kv", "set", `{"key":"b3","value":"1"}`) // b2 never arrives
+	prop := n.exec.PrepareProposal([][]byte{a2, b1, a1, b3, a3}, 1<<20)
+	want := [][]byte{a1, b1, a2, a3} // a's slots re-ordered, b3 left out
+	if len(prop) != len(want) {
+		t.Fatalf("proposal has %d txs, want %d", len(prop), len(want))
+	}
+	for i := range want {
+		if string(prop[i]) != string(want[i]) {
+			t.Fatalf("proposal[%d] is not the expected transaction", i)
+		}
+	}
+	res := n.block(prop...)
+	for i, r := range res.TxResults {
+		if r.Code != codes.OK {
+			t.Fatalf("tx %d: %s", i, r.Log)
+		}
+	}
+	// After the commit, the mempool still holds b3: the recheck keeps it.
+	if _, cerr := n.exec.RecheckTx(b3); cerr != nil {
+		t.Fatalf("recheck of a nonce ahead of a gap: %v", cerr)
+	}
+	if _, cerr := n.exec.RecheckTx(a1); cerr == nil || cerr.Code != codes.NonceReplayed {
+		t.Fatalf("recheck of a committed nonce: %v", cerr)
+	}
+	// The sender resends the missing b2: admitted, it fills the hole.
+	b2 := signed(t, b, 2, "kv", "set", `{"key":"b2","value":"1"}`)
+	if _, cerr := n.exec.CheckTx(b2); cerr != nil {
+		t.Fatalf("resend of the missing nonce: %v", cerr)
+	}
+	if _, cerr := n.exec.CheckTx(b2); cerr == nil || cerr.Code != codes.NonceReplayed {
+		t.Fatalf("the same nonce twice: %v", cerr)
+	}
+	if _, cerr := n.exec.CheckTx(signed(t, b, 5, "kv", "set", `{}`)); cerr == nil || cerr.Code != codes.NonceGap {
+		t.Fatalf("a new gap: %v", cerr)
+	}
+	prop = n.exec.PrepareProposal([][]byte{b3, b2}, 1<<20)
+	if r := n.block(prop...); len(r.TxResults) != 2 || r.TxResults[0].Code != codes.OK || r.TxResults[1].Code != codes.OK {
+		t.Fatalf("b2, b3: %+v", r.TxResults)
+	}
+}

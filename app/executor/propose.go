@@ -1,0 +1,76 @@
+package executor
+
+import (
+	"sort"
+
+	"github.com/vchain/vchain/app/tx"
+)
+
+// PrepareProposal orders the transactions CometBFT reaped into a block that executes as
+// intended: each sender's transactions in nonce order (in the slots they already occupy,
+// so the order between senders is kept), and only those that continue the sender's
+// committed nonce without a gap. CometBFT's v0.38 mempool can hold a sender's nonces out
+// of order (it inserts an accepted transaction in a callback outside the app's lock, so
+// two peers gossiping consecutive nonces race), and a block in that order would fail them
+// with nonce gaps. What is left out stays in the mempool for a later block. Undecodable or
+// unsigned transactions are left out too: they would only fail. The result is this
+// proposer's choice; every node still executes the block by the strict rules.
+func (e *Executor) PrepareProposal(txs [][]byte, maxBytes int64) [][]byte {
+	p := e.Params()
+	if p == nil {
+		return nil
+	}
+	lim := tx.Limits{ChainID: p.ChainID, MaxGasPerTx: p.App.MaxGasPerTx}
+	type item struct {
+		raw    []byte
+		sender tx.Address
+		nonce  uint64
+	}
+	items := make([]item, 0, len(txs))
+	slots := map[tx.Address][]int{} // positions of each sender's transactions
+	for _, raw := range txs {
+		t, cerr := tx.DecodeCached(raw, lim, e.sigs)
+		if cerr != nil {
+			continue
+		}
+		slots[t.Sender] = append(slots[t.Sender], len(items))
+		items = append(items, item{raw: raw, sender: t.Sender, nonce: t.Body.Nonce})
+	}
+	for _, pos := range slots {
+		if len(pos) < 2 {
+			continue
+		}
+		mine := make([]item, len(pos))
+		for i, at := range pos {
+			mine[i] = items[at]
+		}
+		sort.SliceStable(mine, func(i, j int) bool { return mine[i].nonce < mine[j].nonce })
+		for i, at := range pos {
+			items[at] = mine[i]
+		}
+	}
+	next := map[tx.Address]uint64{}
+	out := make([][]byte, 0, len(items))
+	var size int64
+	for _, it := range items {
+		want, ok := next[it.sender]
+		if !ok {
+			committed, err := readNonce(e.store, it.sender)
+			if err != nil {
+				continue
+			}
+			want = committed + 1
+		}
+		if it.nonce != want {
+			next[it.sender] = want
+			continue // a gap or a replay: it would fail
+		}
+		if maxBytes > 0 && size+int64(len(it.raw)) > maxBytes {
+			break
+		}
+		size += int64(len(it.raw))
+		next[it.sender] = want + 1
+		out = append(out, it.raw)
+	}
+	return out
+}
