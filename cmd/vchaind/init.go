@@ -30,6 +30,22 @@ func findRuntime() (string, error) {
 	return "", fmt.Errorf("runtime v1 module not found (looked in %v): build it with `make contracts` or pass --runtime FILE", tried)
 }
 
+// readRuntime reads the runtime v1 module at *path, or finds it when *path is empty (and
+// sets *path to where it was found).
+func readRuntime(path *string) ([]byte, error) {
+	if *path == "" {
+		var err error
+		if *path, err = findRuntime(); err != nil {
+			return nil, err
+		}
+	}
+	wasm, err := os.ReadFile(*path)
+	if err != nil {
+		return nil, fmt.Errorf("read runtime module: %w", err)
+	}
+	return wasm, nil
+}
+
 func newInitCmd(g *globals) *cobra.Command {
 	var chainID, moniker, runtimePath string
 	var force bool
@@ -48,15 +64,9 @@ keyring) and starts a new chain.`,
 			if chainID == "" {
 				return errors.New("--chain-id is required")
 			}
-			if runtimePath == "" {
-				var err error
-				if runtimePath, err = findRuntime(); err != nil {
-					return err
-				}
-			}
-			wasm, err := os.ReadFile(runtimePath)
+			wasm, err := readRuntime(&runtimePath)
 			if err != nil {
-				return fmt.Errorf("read runtime module: %w", err)
+				return err
 			}
 			n, err := home.InitNode(cmd.Context(), g.home, home.NodeOptions{Moniker: moniker, Runtime: wasm, Force: force})
 			if err != nil {

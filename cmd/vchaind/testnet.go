@@ -53,15 +53,9 @@ docker-compose.yml at the repository root expects.`,
 			if out == "" {
 				return errors.New("--output DIR is required")
 			}
-			if runtimePath == "" {
-				var err error
-				if runtimePath, err = findRuntime(); err != nil {
-					return err
-				}
-			}
-			wasm, err := os.ReadFile(runtimePath)
+			wasm, err := readRuntime(&runtimePath)
 			if err != nil {
-				return fmt.Errorf("read runtime module: %w", err)
+				return err
 			}
 			o.Runtime = wasm
 			if g.output == "text" {
@@ -96,11 +90,7 @@ func newTestnetStartCmd(g *globals) *cobra.Command {
 		Short: "Start every node (or the named ones) as its own process and wait until each answers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := localnet.Load(args[0])
-			if err != nil {
-				return err
-			}
-			nodes, err := pick(m, args[1:])
+			m, nodes, err := pick(args)
 			if err != nil {
 				return err
 			}
@@ -135,11 +125,7 @@ func newTestnetStopCmd(g *globals) *cobra.Command {
 		Short: "Stop every node (or the named ones): SIGTERM, then SIGKILL after --timeout",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := localnet.Load(args[0])
-			if err != nil {
-				return err
-			}
-			nodes, err := pick(m, args[1:])
+			m, nodes, err := pick(args)
 			if err != nil {
 				return err
 			}
@@ -226,17 +212,22 @@ func printTestnetStatus(w io.Writer, st []localnet.Status) {
 	tw.Flush()
 }
 
-func pick(m *localnet.Manifest, names []string) ([]localnet.Node, error) {
-	if len(names) == 0 {
-		return m.Nodes, nil
+// pick loads the testnet of args[0] and returns the nodes named by args[1:] (all when none).
+func pick(args []string) (*localnet.Manifest, []localnet.Node, error) {
+	m, err := localnet.Load(args[0])
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(args) == 1 {
+		return m, m.Nodes, nil
 	}
 	var out []localnet.Node
-	for _, name := range names {
+	for _, name := range args[1:] {
 		n, ok := m.Node(name)
 		if !ok {
-			return nil, fmt.Errorf("no node %q in this testnet", name)
+			return nil, nil, fmt.Errorf("no node %q in this testnet", name)
 		}
 		out = append(out, n)
 	}
-	return out, nil
+	return m, out, nil
 }
