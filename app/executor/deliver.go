@@ -60,7 +60,7 @@ func (b *blockRun) deliver(raw []byte) (TxResult, error) {
 	if err != nil {
 		return TxResult{}, err
 	}
-	if cerr := nonceCheck(t.Body.Nonce, last, last); cerr != nil {
+	if cerr := nextNonce(t.Body.Nonce, last); cerr != nil {
 		return b.rejected(cerr, t), nil
 	}
 	b.writes.Set(state.AccountKey(t.Sender[:]), state.EncodeUint64(t.Body.Nonce))
@@ -158,17 +158,14 @@ func (b *blockRun) txEvent(t *tx.Tx, extra ...abi.Attr) abi.Event {
 	return abi.Event{Type: EventTx, Attrs: append(attrs, extra...)}
 }
 
-// nonceCheck admits nonce only if it is exactly one past pending, the last nonce used by
-// the sender counting transactions already accepted but not yet committed (committed when
-// none are pending).
-func nonceCheck(nonce, committed, pending uint64) *codes.Error {
+// nextNonce admits nonce in a block only if it is exactly one past the sender's last
+// executed nonce.
+func nextNonce(nonce, last uint64) *codes.Error {
 	switch {
-	case nonce <= committed:
-		return codes.Errorf(codes.NonceReplayed, "nonce %d already used: the sender's last committed nonce is %d", nonce, committed)
-	case nonce <= pending:
-		return codes.Errorf(codes.NonceReplayed, "nonce %d is already taken by a transaction waiting in the mempool (next is %d)", nonce, pending+1)
-	case nonce > pending+1:
-		return codes.Errorf(codes.NonceGap, "nonce %d skips ahead: the sender's next nonce is %d", nonce, pending+1)
+	case nonce <= last:
+		return codes.Errorf(codes.NonceReplayed, "nonce %d already used: the sender's last committed nonce is %d", nonce, last)
+	case nonce > last+1:
+		return codes.Errorf(codes.NonceGap, "nonce %d skips ahead: the sender's next nonce is %d", nonce, last+1)
 	}
 	return nil
 }

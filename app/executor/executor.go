@@ -176,22 +176,7 @@ func (e *Executor) committed() state.Reader {
 
 // EffectiveRuntime returns the effective runtime recorded in committed state (or genesis).
 func (e *Executor) EffectiveRuntime() (*statev1.EffectiveRuntime, error) {
-	return readEffective(e.committed())
-}
-
-func readEffective(r state.Reader) (*statev1.EffectiveRuntime, error) {
-	raw, err := r.Get(state.KeyEffectiveRuntime)
-	if err != nil {
-		return nil, err
-	}
-	if raw == nil {
-		return nil, errors.New("no effective runtime recorded: the chain has not been initialised")
-	}
-	var eff statev1.EffectiveRuntime
-	if err := eff.Unmarshal(raw); err != nil {
-		return nil, fmt.Errorf("effective runtime record is corrupt: %w", err)
-	}
-	return &eff, nil
+	return upgrade.NewKeeper(state.NewCache(e.committed())).Effective()
 }
 
 // BlockResult is the outcome of FinalizeBlock.

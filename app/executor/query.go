@@ -102,11 +102,7 @@ func (e *Executor) Query(path string, data []byte) QueryResult {
 			return fail(QueryNotFound, "%v", err)
 		}
 		info := RuntimeInfo{Version: eff.Version, CodeSHA256: hex.EncodeToString(eff.CodeSha256), SinceHeight: eff.SinceHeight, Paused: e.Paused()}
-		for _, in := range e.installedOrNil() {
-			if in.Version == eff.Version && string(in.SHA256[:]) == string(eff.CodeSha256) {
-				info.Installed = true
-			}
-		}
+		info.Installed = e.installedSet()[ref(eff.Version, eff.CodeSha256)]
 		return answerJSON(info)
 	case len(parts) == 2 && parts[0] == "upgrade" && parts[1] == "status":
 		st, cerr := e.upgradeStatus(data)

@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"github.com/vchain/vchain/app/codes"
-	"github.com/vchain/vchain/app/runtime"
 	"github.com/vchain/vchain/app/state"
 	"github.com/vchain/vchain/app/upgrade"
 	statev1 "github.com/vchain/vchain/proto/vchain/state/v1"
@@ -196,12 +195,6 @@ func (e *Executor) NextRuntime() (upgrade.VersionRef, error) {
 		return upgrade.VersionRef{}, err
 	}
 	return ref(eff.Version, eff.CodeSha256), nil
-}
-
-// HasRuntime reports whether r is installed with the right bytes.
-func (e *Executor) HasRuntime(r upgrade.VersionRef) bool {
-	h, err := runtime.ParseHash(r.CodeSHA256)
-	return err == nil && e.installedSet()[ref(r.Version, h[:])]
 }
 
 func sortRefs(rs []upgrade.VersionRef) {
