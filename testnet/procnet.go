@@ -1,11 +1,9 @@
 package testnet
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -108,33 +106,29 @@ func (p *ProcNet) Clients(t testing.TB, names ...string) []*client.Client {
 // the exit code must be wantExit.
 func (p *ProcNet) CLI(t testing.TB, name string, wantExit int, args ...string) string {
 	t.Helper()
-	n := p.Node(t, name)
-	cmd := exec.Command(p.Bin, append(args, "--home", p.M.HomeOf(n), "--node", n.RPCAddr())...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := p.M.Run(p.Bin, p.Node(t, name), args...)
 	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
+	var re *localnet.RunError
+	if errors.As(err, &re) {
+		code = re.Code
 	} else if err != nil {
 		t.Fatal(err)
 	}
 	if code != wantExit {
-		t.Fatalf("vchaind %s (on %s): exit %d, want %d\n%s\n%s", strings.Join(args, " "), name, code, wantExit, out, stderr.String())
+		t.Fatalf("on %s: exit %d, want %d: %v", name, code, wantExit, err)
 	}
-	return string(out)
+	return out
 }
 
 // Admin runs an admin command through node0 (whose keyring holds the admin key) and
 // returns the height of the block that included it.
 func (p *ProcNet) Admin(t testing.TB, args ...string) int64 {
 	t.Helper()
-	var res struct{ Height int64 }
-	out := p.CLI(t, p.M.AdminHome, 0, append(args, "--from", "admin", "-o", "json")...)
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		t.Fatalf("%s: %v", out, err)
+	h, err := p.M.AdminTx(p.Bin, args...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return res.Height
+	return h
 }
 
 // Status returns a node's status.
@@ -164,25 +158,13 @@ func (p *ProcNet) WaitHeight(t testing.TB, h int64, timeout time.Duration, names
 // to the lowest common height of the named nodes, and returns that height.
 func (p *ProcNet) CheckConsistency(t testing.TB, names ...string) int64 {
 	t.Helper()
-	ctx := context.Background()
-	top := int64(1 << 62)
+	var nodes []localnet.Node
 	for _, name := range names {
-		top = min(top, p.Status(t, name).Height)
+		nodes = append(nodes, p.Node(t, name))
 	}
-	for h := int64(1); h <= top; h++ {
-		var ref string
-		for i, name := range names {
-			b, err := p.Client(t, name).RPC.Block(ctx, &h)
-			if err != nil {
-				t.Fatalf("%s: block %d: %v", name, h, err)
-			}
-			got := b.BlockID.Hash.String() + "/" + b.Block.AppHash.String()
-			if i == 0 {
-				ref = got
-			} else if got != ref {
-				t.Fatalf("height %d: %s has %s, %s has %s", h, names[0], ref, name, got)
-			}
-		}
+	top, err := localnet.SameBlocks(context.Background(), nodes)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return top
 }

@@ -158,21 +158,14 @@ func measure(ctx context.Context, name string, target loadgen.Target, chainID st
 }
 
 func cli(m *localnet.Manifest, n localnet.Node, args ...string) string {
-	full := append(args, "--home", m.HomeOf(n), "--node", n.RPCAddr())
-	o, err := exec.Command(*bin, full...).CombinedOutput()
-	if err != nil {
-		must(fmt.Errorf("vchaind %s: %v\n%s", strings.Join(args, " "), err, o))
-	}
-	return string(o)
+	o, err := m.Run(*bin, n, args...)
+	must(err)
+	return o
 }
 
 func adminHeight(m *localnet.Manifest, args ...string) int64 {
-	n, _ := m.Node(m.AdminHome)
-	o := cli(m, n, append(args, "--from", "admin", "-o", "json")...)
-	var h int64
-	if i := strings.Index(o, `"height": `); i >= 0 {
-		fmt.Sscanf(o[i+len(`"height": `):], "%d", &h)
-	}
+	h, err := m.AdminTx(*bin, args...)
+	must(err)
 	return h
 }
 

@@ -7,11 +7,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -50,29 +48,16 @@ type demo struct {
 // cli runs a real vchaind command against node name and returns its stdout.
 func (d *demo) cli(name string, args ...string) (string, error) {
 	n, _ := d.m.Node(name)
-	full := append(args, "--home", d.m.HomeOf(n), "--node", n.RPCAddr())
-	cmd := exec.Command(*bin, full...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return string(out), fmt.Errorf("vchaind %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.String())
-	}
-	return string(out), nil
+	return d.m.Run(*bin, n, args...)
 }
 
 func (d *demo) admin(args ...string) int64 {
 	say("admin: vchaind %s", strings.Join(args, " "))
-	out, err := d.cli(d.m.AdminHome, append(args, "--from", "admin", "-o", "json")...)
+	h, err := d.m.AdminTx(*bin, args...)
 	if err != nil {
 		fail("%v", err)
 	}
-	var r struct {
-		Height int64
-		Code   uint32
-	}
-	_ = json.Unmarshal([]byte(out), &r)
-	return r.Height
+	return h
 }
 
 func (d *demo) readiness(version uint64) string {
@@ -155,25 +140,9 @@ func (d *demo) history() []executor.HistoryEntry {
 // sameHashes compares every node's block ID and app hash at every height, and returns
 // the highest height compared.
 func (d *demo) sameHashes() int64 {
-	ctx := context.Background()
-	top := int64(1 << 62)
-	for _, s := range d.m.StatusAll(ctx, 2*time.Second) {
-		top = min(top, s.Height)
-	}
-	for h := int64(1); h <= top; h++ {
-		var ref string
-		for i, c := range d.clients {
-			b, err := c.RPC.Block(ctx, &h)
-			if err != nil {
-				fail("%s: block %d: %v", d.names[i], h, err)
-			}
-			got := b.BlockID.Hash.String() + b.Block.AppHash.String()
-			if i == 0 {
-				ref = got
-			} else if got != ref {
-				fail("height %d: %s and %s disagree", h, d.names[0], d.names[i])
-			}
-		}
+	top, err := localnet.SameBlocks(context.Background(), d.m.Nodes)
+	if err != nil {
+		fail("%v", err)
 	}
 	return top
 }
