@@ -63,6 +63,16 @@ type Manager struct {
 
 	mu     sync.Mutex
 	loaded map[uint64]*Module
+	// sums remembers the sha256 of each file List has read, by name, size and
+	// modification time, so status queries do not re-hash megabytes each time. Load, the
+	// check that guards execution, always hashes the bytes it compiles.
+	sums map[fileStamp]Hash
+}
+
+type fileStamp struct {
+	name  string
+	size  int64
+	mtime int64
 }
 
 // Option configures a Manager.
@@ -105,7 +115,7 @@ func NewManager(ctx context.Context, dir string, opts ...Option) (*Manager, erro
 		rt.Close(ctx)
 		return nil, err
 	}
-	return &Manager{dir: dir, rt: rt, loaded: make(map[uint64]*Module)}, nil
+	return &Manager{dir: dir, rt: rt, loaded: make(map[uint64]*Module), sums: make(map[fileStamp]Hash)}, nil
 }
 
 // Close releases every compiled module.
@@ -142,14 +152,39 @@ func (m *Manager) List() ([]Installed, error) {
 		if err != nil || v == 0 {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(m.dir, name))
+		sum, err := m.fileSum(e)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", name, err)
+			return nil, err
 		}
-		out = append(out, Installed{Version: v, SHA256: sha256.Sum256(b), Path: filepath.Join(m.dir, name)})
+		out = append(out, Installed{Version: v, SHA256: sum, Path: filepath.Join(m.dir, name)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
 	return out, nil
+}
+
+// fileSum returns the sha256 of a file of the runtime directory, hashing it only when its
+// name, size or modification time is new.
+func (m *Manager) fileSum(e os.DirEntry) (Hash, error) {
+	info, err := e.Info()
+	if err != nil {
+		return Hash{}, fmt.Errorf("stat %s: %w", e.Name(), err)
+	}
+	stamp := fileStamp{name: e.Name(), size: info.Size(), mtime: info.ModTime().UnixNano()}
+	m.mu.Lock()
+	sum, ok := m.sums[stamp]
+	m.mu.Unlock()
+	if ok {
+		return sum, nil
+	}
+	b, err := os.ReadFile(filepath.Join(m.dir, e.Name()))
+	if err != nil {
+		return Hash{}, fmt.Errorf("read %s: %w", e.Name(), err)
+	}
+	sum = sha256.Sum256(b)
+	m.mu.Lock()
+	m.sums[stamp] = sum
+	m.mu.Unlock()
+	return sum, nil
 }
 
 // Install validates wasm, meters and compiles it, and stores it as version. Installing the

@@ -163,8 +163,16 @@ func TestLoadRefusesTamperedModule(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m2.Close(ctx)
-	if err := os.WriteFile(m.Path(1), testwasm.Module(t, "testmod"), 0o644); err != nil {
+	if list, err := m.List(); err != nil || list[0].SHA256 != want {
+		t.Fatalf("list before the replacement: %+v %v", list, err)
+	}
+	other := testwasm.Module(t, "testmod")
+	if err := os.WriteFile(m.Path(1), other, 0o644); err != nil {
 		t.Fatal(err)
+	}
+	// List remembers hashes by file stamp: a replaced file must show its new hash.
+	if list, err := m.List(); err != nil || list[0].SHA256 != sha256.Sum256(other) {
+		t.Fatalf("list after the replacement: %+v %v", list, err)
 	}
 	if _, err := m2.Load(ctx, 1, want); !errors.Is(err, runtime.ErrHashMismatch) {
 		t.Fatalf("load of a replaced module: %v, want ErrHashMismatch", err)

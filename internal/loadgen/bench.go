@@ -61,14 +61,10 @@ type Report struct {
 	FirstError   string  `json:"first_error,omitempty"`
 }
 
-type pendingTx struct {
-	sent time.Time
-}
-
 type bench struct {
 	cfg     BenchConfig
 	mu      sync.Mutex
-	pending map[[32]byte]pendingTx
+	pending map[[32]byte]time.Time // sent at
 	lat     []time.Duration
 	r       Report
 	first   time.Time
@@ -79,7 +75,7 @@ type bench struct {
 // Bench runs a load profile and measures it: broadcast-to-commit latency is from just
 // before broadcast_tx_sync to when the block holding the transaction is seen committed.
 func Bench(ctx context.Context, cfg BenchConfig) (*Report, error) {
-	b := &bench{cfg: cfg, pending: map[[32]byte]pendingTx{}}
+	b := &bench{cfg: cfg, pending: map[[32]byte]time.Time{}}
 	st, err := cfg.Clients[0].RPC.Status(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
@@ -163,7 +159,7 @@ func (b *bench) send(ctx context.Context, s int, key *keyring.Key, deadline time
 		}
 		h := sha256.Sum256(raw)
 		b.mu.Lock()
-		b.pending[h] = pendingTx{sent: time.Now()}
+		b.pending[h] = time.Now()
 		b.r.Sent++
 		b.mu.Unlock()
 		res, err := c.RPC.BroadcastTxSync(ctx, raw)
@@ -221,7 +217,7 @@ func (b *bench) watch(ctx context.Context, from int64) error {
 		b.r.LastHeight = h
 		for i, tx := range blk.Block.Txs {
 			k := sha256.Sum256(tx)
-			p, ok := b.pending[k]
+			sent, ok := b.pending[k]
 			if !ok {
 				continue
 			}
@@ -234,7 +230,7 @@ func (b *bench) watch(ctx context.Context, from int64) error {
 				continue
 			}
 			b.r.Committed++
-			b.lat = append(b.lat, now.Sub(p.sent))
+			b.lat = append(b.lat, now.Sub(sent))
 			b.last = now
 		}
 		b.mu.Unlock()
