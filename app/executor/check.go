@@ -42,6 +42,22 @@ func (c *checkState) top(addr tx.Address, committed uint64) uint64 {
 	return top
 }
 
+func (c *checkState) full() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.limit > 0 && c.admitted >= c.limit
+}
+
+func (c *checkState) fullError() *codes.Error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fullErrorLocked()
+}
+
+func (c *checkState) fullErrorLocked() *codes.Error {
+	return codes.Errorf(codes.MempoolFull, "the mempool holds %d transactions, its limit: retry this transaction later", c.admitted)
+}
+
 // SetMempoolLimit tells CheckTx the size of CometBFT's mempool (config mempool.size).
 func (e *Executor) SetMempoolLimit(n int) {
 	e.check.mu.Lock()
@@ -66,6 +82,11 @@ func (e *Executor) checkTx(raw []byte, recheck bool) (*tx.Tx, *codes.Error) {
 	p := e.Params()
 	if p == nil {
 		return nil, codes.Errorf(codes.InvalidMessage, "the chain has not been initialised")
+	}
+	if !recheck && e.check.full() {
+		// Refused before decoding: under load most refusals are this one, and a signature
+		// check costs more than the rest of CheckTx together.
+		return nil, e.check.fullError()
 	}
 	t, cerr := tx.DecodeCached(raw, tx.Limits{ChainID: p.ChainID, MaxGasPerTx: p.App.MaxGasPerTx}, e.sigs)
 	if cerr != nil {
@@ -97,7 +118,7 @@ func (e *Executor) checkTx(raw []byte, recheck bool) (*tx.Tx, *codes.Error) {
 		return nil, codes.Errorf(codes.NonceGap, "nonce %d skips ahead: the sender's next nonce is %d", n, top+1)
 	}
 	if e.check.limit > 0 && e.check.admitted >= e.check.limit {
-		return nil, codes.Errorf(codes.MempoolFull, "the mempool holds %d transactions, its limit: retry this transaction later", e.check.admitted)
+		return nil, e.check.fullErrorLocked()
 	}
 	if e.check.pending[t.Sender] == nil {
 		e.check.pending[t.Sender] = map[uint64]struct{}{}

@@ -8,15 +8,24 @@ import "sync"
 // largest cost of a simple transaction. Skipping is safe: the same bytes always verify the
 // same way, so every node reaches the same result whether or not its cache has the entry.
 type SigCache struct {
-	mu  sync.Mutex
-	m   map[[32]byte]struct{}
-	max int
+	mu   sync.Mutex
+	m    map[[32]byte]struct{}
+	max  int
+	keys keyCache
 }
 
 // NewSigCache returns a cache of at most max entries; when full it starts over, which
 // costs only re-verifications.
 func NewSigCache(max int) *SigCache {
-	return &SigCache{m: make(map[[32]byte]struct{}), max: max}
+	return &SigCache{m: make(map[[32]byte]struct{}), max: max, keys: keyCache{max: keyCacheSize}}
+}
+
+// verify checks a signature, with the cache's expanded public keys when there is a cache.
+func (c *SigCache) verify(pub, msg, sig []byte) bool {
+	if c == nil {
+		return verify(pub, msg, sig)
+	}
+	return c.keys.verify(pub, msg, sig)
 }
 
 func (c *SigCache) has(h [32]byte) bool {

@@ -118,7 +118,7 @@ func DecodeCached(raw []byte, lim Limits, sigs *SigCache) (*Tx, *codes.Error) {
 		return nil, codes.Errorf(codes.BadSignature, "signature is %d bytes, want %d", len(env.Signature), ed25519.SignatureSize)
 	}
 	if !sigs.has(t.Hash) {
-		if !ed25519.Verify(env.PubKey, SignBytes(env.Body), env.Signature) {
+		if !sigs.verify(env.PubKey, SignBytes(env.Body), env.Signature) {
 			return nil, codes.Errorf(codes.BadSignature, "signature does not verify for public key %X", env.PubKey)
 		}
 		sigs.add(t.Hash)
