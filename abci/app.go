@@ -133,7 +133,7 @@ func (a *App) Commit(_ context.Context, _ *abcitypes.RequestCommit) (*abcitypes.
 
 // Query answers the paths documented on executor.Query.
 func (a *App) Query(_ context.Context, req *abcitypes.RequestQuery) (*abcitypes.ResponseQuery, error) {
-	r := a.exec.Query(req.Path, req.Data)
+	r := a.exec.QueryAt(req.Path, req.Data, req.Height)
 	return &abcitypes.ResponseQuery{
 		Code: uint32(r.Code), Log: r.Log, Key: r.Key, Value: r.Value, Height: r.Height, Codespace: codespace(uint32(r.Code)),
 	}, nil

@@ -20,6 +20,17 @@ const (
 	QueryFailed   codes.Code = 43 // the node could not read its state
 )
 
+// maxQueryLog bounds a query's log: logs quote the path and data they refuse, and neither
+// has a size limit of its own.
+const maxQueryLog = 1024
+
+func clipLog(s string) string {
+	if len(s) <= maxQueryLog {
+		return s
+	}
+	return fmt.Sprintf("%s... (%d bytes, clipped)", strings.ToValidUTF8(s[:maxQueryLog], ""), len(s))
+}
+
 // QueryResult is an answer to Query. Value is raw for /state and JSON otherwise.
 type QueryResult struct {
 	Code   codes.Code
@@ -57,10 +68,21 @@ type RuntimeInfo struct {
 //	/account/<address>                  AccountInfo (JSON)
 //	/runtime                            RuntimeInfo (JSON)
 //	/params                             Params (JSON)
-func (e *Executor) Query(path string, data []byte) QueryResult {
+func (e *Executor) Query(path string, data []byte) QueryResult { return e.QueryAt(path, data, 0) }
+
+// QueryAt is Query at a given height, as ABCI's RequestQuery.Height asks: 0 or the last
+// committed height are answered; the app keeps no history of its state, so any other
+// height is refused with QueryBad rather than answered from the latest state under a
+// height it does not belong to.
+func (e *Executor) QueryAt(path string, data []byte, height int64) QueryResult {
 	r := QueryResult{Height: e.store.Height()}
+	if height != 0 && height != r.Height {
+		r.Code = QueryBad
+		r.Log = fmt.Sprintf("height %d: only the last committed height (%d) can be queried; pass 0 for it", height, r.Height)
+		return r
+	}
 	fail := func(c codes.Code, format string, args ...any) QueryResult {
-		r.Code, r.Log = c, fmt.Sprintf(format, args...)
+		r.Code, r.Log = c, clipLog(fmt.Sprintf(format, args...))
 		return r
 	}
 	answerJSON := func(v any) QueryResult {
