@@ -36,6 +36,7 @@ var (
 	duration     = flag.Duration("duration", 20*time.Second, "load duration per network")
 	senders      = flag.Int("senders", 32, "concurrent senders")
 	replayBlocks = flag.Int64("replay-blocks", 2000, "chain length for the replay measurement")
+	only         = flag.String("only", "", "run one part and print its figures, without writing the report: throughput")
 )
 
 var began = time.Now()
@@ -299,6 +300,11 @@ func main() {
 	say("vchain network up")
 	waitHeight(clients(m.Nodes)[0], 2, 60*time.Second)
 	vcT := measure(ctx, "vchain", loadgen.Vchain, m.ChainID, m, m.Nodes)
+	if *only == "throughput" {
+		stopAll()
+		fmt.Printf("throughput vchain / kvstore: %.2f\n", ratio(vcT.r.CommittedTPS, kvT.r.CommittedTPS))
+		return
+	}
 
 	// 2. The switch, on the same vchain network.
 	sw := measureSwitch(m, v2)
