@@ -50,8 +50,8 @@ type blockRun struct {
 
 // deliver executes one transaction. Rejected transactions change nothing; executed ones
 // consume their nonce whatever the outcome, so they can never be replayed.
-func (b *blockRun) deliver(raw []byte) (TxResult, error) {
-	t, cerr := tx.DecodeCached(raw, b.limits, b.e.sigs)
+func (b *blockRun) deliver(d decoded) (TxResult, error) {
+	t, cerr := d.tx, d.cerr
 	if cerr != nil {
 		return b.rejected(cerr, nil), nil
 	}
