@@ -10,7 +10,7 @@ CONTRACT_VERSIONS := v1 v2
 
 LOCALNET  ?= $(CURDIR)/.localnet/testnet
 
-.PHONY: all build contracts run localnet localnet-stop docker-testnet demo test test-short bench proto lint clean
+.PHONY: all build contracts run localnet localnet-stop docker-testnet demo test test-short soak bench proto lint clean
 
 all: build
 
@@ -60,6 +60,13 @@ test:
 ## test-short: skips the long end-to-end tests
 test-short:
 	$(GO) test -short -count=1 ./...
+
+## soak: 4 validator processes under load, one killed -9 and restarted every few seconds,
+## across a switch and a downgrade; checks nothing acknowledged is lost (SOAK_DURATION=8m for longer;
+## SOAK_REPORT=file.json writes the figures)
+SOAK_DURATION ?= 3m
+soak:
+	VCHAIN_SOAK_DURATION=$(SOAK_DURATION) VCHAIN_SOAK_REPORT=$(SOAK_REPORT) $(GO) test ./testnet -run '^TestSoak$$' -count=1 -v -timeout 45m
 
 ## bench: vchain vs CometBFT's kvstore on the same 4-validator setup, the switch, replay,
 ## and the Go benchmarks; writes BENCHMARKS.md and prints the ratios last (about 10 minutes)

@@ -248,19 +248,19 @@ func (b *bench) report() *Report {
 		r.CommittedTPS = float64(r.Committed) / r.Seconds
 	}
 	sort.Slice(b.lat, func(i, j int) bool { return b.lat[i] < b.lat[j] })
-	r.LatencyP50, r.LatencyP90, r.LatencyP99 = pct(b.lat, 50), pct(b.lat, 90), pct(b.lat, 99)
+	r.LatencyP50, r.LatencyP90, r.LatencyP99 = Percentile(b.lat, 50), Percentile(b.lat, 90), Percentile(b.lat, 99)
 	var iv []time.Duration
 	for i := 1; i < len(b.times); i++ {
 		iv = append(iv, b.times[i].Sub(b.times[i-1]))
 	}
 	sort.Slice(iv, func(i, j int) bool { return iv[i] < iv[j] })
-	r.IntervalP50, r.IntervalP99 = pct(iv, 50), pct(iv, 99)
+	r.IntervalP50, r.IntervalP99 = Percentile(iv, 50), Percentile(iv, 99)
 	r.Blocks = len(b.times)
 	return &r
 }
 
-// pct returns the p-th percentile of sorted durations, in milliseconds.
-func pct(sorted []time.Duration, p int) float64 {
+// Percentile returns the p-th percentile of sorted durations, in milliseconds.
+func Percentile(sorted []time.Duration, p int) float64 {
 	if len(sorted) == 0 {
 		return 0
 	}
