@@ -107,6 +107,9 @@ func NewCometWithClient(cfg *cmtcfg.Config, cc proxy.ClientCreator, log cmtlog.L
 	if err != nil {
 		return nil, fmt.Errorf("load node key: %w", err)
 	}
+	if _, err := reindexTail(cfg, log); err != nil {
+		return nil, fmt.Errorf("index the last blocks: %w", err)
+	}
 	n, err := nm.NewNode(cfg, pv, nodeKey,
 		cc,
 		nm.DefaultGenesisDocProviderFunc(cfg),
