@@ -262,7 +262,9 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 			w = costHeavy
 		case 13, 16: // elem.drop, table.size
 			_, pos, err = readU32(b, pos)
-		case 15, 17: // table.grow, table.fill
+		case 15: // table.grow: refused, see maxTableElements
+			return pos, t, 0, fmt.Errorf("table.grow at offset %d is not supported: tables keep their declared size", base+start)
+		case 17: // table.fill
 			_, pos, err = readU32(b, pos)
 			w = costHeavy
 		default:

@@ -47,7 +47,7 @@
 // Every original instruction costs 1 (costDefault), including block, end
 // and the branch instructions. Calls (call, call_indirect, return_call,
 // return_call_indirect), memory.grow, memory.init, memory.copy, memory.fill,
-// table.init, table.copy, table.grow and table.fill cost 10 (costHeavy).
+// table.init, table.copy and table.fill cost 10 (costHeavy).
 // The charge is flat: bulk memory and table operations are not charged per
 // byte or element. The injected instructions themselves are free. These
 // numbers are consensus rules.
@@ -60,7 +60,9 @@
 // SIMD, threads, exception handling, GC, multiple memories and anything
 // unknown are refused with an error, as are modules that already export
 // GasGlobalExport or whose code names a global index that does not exist
-// (after the rewrite it would name the gas global).
+// (after the rewrite it would name the gas global). table.grow is refused,
+// and a table may declare at most 2^20 elements: wazero allocates tables in
+// full, and gas charged per instruction could not pay for that memory.
 //
 // Instrument also screens out modules that would make wazero v1.12.0
 // allocate by a forged count or panic (see screen.go and

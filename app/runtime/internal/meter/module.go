@@ -114,6 +114,8 @@ func parseModule(b []byte) (*module, error) {
 			err = m.parseGlobals(s)
 		case secExport:
 			m.exportIdx = i
+		case secTable:
+			err = screenTables(s)
 		case secElement:
 			err = m.screenElements(s)
 		case secCode:

@@ -12,6 +12,42 @@ import "fmt"
 // bytes that follow it, and a function may declare at most maxLocals locals
 // (the limit browsers' engines apply; no real toolchain comes close).
 
+// maxTableElements bounds a table's initial size: wazero allocates every
+// element (8 bytes) at each instantiation, and the node instantiates a fresh
+// module for every block, so a table declaring 2^27 elements would cost a
+// gigabyte per block. Go modules declare a few thousand. table.grow is
+// refused for the same reason (see decoder.step): its flat gas cost would pay
+// for an allocation of up to 32 GiB. Both are consensus rules.
+const maxTableElements = 1 << 20
+
+// screenTables checks the table section: each table's initial size.
+func screenTables(s section) error {
+	b := s.payload
+	n, pos, err := readU32(b, 0)
+	if err != nil {
+		return err
+	}
+	for i := uint32(0); i < n; i++ {
+		if pos >= len(b) {
+			return fmt.Errorf("table %d: %w", i, errEOF)
+		}
+		var min uint32
+		if min, _, err = readU32(b, pos+2); err == nil && min > maxTableElements {
+			err = fmt.Errorf("initial size %d elements, at most %d", min, maxTableElements)
+		}
+		if err == nil {
+			pos, err = skipLimits(b, pos+1) // after the reference type
+		}
+		if err != nil {
+			return fmt.Errorf("table %d: %w", i, err)
+		}
+	}
+	if pos != len(b) {
+		return fmt.Errorf("section size mismatch: %d bytes left after %d tables", len(b)-pos, n)
+	}
+	return nil
+}
+
 // maxLocals bounds the locals one function may declare. It is a consensus
 // rule like the costs: a module over it is refused on every node.
 const maxLocals = 50000
