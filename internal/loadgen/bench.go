@@ -138,6 +138,7 @@ func (b *bench) send(ctx context.Context, s int, key *keyring.Key, deadline time
 	}
 	nonce := uint64(0)
 	next := time.Now()
+	var raw []byte // a refused transaction, sent again as it is: no second signature
 	for i := 0; time.Now().Before(deadline); i++ {
 		if every > 0 {
 			if d := time.Until(next); d > 0 {
@@ -145,14 +146,9 @@ func (b *bench) send(ctx context.Context, s int, key *keyring.Key, deadline time
 			}
 			next = next.Add(every)
 		}
-		var raw []byte
-		if b.cfg.Target == KVStore {
-			raw = []byte(fmt.Sprintf("bench-%d-%d=%d", s, i, i))
-		} else {
+		if raw == nil {
 			var err error
-			raw, _, err = c.SignCall(ctx, key, client.CallTx{ChainID: b.cfg.ChainID, Contract: "kv", Method: "set",
-				Args: []byte(fmt.Sprintf(`{"key":"bench-%d-%d","value":"%d"}`, s, i, i)), GasLimit: CallGas, Nonce: nonce + 1})
-			if err != nil {
+			if raw, err = b.newTx(ctx, c, key, s, i, nonce+1); err != nil {
 				b.fail(err)
 				continue
 			}
@@ -181,7 +177,18 @@ func (b *bench) send(ctx context.Context, s int, key *keyring.Key, deadline time
 		b.r.Accepted++
 		b.mu.Unlock()
 		nonce++
+		raw = nil
 	}
+}
+
+// newTx makes sender s's i-th transaction.
+func (b *bench) newTx(ctx context.Context, c *client.Client, key *keyring.Key, s, i int, nonce uint64) ([]byte, error) {
+	if b.cfg.Target == KVStore {
+		return []byte(fmt.Sprintf("bench-%d-%d=%d", s, i, i)), nil
+	}
+	raw, _, err := c.SignCall(ctx, key, client.CallTx{ChainID: b.cfg.ChainID, Contract: "kv", Method: "set",
+		Args: []byte(fmt.Sprintf(`{"key":"bench-%d-%d","value":"%d"}`, s, i, i)), GasLimit: CallGas, Nonce: nonce})
+	return raw, err
 }
 
 func (b *bench) fail(err error) {
