@@ -32,6 +32,10 @@ import (
 // same constant on every node.
 const MemoryLimitPages = 1024
 
+// MaxModuleBytes bounds a module's size. A Go runtime module is about 2-3 MB; the bound
+// keeps a wrong file (or a hostile one) from being read, metered and compiled at length.
+const MaxModuleBytes = 32 << 20
+
 // Hash is the sha256 of a module's original (unmetered) bytes: the identity the chain
 // records for a version.
 type Hash [32]byte
@@ -207,6 +211,13 @@ func (m *Manager) Install(ctx context.Context, version uint64, wasm []byte) (*Mo
 	if err != nil {
 		return nil, fmt.Errorf("install v%d: %w", version, err)
 	}
+	// Instantiate it once, as every block will: a module whose start function or
+	// initialisation traps, loops or needs an import nobody provides is refused now rather
+	// than failing every transaction of every block once it is effective.
+	if err := mod.trial(ctx); err != nil {
+		mod.compiled.Close(ctx)
+		return nil, fmt.Errorf("install v%d: %w", version, err)
+	}
 	if err := writeFileAtomic(path, wasm); err != nil {
 		return nil, fmt.Errorf("install v%d: %w", version, err)
 	}
@@ -247,6 +258,9 @@ func (m *Manager) Load(ctx context.Context, version uint64, want Hash) (*Module,
 }
 
 func (m *Manager) compile(ctx context.Context, version uint64, sum Hash, wasm []byte) (*Module, error) {
+	if len(wasm) > MaxModuleBytes {
+		return nil, fmt.Errorf("module is %d bytes, the limit is %d", len(wasm), MaxModuleBytes)
+	}
 	metered, err := meter.Instrument(wasm)
 	if err != nil {
 		return nil, fmt.Errorf("meter module: %w", err)

@@ -87,12 +87,22 @@ func (s *Session) instantiate(ctx context.Context) error {
 	gas.Set(GasInitialize)
 	if _, err := inst.ExportedFunction(abi.ExportInitialize).Call(ctx); err != nil {
 		inst.Close(ctx)
+		if int64(gas.Get()) < 0 {
+			return fmt.Errorf("initialize runtime v%d: used up its gas budget of %d without finishing", s.mod.Version, uint64(GasInitialize))
+		}
 		return fmt.Errorf("initialize runtime v%d: %s", s.mod.Version, s.describe(err))
 	}
 	s.inst, s.gas = inst, gas
 	s.alloc = inst.ExportedFunction(abi.ExportAlloc)
 	s.exec = inst.ExportedFunction(abi.ExportExecute)
 	return nil
+}
+
+// trial instantiates m once and initialises it, as the first call of a block does.
+func (m *Module) trial(ctx context.Context) error {
+	s := m.NewSession()
+	defer s.Close(ctx)
+	return s.instantiate(ctx)
 }
 
 // Execute runs req with at most gasLimit gas. Contract failures are reported in the
@@ -128,6 +138,12 @@ func (s *Session) Execute(ctx context.Context, env Env, req abi.Request, gasLimi
 			res.Err = c.failure
 		case left < 0:
 			res.Err = codes.Errorf(codes.OutOfGas, "out of gas: limit %d", gasLimit)
+		case isStackOverflow(err):
+			// The depth at which wazero's call stack overflows depends on the machine's frame
+			// sizes, not on wasm semantics: a node on another architecture may run the same
+			// recursion until its gas is gone instead. Reporting both the same way, as out of
+			// gas with the whole limit used, keeps unbounded recursion deterministic.
+			res.Err = codes.Errorf(codes.OutOfGas, "out of gas: call stack exhausted (limit %d)", gasLimit)
 		default:
 			res.Err = codes.Errorf(codes.ContractTrap, "%s", s.describe(err))
 		}
@@ -149,6 +165,11 @@ func (s *Session) Execute(ctx context.Context, env Env, req abi.Request, gasLimi
 		res.Events = nil
 	}
 	return res, nil
+}
+
+// isStackOverflow reports wazero's call stack overflow trap.
+func isStackOverflow(err error) bool {
+	return strings.Contains(firstLine(err.Error()), "stack overflow")
 }
 
 // nodeError marks a failure of the node itself inside a host call.
