@@ -1,7 +1,8 @@
 //go:build wasip1
 
 // Package fault misbehaves on request: it loops forever, panics, exits the Go runtime,
-// exhausts memory, recurses without bound, writes and then fails, or breaks host limits.
+// exhausts memory, recurses without bound, writes and then fails, or breaks host limits
+// (huge keys, values and events, too many events).
 package fault
 
 import (
@@ -68,6 +69,47 @@ func Handle(c *sdk.Context, method string, args []byte) ([]byte, error) {
 		panic("after a write")
 	case "big_key":
 		c.Set(make([]byte, 1<<10), []byte("x"))
+		return nil, nil
+	case "big_value": // writes one value of kb KiB (the host caps values at 64 KiB)
+		var a struct {
+			KB int `json:"kb"`
+		}
+		if err := sdk.ParseArgs(args, &a); err != nil {
+			return nil, err
+		}
+		c.Set([]byte("big"), make([]byte, a.KB<<10))
+		return nil, nil
+	case "many_values": // writes n values of 60 KiB each: only gas bounds the total
+		var a struct {
+			N int `json:"n"`
+		}
+		if err := sdk.ParseArgs(args, &a); err != nil {
+			return nil, err
+		}
+		v := make([]byte, 60<<10)
+		for i := 0; i < a.N; i++ {
+			c.Set([]byte("v"+strconv.Itoa(i)), v)
+		}
+		return nil, nil
+	case "big_event": // emits one event with a kb KiB attribute (the host caps events at 4 KiB)
+		var a struct {
+			KB int `json:"kb"`
+		}
+		if err := sdk.ParseArgs(args, &a); err != nil {
+			return nil, err
+		}
+		c.Emit("big", "v", string(make([]byte, a.KB<<10)))
+		return nil, nil
+	case "many_events": // emits n small events (the host caps a transaction at 64)
+		var a struct {
+			N int `json:"n"`
+		}
+		if err := sdk.ParseArgs(args, &a); err != nil {
+			return nil, err
+		}
+		for i := 0; i < a.N; i++ {
+			c.Emit("e", "i", strconv.Itoa(i))
+		}
 		return nil, nil
 	case "abort":
 		sdk.Abort("aborted on purpose")
