@@ -161,8 +161,8 @@ func measure(ctx context.Context, name string, target loadgen.Target, chainID st
 		tp.cpu += (cpu - before[i]) / el / float64(len(pids))
 		tp.peakMiB = max(tp.peakMiB, peak)
 	}
-	say("%s: %.0f committed tx/s, latency p50 %.0f ms p99 %.0f ms, %.2f cores/node, peak %.0f MiB, %d failed",
-		name, r.CommittedTPS, r.LatencyP50, r.LatencyP99, tp.cpu, tp.peakMiB, r.Failed)
+	say("%s: %.0f committed tx/s, %.0f txs/block, block interval p50 %.0f ms, latency p50 %.0f ms p99 %.0f ms, %.2f cores/node, peak %.0f MiB, %d failed",
+		name, r.CommittedTPS, perBlock(r), r.IntervalP50, r.LatencyP50, r.LatencyP99, tp.cpu, tp.peakMiB, r.Failed)
 	return tp
 }
 

@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/vchain/vchain/internal/loadgen"
 )
 
 func ratio(a, b float64) float64 {
@@ -13,6 +15,14 @@ func ratio(a, b float64) float64 {
 		return 0
 	}
 	return a / b
+}
+
+// perBlock is the mean number of committed transactions per block of a load run.
+func perBlock(r *loadgen.Report) float64 {
+	if r.Blocks == 0 {
+		return 0
+	}
+	return float64(r.Committed) / float64(r.Blocks)
 }
 
 func report(kv, vc throughput, sw switchResult, kvR, vcR replayResult) {
@@ -31,8 +41,12 @@ func report(kv, vc throughput, sw switchResult, kvR, vcR replayResult) {
 	w("")
 	w("Machine: %d cores (%s), %s memory, %s/%s, %s; CometBFT %s.", runtime.NumCPU(), cpuModel(), mem, runtime.GOOS, runtime.GOARCH, runtime.Version(), cometVersion())
 	w("")
+	p2p := "per-peer p2p rate limits raised to 100 MB/s (CometBFT's 5 MB/s WAN default throttles block propagation by tx size)"
+	if *p2pDefault {
+		p2p = "CometBFT's default 5 MB/s per-peer p2p rate limits"
+	}
 	w("Both networks: 4 validators as separate processes on 127.0.0.1, CometBFT's default consensus")
-	w("settings (timeout_commit 1 s, mempool 5,000 txs), the same load tool (`vchaind load`'s engine,")
+	w("settings (timeout_commit 1 s, mempool 5,000 txs), %s, the same load tool (`vchaind load`'s engine,", p2p)
 	w("`internal/loadgen`): %d senders, as fast as the nodes accept, for %s, through all 4 nodes.", *senders, *duration)
 	w("kvstore is CometBFT's built-in `--proxy_app kvstore` (unsigned `key=value` txs, in-memory store);")
 	w("vchain verifies an ed25519 signature and a nonce per tx, runs `kv.set` in metered wasm, and")
@@ -40,10 +54,10 @@ func report(kv, vc throughput, sw switchResult, kvR, vcR replayResult) {
 	w("")
 	w("## 1. Throughput and latency")
 	w("")
-	w("| network | committed tx/s | latency p50 | latency p99 | block interval p50 | cores/node | peak RSS/node | failed |")
-	w("|---|---|---|---|---|---|---|---|")
+	w("| network | committed tx/s | latency p50 | latency p99 | block interval p50 | txs/block | cores/node | peak RSS/node | failed |")
+	w("|---|---|---|---|---|---|---|---|---|")
 	for _, t := range []throughput{kv, vc} {
-		w("| %s | %.0f | %.0f ms | %.0f ms | %.0f ms | %.2f | %.0f MiB | %d |", t.name, t.r.CommittedTPS, t.r.LatencyP50, t.r.LatencyP99, t.r.IntervalP50, t.cpu, t.peakMiB, t.r.Failed)
+		w("| %s | %.0f | %.0f ms | %.0f ms | %.0f ms | %.0f | %.2f | %.0f MiB | %d |", t.name, t.r.CommittedTPS, t.r.LatencyP50, t.r.LatencyP99, t.r.IntervalP50, perBlock(t.r), t.cpu, t.peakMiB, t.r.Failed)
 	}
 	w("")
 	w("Sent/accepted/committed: kvstore %d/%d/%d, vchain %d/%d/%d (refusals are a full mempool).", kv.r.Sent, kv.r.Accepted, kv.r.Committed, vc.r.Sent, vc.r.Accepted, vc.r.Committed)
