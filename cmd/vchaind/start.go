@@ -53,6 +53,11 @@ With --abci socket, only the ABCI app runs, listening on --abci-address for an e
 			if err != nil {
 				return err
 			}
+			if appCfg.ABCI != "socket" { // with an external cometbft, it reads the keys
+				if err := node.CheckKeyFiles(cfg); err != nil {
+					return err
+				}
+			}
 			logger, err := cmtflags.ParseLogLevel(cfg.LogLevel, cmtlog.NewTMLogger(cmtlog.NewSyncWriter(os.Stdout)), "info")
 			if err != nil {
 				return fmt.Errorf("--log_level: %w", err)

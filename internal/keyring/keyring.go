@@ -85,12 +85,33 @@ func (k *Keyring) Import(name string, priv ed25519.PrivateKey) (*Key, error) {
 	return key, f.Close()
 }
 
-// Get loads the key called name.
+// ErrTooOpen reports a private key file that users other than its owner may read.
+var ErrTooOpen = errors.New("private key file is accessible by others")
+
+// CheckPrivate refuses a private key file whose mode lets its group or other users read,
+// write or execute it, as ssh refuses such an identity file: a key others can read is
+// no longer a secret, and using it silently would hide that. The error says how to fix it.
+func CheckPrivate(path string) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("permissions %04o for '%s' are too open: %w; chmod 600 %s", perm, path, ErrTooOpen, path)
+	}
+	return nil
+}
+
+// Get loads the key called name. A key file others can access is refused (CheckPrivate).
 func (k *Keyring) Get(name string) (*Key, error) {
-	b, err := os.ReadFile(k.path(name))
+	err := CheckPrivate(k.path(name))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("key %q in %s: %w (create it with `vchaind keys add %s`)", name, k.dir, ErrNotFound, name)
 	}
+	if err != nil {
+		return nil, fmt.Errorf("key %q: %w", name, err)
+	}
+	b, err := os.ReadFile(k.path(name))
 	if err != nil {
 		return nil, fmt.Errorf("read key %q: %w", name, err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/vchain/vchain/app/runtime"
 	"github.com/vchain/vchain/app/state"
 	"github.com/vchain/vchain/internal/home"
+	"github.com/vchain/vchain/internal/keyring"
 )
 
 // App is the assembled application of one home.
@@ -99,9 +100,23 @@ func NewComet(cfg *cmtcfg.Config, app *App, log cmtlog.Logger) (*nm.Node, error)
 	return NewCometWithClient(cfg, proxy.NewConnSyncLocalClientCreator(app.ABCI), log)
 }
 
+// CheckKeyFiles refuses a home whose validator key or node key others can access (see
+// keyring.CheckPrivate): CometBFT writes both 0600 but loads them whatever their mode.
+func CheckKeyFiles(cfg *cmtcfg.Config) error {
+	for _, f := range []string{cfg.PrivValidatorKeyFile(), cfg.NodeKeyFile()} {
+		if err := keyring.CheckPrivate(f); err != nil {
+			return fmt.Errorf("refusing to start: %w", err)
+		}
+	}
+	return nil
+}
+
 // NewCometWithClient builds a CometBFT node of a home that reaches its app through cc (for
 // example proxy.NewRemoteClientCreator for an app served over a socket).
 func NewCometWithClient(cfg *cmtcfg.Config, cc proxy.ClientCreator, log cmtlog.Logger) (*nm.Node, error) {
+	if err := CheckKeyFiles(cfg); err != nil {
+		return nil, err
+	}
 	pv := privval.LoadFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
 	nodeKey, err := p2p.LoadNodeKey(cfg.NodeKeyFile())
 	if err != nil {
