@@ -13,6 +13,7 @@ import (
 
 	"github.com/vchain/vchain/app/executor"
 	"github.com/vchain/vchain/contracts/abi"
+	"github.com/vchain/vchain/internal/crashpoint"
 )
 
 // Version is reported in Info.
@@ -120,11 +121,13 @@ func (a *App) FinalizeBlock(ctx context.Context, req *abcitypes.RequestFinalizeB
 			Codespace: codespace(uint32(r.Code)),
 		}
 	}
+	crashpoint.Hit(crashpoint.AfterFinalize, req.Height)
 	return out, nil
 }
 
 // Commit makes the finalized block durable.
 func (a *App) Commit(_ context.Context, _ *abcitypes.RequestCommit) (*abcitypes.ResponseCommit, error) {
+	crashpoint.Hit(crashpoint.BeforeCommit, a.exec.Height()+1)
 	if _, err := a.exec.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}

@@ -10,31 +10,44 @@ import (
 	"github.com/vchain/vchain/internal/testwasm"
 )
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
+// builds caches one vchaind build per set of build tags for the test process.
+var builds sync.Map // tags -> *build
+
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
 
 // Binary builds cmd/vchaind once per test process and returns its path.
-func Binary(t testing.TB) string {
+func Binary(t testing.TB) string { return BinaryWithTags(t, "") }
+
+// CrashBinary builds cmd/vchaind with the crashpoints build tag (see internal/crashpoint):
+// a node started from it with VCHAIN_CRASH_AT=<point>@<height> kills itself there.
+func CrashBinary(t testing.TB) string { return BinaryWithTags(t, "crashpoints") }
+
+// BinaryWithTags builds cmd/vchaind with the given -tags once per test process and returns
+// its path.
+func BinaryWithTags(t testing.TB, tags string) string {
 	t.Helper()
-	binOnce.Do(func() {
+	v, _ := builds.LoadOrStore(tags, &build{})
+	b := v.(*build)
+	b.once.Do(func() {
 		dir, err := os.MkdirTemp("", "vchaind-bin")
 		if err != nil {
-			binErr = err
+			b.err = err
 			return
 		}
-		binPath = filepath.Join(dir, "vchaind")
-		cmd := exec.Command("go", "build", "-buildvcs=false", "-o", binPath, "./cmd/vchaind")
+		b.path = filepath.Join(dir, "vchaind")
+		cmd := exec.Command("go", "build", "-buildvcs=false", "-tags="+tags, "-o", b.path, "./cmd/vchaind")
 		cmd.Dir = testwasm.RepoRoot()
 		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = err
+			b.err = err
 			t.Logf("%s", out)
 		}
 	})
-	if binErr != nil {
-		t.Fatalf("build vchaind: %v", binErr)
+	if b.err != nil {
+		t.Fatalf("build vchaind (tags %q): %v", tags, b.err)
 	}
-	return binPath
+	return b.path
 }

@@ -27,6 +27,17 @@ type ProcNet struct {
 // StartProcNet creates a testnet of validators + fullNodes and starts the validators.
 func StartProcNet(t *testing.T, validators, fullNodes int) *ProcNet {
 	t.Helper()
+	p := NewProcNet(t, validators, fullNodes)
+	for _, n := range p.M.Validators() {
+		p.Start(t, n.Name)
+	}
+	return p
+}
+
+// NewProcNet creates a testnet of validators + fullNodes and starts none of them; every
+// node is stopped when the test ends.
+func NewProcNet(t *testing.T, validators, fullNodes int) *ProcNet {
+	t.Helper()
 	p := &ProcNet{Bin: Binary(t), Modules: map[string]string{}}
 	dir := t.TempDir()
 	for _, name := range []string{"v1", "v2", "testmod"} {
@@ -57,9 +68,6 @@ func StartProcNet(t *testing.T, validators, fullNodes int) *ProcNet {
 			}
 		}
 	})
-	for _, n := range m.Validators() {
-		p.Start(t, n.Name)
-	}
 	return p
 }
 

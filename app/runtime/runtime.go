@@ -25,6 +25,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/vchain/vchain/app/runtime/internal/meter"
+	"github.com/vchain/vchain/internal/crashpoint"
 )
 
 // MemoryLimitPages caps every instance's linear memory (64 KiB pages): 1024 pages = 64 MiB.
@@ -218,7 +219,7 @@ func (m *Manager) Install(ctx context.Context, version uint64, wasm []byte) (*Mo
 		mod.compiled.Close(ctx)
 		return nil, fmt.Errorf("install v%d: %w", version, err)
 	}
-	if err := writeFileAtomic(path, wasm); err != nil {
+	if err := writeFileAtomic(path, wasm, func() { crashpoint.Hit(crashpoint.Install, int64(version)) }); err != nil {
 		return nil, fmt.Errorf("install v%d: %w", version, err)
 	}
 	m.mu.Lock()
@@ -288,7 +289,11 @@ func compileSafely(ctx context.Context, rt wazero.Runtime, wasm []byte) (c wazer
 	return rt.CompileModule(ctx, wasm)
 }
 
-func writeFileAtomic(path string, data []byte) error {
+// writeFileAtomic writes data to path so that path, even after a crash or power cut at any
+// point, either does not exist or holds all of data: data goes to a synced temporary file
+// (whose name List ignores) renamed over path, and the rename is synced through the
+// directory. beforeRename runs between the two steps (a crash point).
+func writeFileAtomic(path string, data []byte, beforeRename func()) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".install-*")
 	if err != nil {
 		return err
@@ -305,5 +310,14 @@ func writeFileAtomic(path string, data []byte) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	beforeRename()
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return dir.Sync()
 }

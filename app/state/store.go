@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	dbm "github.com/cosmos/cosmos-db"
+
+	"github.com/vchain/vchain/internal/crashpoint"
 )
 
 // Metadata keys. They live outside every hashed namespace.
@@ -127,9 +129,11 @@ func (s *Store) Commit(height int64, appHash []byte, writes *Cache) error {
 	if err := b.Set(keyAppHash, appHash); err != nil {
 		return fmt.Errorf("batch app hash: %w", err)
 	}
+	crashpoint.Hit(crashpoint.MidCommit, height)
 	if err := b.WriteSync(); err != nil {
 		return fmt.Errorf("commit height %d: %w", height, err)
 	}
+	crashpoint.Hit(crashpoint.AfterCommitWrite, height)
 	s.height = height
 	s.appHash = append([]byte(nil), appHash...)
 	return nil

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 
 	"github.com/vchain/vchain/contracts/abi"
+	"github.com/vchain/vchain/internal/crashpoint"
 	statev1 "github.com/vchain/vchain/proto/vchain/state/v1"
 )
 
@@ -26,6 +27,7 @@ func (k Keeper) BeginBlock(h int64) (*abi.Event, error) {
 		return nil, err
 	}
 	k.ClearPending()
+	crashpoint.Hit(crashpoint.SwitchBlock, h)
 	ev := event(EventRuntimeSwitched, "version", u(p.Version), "code_sha256", hex.EncodeToString(p.CodeSha256),
 		"height", i(h), "from_version", u(prev.Version), "scheduled_height", i(p.ScheduledHeight))
 	return &ev, nil

@@ -51,12 +51,23 @@ func alive(pid int) bool {
 // group, so it outlives the command that started it), appending its output to HOME/node.log
 // and writing HOME/vchaind.pid. It does not wait for the node to answer: see WaitRPC.
 func (m *Manifest) StartNode(bin string, n Node) (int, error) {
-	return m.StartCommand(n, bin, "start", "--home", m.HomeOf(n))
+	return m.StartNodeEnv(bin, n)
 }
 
 // StartCommand starts bin with args as n's process, the way StartNode does (for other
 // binaries, such as CometBFT's own for a reference network).
 func (m *Manifest) StartCommand(n Node, bin string, args ...string) (int, error) {
+	return m.StartCommandEnv(n, nil, bin, args...)
+}
+
+// StartNodeEnv starts n as StartNode does, with env ("KEY=value") added to this process's
+// environment: tests arm a crash point this way (see internal/crashpoint).
+func (m *Manifest) StartNodeEnv(bin string, n Node, env ...string) (int, error) {
+	return m.StartCommandEnv(n, env, bin, "start", "--home", m.HomeOf(n))
+}
+
+// StartCommandEnv is StartCommand with env added to this process's environment.
+func (m *Manifest) StartCommandEnv(n Node, env []string, bin string, args ...string) (int, error) {
 	if pid, ok := m.PID(n); ok {
 		return pid, fmt.Errorf("%s is already running (pid %d)", n.Name, pid)
 	}
@@ -68,6 +79,9 @@ func (m *Manifest) StartCommand(n Node, bin string, args ...string) (int, error)
 	defer log.Close()
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start %s: %w", n.Name, err)

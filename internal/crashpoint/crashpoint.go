@@ -1,0 +1,44 @@
+// Package crashpoint kills the process at named points inside the app, to test that a node
+// cut off there (as by a power failure) restarts to the same state as its peers.
+//
+// Only binaries built with the build tag "crashpoints" have crash points; in every other
+// build Hit is an empty function the compiler removes, and the environment is never read.
+// A test binary built with -tags crashpoints is armed by the environment variable
+//
+//	VCHAIN_CRASH_AT=<point>@<n>
+//
+// where n is the block height (for the install point: the runtime version being
+// installed). When the process reaches that point with that n it writes one line to
+// stderr, "CRASHPOINT <point>@<n>: killing the process", and sends itself SIGKILL: no
+// deferred function, flush or close runs.
+package crashpoint
+
+// EnvVar is the environment variable that arms a crash point in a crashpoints build.
+const EnvVar = "VCHAIN_CRASH_AT"
+
+// The crash points.
+const (
+	// AfterFinalize is reached when FinalizeBlock has computed the block's results and app
+	// hash, before they are handed back to CometBFT (so before CometBFT saves them).
+	AfterFinalize = "after-finalize"
+	// BeforeCommit is reached when CometBFT asks the app to commit: it has saved the block
+	// and the FinalizeBlock response, the app has written nothing.
+	BeforeCommit = "before-commit"
+	// MidCommit is reached inside the store's commit, once the batch holding the block's
+	// writes, height and app hash is built and before it is written.
+	MidCommit = "mid-commit"
+	// AfterCommitWrite is reached once the batch is durably written, before the store's
+	// in-memory height and CometBFT's own state are updated: the app is one block ahead
+	// of CometBFT's state on restart.
+	AfterCommitWrite = "after-commit-write"
+	// SwitchBlock is reached in the block where a scheduled runtime switch applies, after
+	// the switch is recorded in the block's write set and before any transaction runs.
+	SwitchBlock = "switch-block"
+	// Install is reached while a runtime module is installed, when the module is written
+	// and synced to a temporary file and not yet renamed to its final name. Its n is the
+	// version.
+	Install = "install"
+)
+
+// Points lists every crash point.
+var Points = []string{AfterFinalize, BeforeCommit, MidCommit, AfterCommitWrite, SwitchBlock, Install}
