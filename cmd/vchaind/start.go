@@ -76,7 +76,8 @@ With --abci socket, only the ABCI app runs, listening on --abci-address for an e
 			if appCfg.ABCI == "socket" {
 				return serveSocket(ctx, app, appCfg.ABCIAddress, logger)
 			}
-			n, err := node.NewComet(cfg, app, logger)
+			watch := node.WatchConsensus(logger)
+			n, err := node.NewComet(cfg, app, watch)
 			if err != nil {
 				return err
 			}
@@ -84,11 +85,19 @@ With --abci socket, only the ABCI app runs, listening on --abci-address for an e
 				return fmt.Errorf("start CometBFT: %w", err)
 			}
 			logger.Info("vchain node started", "home", g.home, "rpc", cfg.RPC.ListenAddress, "height", app.Exec.Height())
-			<-ctx.Done()
-			logger.Info("shutting down")
+			var failed error
+			select {
+			case <-ctx.Done():
+				logger.Info("shutting down")
+			case <-watch.Failed():
+				// Consensus is gone for good (CometBFT logged why just above); a process
+				// that stayed up would look alive while never signing again.
+				failed = fmt.Errorf("%w: this node stopped; fix the cause (a full or read-only data directory, a runtime module that does not match the chain) and restart it: it resumes from its last committed block", watch.Err())
+				logger.Error("STOPPING: consensus failed", "err", failed)
+			}
 			app.Exec.Shutdown() // a block waiting for a runtime gives up, so consensus can stop
 			node.Stop(n, logger)
-			return nil
+			return failed
 		},
 	}
 	f := cmd.Flags()
@@ -145,6 +154,9 @@ func prepareRuntime(ctx context.Context, app *node.App, log cmtlog.Logger) error
 			return fmt.Errorf("stopped while waiting for runtime v%d", next.Version)
 		case <-time.After(time.Second):
 		}
+	}
+	if errors.Is(err, runtime.ErrHashMismatch) {
+		return fmt.Errorf("runtime v%d: %w; remove that file and install the module the chain expects: %s", next.Version, err, app.Exec.InstallHint(next.Version))
 	}
 	if err != nil {
 		return fmt.Errorf("runtime v%d: %w", next.Version, err)
