@@ -197,7 +197,9 @@ func (d *decoder) uvarint() uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
+	// An overlong encoding (a last byte of 0, as in 0x80 0x00 for 0) is refused too, so
+	// each value has one encoding.
+	if n <= 0 || (n > 1 && d.b[n-1] == 0) {
 		d.err = ErrMalformed
 		return 0
 	}
