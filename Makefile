@@ -10,7 +10,7 @@ CONTRACT_VERSIONS := v1 v2
 
 LOCALNET  ?= $(CURDIR)/.localnet/testnet
 
-.PHONY: all build contracts run localnet localnet-stop docker-testnet demo test test-short soak bench proto lint clean
+.PHONY: all build contracts run localnet localnet-stop docker-testnet demo test test-short soak fuzz-short bench proto lint clean
 
 all: build
 
@@ -67,6 +67,21 @@ test-short:
 SOAK_DURATION ?= 3m
 soak:
 	VCHAIN_SOAK_DURATION=$(SOAK_DURATION) VCHAIN_SOAK_REPORT=$(SOAK_REPORT) $(GO) test ./testnet -run '^TestSoak$$' -count=1 -v -timeout 45m
+
+## fuzz-short: every fuzz target for FUZZTIME each (go allows one -fuzz target per package
+## per run). `go test` alone already replays the committed seed corpora in testdata/fuzz.
+## -fuzzminimizetime keeps a flaky-coverage "interesting" input from stalling a short run.
+FUZZTIME ?= 5s
+FUZZ = $(GO) test -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s -fuzz
+fuzz-short:
+	$(FUZZ) '^FuzzDecode$$' ./app/tx
+	$(FUZZ) '^FuzzVerifyMatchesStdlib$$' ./app/tx
+	$(FUZZ) '^FuzzCheckTx$$' ./app/executor
+	$(FUZZ) '^FuzzQuery$$' ./app/executor
+	$(FUZZ) '^FuzzInstall$$' ./app/runtime
+	$(FUZZ) '^FuzzLoad$$' ./app/runtime
+	$(FUZZ) '^FuzzInstrument$$' ./app/runtime/internal/meter
+	$(FUZZ) '^FuzzDecodeRequest$$' ./contracts/abi
 
 ## bench: vchain vs CometBFT's kvstore on the same 4-validator setup, the switch, replay,
 ## and the Go benchmarks; writes BENCHMARKS.md and prints the ratios last (about 10 minutes)
