@@ -246,6 +246,9 @@ func TestSoak(t *testing.T) {
 	if r.Lost != 0 {
 		t.Errorf("%d acknowledged transactions are not in the chain", r.Lost)
 	}
+	if r.UnconfirmedNotIndexed != 0 {
+		t.Errorf("%d committed transactions are not found by hash on the node they were sent to (its index lost them in a kill)", r.UnconfirmedNotIndexed)
+	}
 	if r.Failed != 0 {
 		t.Errorf("%d transactions committed with an error code: %s", r.Failed, firstErr)
 	}
