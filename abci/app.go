@@ -149,12 +149,19 @@ func codespace(code uint32) string {
 	return "vchain"
 }
 
+// unindexed are the attributes of every transaction's EventTx that CometBFT records in the
+// results but does not index: nobody searches by them (a sender's transactions are found by
+// sender, those of a version by runtime_version, a contract's by contract), and each indexed
+// attribute is one more write per transaction in CometBFT's tx index.
+var unindexed = map[string]bool{executor.AttrNonce: true, executor.AttrMethod: true}
+
 func events(evs []abi.Event) []abcitypes.Event {
 	out := make([]abcitypes.Event, len(evs))
 	for i, e := range evs {
 		attrs := make([]abcitypes.EventAttribute, len(e.Attrs))
 		for j, a := range e.Attrs {
-			attrs[j] = abcitypes.EventAttribute{Key: a.Key, Value: a.Value, Index: true}
+			index := !(e.Type == executor.EventTx && unindexed[a.Key])
+			attrs[j] = abcitypes.EventAttribute{Key: a.Key, Value: a.Value, Index: index}
 		}
 		out[i] = abcitypes.Event{Type: e.Type, Attributes: attrs}
 	}
