@@ -52,10 +52,13 @@ localnet-stop:
 demo: build
 	$(GO) run ./testnet/demo --bin $(BUILD)/vchaind --contracts $(BUILD)/contracts --dir $(CURDIR)/.localnet/demo
 
-## test: every test, end-to-end networks included
+## test: every test, end-to-end networks included (a 2-minute soak, the crash points, the
+## disk faults), the crash-point switch itself, and every fuzz target briefly
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -count=1 -tags crashpoints ./internal/crashpoint
+	$(MAKE) --no-print-directory fuzz-short FUZZTIME=3s
 
 ## test-short: skips the long end-to-end tests
 test-short:
@@ -75,7 +78,7 @@ FUZZTIME ?= 5s
 FUZZ = $(GO) test -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s -fuzz
 fuzz-short:
 	$(FUZZ) '^FuzzDecode$$' ./app/tx
-	$(FUZZ) '^FuzzVerifyMatchesStdlib$$' ./app/tx
+	$(FUZZ) '^FuzzVerify$$' ./app/tx
 	$(FUZZ) '^FuzzCheckTx$$' ./app/executor
 	$(FUZZ) '^FuzzQuery$$' ./app/executor
 	$(FUZZ) '^FuzzInstall$$' ./app/runtime

@@ -50,8 +50,8 @@ type blockRun struct {
 
 // deliver executes one transaction. Rejected transactions change nothing; executed ones
 // consume their nonce whatever the outcome, so they can never be replayed.
-func (b *blockRun) deliver(d decoded) (TxResult, error) {
-	t, cerr := d.tx, d.cerr
+func (b *blockRun) deliver(d tx.Decoded) (TxResult, error) {
+	t, cerr := d.Tx, d.Err
 	if cerr != nil {
 		return b.rejected(cerr, nil), nil
 	}

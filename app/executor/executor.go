@@ -238,7 +238,7 @@ func (e *Executor) FinalizeBlock(ctx context.Context, height int64, txs [][]byte
 		version: strconv.FormatUint(eff.Version, 10),
 	}
 	res.RuntimeVersion = eff.Version
-	for i, d := range decodeBlock(txs, b.limits, e.sigs) {
+	for i, d := range tx.DecodeBlock(txs, b.limits, e.sigs) {
 		if res.TxResults[i], err = b.deliver(d); err != nil {
 			return nil, fmt.Errorf("finalize block %d, tx %d: %w", height, i, err)
 		}

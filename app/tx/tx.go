@@ -94,36 +94,62 @@ func Decode(raw []byte, lim Limits) (*Tx, *codes.Error) { return DecodeCached(ra
 // DecodeCached is Decode that skips the signature verification of bytes sigs has seen
 // verify, and remembers the ones it verifies (sigs may be nil).
 func DecodeCached(raw []byte, lim Limits, sigs *SigCache) (*Tx, *codes.Error) {
+	p, cerr := parse(raw)
+	if cerr != nil {
+		return nil, cerr
+	}
+	if !sigs.has(p.tx.Hash) {
+		if !sigs.verify(p.env.PubKey, SignBytes(p.env.Body), p.env.Signature) {
+			return nil, p.badSignature()
+		}
+		sigs.add(p.tx.Hash)
+	}
+	return p.finish(lim)
+}
+
+// parsed is a transaction decoded up to its signature check.
+type parsed struct {
+	tx  *Tx
+	env txv1.Tx
+}
+
+// parse runs the checks that come before the signature's: size, encoding, and the shape
+// of the key and signature.
+func parse(raw []byte) (*parsed, *codes.Error) {
 	if len(raw) > MaxTxBytes {
 		return nil, codes.Errorf(codes.TxTooLarge, "transaction is %d bytes, the maximum is %d", len(raw), MaxTxBytes)
 	}
-	var env txv1.Tx
-	if err := env.Unmarshal(raw); err != nil {
+	p := &parsed{}
+	if err := p.env.Unmarshal(raw); err != nil {
 		return nil, codes.Errorf(codes.Undecodable, "decode envelope: %v", err)
 	}
-	if len(env.Body) == 0 {
+	if len(p.env.Body) == 0 {
 		return nil, codes.Errorf(codes.Undecodable, "empty body")
 	}
-	t := &Tx{Hash: sha256.Sum256(raw)}
-	if err := t.Body.Unmarshal(env.Body); err != nil {
+	p.tx = &Tx{Hash: sha256.Sum256(raw)}
+	if err := p.tx.Body.Unmarshal(p.env.Body); err != nil {
 		return nil, codes.Errorf(codes.Undecodable, "decode body: %v", err)
 	}
-	if len(env.PubKey) == 0 || len(env.Signature) == 0 {
+	if len(p.env.PubKey) == 0 || len(p.env.Signature) == 0 {
 		return nil, codes.Errorf(codes.Unsigned, "transaction has no public key or no signature")
 	}
-	if len(env.PubKey) != ed25519.PublicKeySize {
-		return nil, codes.Errorf(codes.BadSignature, "public key is %d bytes, want %d", len(env.PubKey), ed25519.PublicKeySize)
+	if len(p.env.PubKey) != ed25519.PublicKeySize {
+		return nil, codes.Errorf(codes.BadSignature, "public key is %d bytes, want %d", len(p.env.PubKey), ed25519.PublicKeySize)
 	}
-	if len(env.Signature) != ed25519.SignatureSize {
-		return nil, codes.Errorf(codes.BadSignature, "signature is %d bytes, want %d", len(env.Signature), ed25519.SignatureSize)
+	if len(p.env.Signature) != ed25519.SignatureSize {
+		return nil, codes.Errorf(codes.BadSignature, "signature is %d bytes, want %d", len(p.env.Signature), ed25519.SignatureSize)
 	}
-	if !sigs.has(t.Hash) {
-		if !sigs.verify(env.PubKey, SignBytes(env.Body), env.Signature) {
-			return nil, codes.Errorf(codes.BadSignature, "signature does not verify for public key %X", env.PubKey)
-		}
-		sigs.add(t.Hash)
-	}
-	t.Sender = AddressOf(env.PubKey)
+	return p, nil
+}
+
+func (p *parsed) badSignature() *codes.Error {
+	return codes.Errorf(codes.BadSignature, "signature does not verify for public key %X", p.env.PubKey)
+}
+
+// finish runs the checks that come after the signature's, on a verified transaction.
+func (p *parsed) finish(lim Limits) (*Tx, *codes.Error) {
+	t := p.tx
+	t.Sender = AddressOf(p.env.PubKey)
 	if t.Body.ChainId != lim.ChainID {
 		return nil, codes.Errorf(codes.WrongChain, "transaction is for chain %q, this is %q", t.Body.ChainId, lim.ChainID)
 	}

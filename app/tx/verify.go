@@ -6,12 +6,15 @@ import (
 	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 )
 
-// verifyOptions is the rule set of Go's crypto/ed25519 (cofactorless equation, canonical s,
-// small-order and non-canonical A accepted), run by curve25519-voi, which is faster and can
-// verify against a public key decompressed once. Keeping the standard library's rules means
-// the validity of a signature, a consensus rule, is exactly what any client checking with
-// crypto/ed25519 sees; TestVerifyMatchesStdlib and FuzzVerifyMatchesStdlib pin it.
-var verifyOptions = &voi.Options{Verify: voi.VerifyOptionsStdLib}
+// verifyOptions is the signature rule, a consensus rule: ZIP-215 (the cofactored
+// equation, a canonical s, any encoding of A and R that decodes to a point), as CometBFT
+// itself checks validator signatures. It accepts every signature crypto/ed25519 accepts,
+// so any client's signatures verify (TestVerifyAcceptsStdlib, FuzzVerify), and, unlike
+// crypto/ed25519's cofactorless rule, batch verification decides it exactly: a batch
+// verifies if and only if each of its signatures does (TestBatchMatchesSingle), which is
+// what lets DecodeBlock batch. curve25519-voi runs it, faster than crypto/ed25519, and
+// against a public key decompressed once.
+var verifyOptions = &voi.Options{Verify: voi.VerifyOptionsZIP_215}
 
 // verify reports whether sig is pub's signature of msg, without a key cache.
 func verify(pub, msg, sig []byte) bool {

@@ -8,8 +8,8 @@ import (
 )
 
 // edgeSignatures are the inputs on which ed25519 implementations are known to disagree
-// (non-canonical s, R and A, small-order A and R): the verifier must decide each exactly as
-// crypto/ed25519 does, since validity is a consensus rule and clients sign with it.
+// (non-canonical s, R and A, small-order A and R): validity is a consensus rule, so each
+// verdict is pinned.
 func edgeSignatures(t testing.TB) []struct{ name, pub, msg, sig []byte } {
 	priv := ed25519.NewKeyFromSeed(sha256.New().Sum([]byte("verify-edge"))[:32])
 	pub := priv.Public().(ed25519.PublicKey)
@@ -53,41 +53,91 @@ func edgeSignatures(t testing.TB) []struct{ name, pub, msg, sig []byte } {
 	}
 }
 
-func TestVerifyMatchesStdlib(t *testing.T) {
+// TestVerifyZIP215 pins the verdict of every edge case: ZIP-215's, which accepts all that
+// crypto/ed25519 accepts (and, besides, a non-canonical R), with and without the key cache.
+func TestVerifyZIP215(t *testing.T) {
+	want := map[string]bool{
+		"valid": true, "other message": false, "flipped R": false, "flipped s": false,
+		"s + L (non-canonical s)": false, "flipped key": false,
+		"identity key, identity R, s=0": true, "non-canonical identity key": true,
+		"identity key, non-canonical R": true, // refused by crypto/ed25519's byte comparison of R
+		"key not on the curve":          false,
+	}
 	cache := NewSigCache(10)
 	for _, c := range edgeSignatures(t) {
-		want := ed25519.Verify(c.pub, c.msg, c.sig)
-		if got := verify(c.pub, c.msg, c.sig); got != want {
-			t.Errorf("%s: verify = %v, crypto/ed25519 says %v", c.name, got, want)
+		name := string(c.name)
+		w, ok := want[name]
+		if !ok {
+			t.Fatalf("no verdict for %q", name)
+		}
+		if std := ed25519.Verify(c.pub, c.msg, c.sig); std && !w {
+			t.Errorf("%s: crypto/ed25519 accepts what the table refuses", name)
+		}
+		if got := verify(c.pub, c.msg, c.sig); got != w {
+			t.Errorf("%s: verify = %v, want %v", name, got, w)
 		}
 		for round := 0; round < 3; round++ { // from the third round on, the expanded key
-			if got := cache.verify(c.pub, c.msg, c.sig); got != want {
-				t.Errorf("%s (cached key, round %d): verify = %v, crypto/ed25519 says %v", c.name, round, got, want)
+			if got := cache.verify(c.pub, c.msg, c.sig); got != w {
+				t.Errorf("%s (cached key, round %d): verify = %v, want %v", name, round, got, w)
 			}
 		}
 	}
-	if !ed25519.Verify(edgeSignatures(t)[0].pub, edgeSignatures(t)[0].msg, edgeSignatures(t)[0].sig) {
-		t.Fatal("the valid case does not verify: the vectors are wrong")
+}
+
+// validEntries returns n distinct valid signatures for batches.
+func validEntries(n int) []batchEntry {
+	es := make([]batchEntry, n)
+	for i := range es {
+		seed := sha256.Sum256([]byte{byte(i), byte(i >> 8)})
+		priv := ed25519.NewKeyFromSeed(seed[:])
+		msg := []byte("vchain/tx/v1\nbatch member " + string(rune('a'+i%26)))
+		es[i] = batchEntry{pub: priv.Public().(ed25519.PublicKey), msg: msg, sig: ed25519.Sign(priv, msg), hash: sha256.Sum256(append(msg, byte(i)))}
+	}
+	return es
+}
+
+// TestBatchMatchesSingle: a batch of valid signatures plus one edge case accepts exactly
+// when the edge case verifies on its own, wherever it sits in the batch.
+func TestBatchMatchesSingle(t *testing.T) {
+	for _, c := range edgeSignatures(t) {
+		single := verify(c.pub, c.msg, c.sig)
+		for _, at := range []int{0, 7, 20} {
+			es := validEntries(20)
+			e := batchEntry{pub: c.pub, msg: c.msg, sig: c.sig, hash: sha256.Sum256(c.sig)}
+			es = append(es[:at], append([]batchEntry{e}, es[at:]...)...)
+			if got := verifyBatch(es); got != single {
+				t.Errorf("%s at %d: batch = %v, alone = %v", c.name, at, got, single)
+			}
+		}
+	}
+	if !verifyBatch(validEntries(40)) {
+		t.Fatal("a batch of valid signatures fails")
 	}
 }
 
-// FuzzVerifyMatchesStdlib mutates public keys, messages and signatures and requires the
-// verifier, with and without its key cache, to agree with crypto/ed25519 on every input.
-func FuzzVerifyMatchesStdlib(f *testing.F) {
+// FuzzVerify mutates public keys, messages and signatures: whatever crypto/ed25519 accepts
+// verifies, the key cache never changes a verdict, and a batch holding the input accepts
+// exactly when the input verifies alone.
+func FuzzVerify(f *testing.F) {
 	for _, c := range edgeSignatures(f) {
 		f.Add(c.pub, c.msg, c.sig)
 	}
 	cache := NewSigCache(16)
+	valid := validEntries(minBatch)
 	f.Fuzz(func(t *testing.T, pub, msg, sig []byte) {
 		if len(pub) != ed25519.PublicKeySize || len(sig) != ed25519.SignatureSize {
-			return // Decode refuses other lengths before verifying (crypto/ed25519 panics)
+			return // parse refuses other lengths before verifying (crypto/ed25519 panics)
 		}
-		want := ed25519.Verify(pub, msg, sig)
-		if got := verify(pub, msg, sig); got != want {
-			t.Fatalf("verify(%x, %x, %x) = %v, crypto/ed25519 says %v", pub, msg, sig, got, want)
+		got := verify(pub, msg, sig)
+		if ed25519.Verify(pub, msg, sig) && !got {
+			t.Fatalf("verify(%x, %x, %x) refuses what crypto/ed25519 accepts", pub, msg, sig)
 		}
-		if got := cache.verify(pub, msg, sig); got != want {
-			t.Fatalf("cached verify(%x, %x, %x) = %v, crypto/ed25519 says %v", pub, msg, sig, got, want)
+		if c := cache.verify(pub, msg, sig); c != got {
+			t.Fatalf("cached verify(%x, %x, %x) = %v, uncached %v", pub, msg, sig, c, got)
+		}
+		es := append(append([]batchEntry{}, valid...), batchEntry{pub: pub, msg: msg, sig: sig, hash: sha256.Sum256(sig)})
+		if b := verifyBatch(es); b != got {
+			t.Fatalf("batch with (%x, %x, %x) = %v, alone %v", pub, msg, sig, b, got)
 		}
 	})
 }
