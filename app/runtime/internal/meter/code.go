@@ -13,8 +13,8 @@ const (
 	costDefault = 1
 	// costHeavy is charged for calls and for instructions whose engine
 	// implementation does much more than one machine operation (growing or
-	// bulk-writing memory and tables). It is a flat charge: it does not
-	// scale with the byte count of memory.copy/memory.fill.
+	// bulk-writing memory and tables). Bulk instructions pay for their
+	// length on top of it (see bulk.go).
 	costHeavy = 10
 )
 
@@ -49,6 +49,7 @@ const (
 type decoder struct {
 	gasIdx uint32 // first global index the original code may not use
 	stack  []byte
+	bulk   bulkKind // set by step: the helper the last instruction needs
 }
 
 func isValType(b byte) bool {
@@ -108,6 +109,7 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 	start := pos
 	op := b[pos]
 	pos++
+	d.bulk = bulkNone
 	t := termNone
 	w := int64(costDefault)
 	var err error
@@ -246,27 +248,27 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 			if _, pos, err = readU32(b, pos); err == nil {
 				pos, err = zeroByte(b, pos)
 			}
-			w = costHeavy
+			w, d.bulk = costHeavy, bulkBytes
 		case 9: // data.drop
 			_, pos, err = readU32(b, pos)
 		case 10: // memory.copy 0x00 0x00
 			if pos, err = zeroByte(b, pos); err == nil {
 				pos, err = zeroByte(b, pos)
 			}
-			w = costHeavy
+			w, d.bulk = costHeavy, bulkBytes
 		case 11: // memory.fill 0x00
 			pos, err = zeroByte(b, pos)
-			w = costHeavy
+			w, d.bulk = costHeavy, bulkBytes
 		case 12, 14: // table.init elem table, table.copy table table
 			pos, err = skipU32s(b, pos, 2)
-			w = costHeavy
+			w, d.bulk = costHeavy, bulkElems
 		case 13, 16: // elem.drop, table.size
 			_, pos, err = readU32(b, pos)
 		case 15: // table.grow: refused, see maxTableElements
 			return pos, t, 0, fmt.Errorf("table.grow at offset %d is not supported: tables keep their declared size", base+start)
 		case 17: // table.fill
 			_, pos, err = readU32(b, pos)
-			w = costHeavy
+			w, d.bulk = costHeavy, bulkElems
 		default:
 			return pos, t, 0, fmt.Errorf("unsupported opcode 0xfc %d at offset %d", sub, base+start)
 		}
@@ -307,10 +309,29 @@ type rewriter struct {
 	prefix []byte // global.get G; i64.const
 	suffix []byte // i64.sub; global.set G; global.get G; i64.const 0; i64.lt_s; if; unreachable; end
 	fn     []byte // scratch output for one body, reused
+
+	// calls[k] is the call of the helper for bulkKind k (see bulk.go).
+	calls [bulkHelpers + 1][]byte
+	// usedBulk records that some body got a helper call, so the helpers
+	// must be appended.
+	usedBulk bool
+	bulkAt   []bulkSite // bulk instructions of the current segment, reused
 }
 
-func newRewriter(gasIdx uint32) *rewriter {
+// bulkSite is a bulk instruction in a function body: its offset and kind.
+type bulkSite struct {
+	at   int
+	kind bulkKind
+}
+
+// newRewriter returns a rewriter for a module whose gas global has index
+// gasIdx and whose bulk instruction helpers start at function index
+// helperBase.
+func newRewriter(gasIdx, helperBase uint32) *rewriter {
 	r := &rewriter{d: decoder{gasIdx: gasIdx}}
+	for k := bulkBytes; int(k) <= bulkHelpers; k++ {
+		r.calls[k] = appendU32([]byte{0x10}, helperBase+uint32(k)-1)
+	}
 	r.prefix = appendU32([]byte{0x23}, gasIdx)
 	r.prefix = append(r.prefix, 0x42)
 	r.suffix = append(r.suffix, 0x7d, 0x24)
@@ -376,15 +397,32 @@ func (r *rewriter) function(body []byte, base int) error {
 				return fmt.Errorf("%w (%d blocks open)", errMissingEnd, len(r.d.stack))
 			}
 			var w int64
+			at := pos
 			if pos, t, w, err = r.d.step(body, pos, base); err != nil {
 				return err
 			}
 			cost += w
+			if r.d.bulk != bulkNone {
+				r.bulkAt = append(r.bulkAt, bulkSite{at, r.d.bulk})
+			}
 		}
 		if charge && cost > 0 {
 			r.fn = r.appendCharge(r.fn, cost)
 		}
-		r.fn = append(r.fn, body[segStart:pos]...)
+		// Copy the segment, with each bulk instruction preceded by the call
+		// to its helper (also in dead code, where it is valid and never
+		// runs: one rule is simpler to check than two).
+		from := segStart
+		for _, s := range r.bulkAt {
+			r.fn = append(r.fn, body[from:s.at]...)
+			r.fn = append(r.fn, r.calls[s.kind]...)
+			from = s.at
+		}
+		if len(r.bulkAt) > 0 {
+			r.usedBulk = true
+			r.bulkAt = r.bulkAt[:0]
+		}
+		r.fn = append(r.fn, body[from:pos]...)
 		if t == termFinal {
 			if pos != len(body) {
 				return fmt.Errorf("unbalanced end at offset %d: %d bytes follow the function's final end", base+pos-1, len(body)-pos)

@@ -69,6 +69,9 @@ func readSigned(b []byte, pos int, bits uint) (int64, int, error) {
 	return 0, pos, errOverflow // not reached
 }
 
+// maxU32Len is the longest encoding of a u32.
+const maxU32Len = 5
+
 // appendU32 appends the canonical unsigned LEB128 encoding of v.
 func appendU32(b []byte, v uint32) []byte {
 	for v >= 0x80 {

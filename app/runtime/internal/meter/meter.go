@@ -48,9 +48,14 @@
 // and the branch instructions. Calls (call, call_indirect, return_call,
 // return_call_indirect), memory.grow, memory.init, memory.copy, memory.fill,
 // table.init, table.copy and table.fill cost 10 (costHeavy).
-// The charge is flat: bulk memory and table operations are not charged per
-// byte or element. The injected instructions themselves are free. These
-// numbers are consensus rules.
+// The bulk instructions also pay for their length when they run: memory.init,
+// memory.copy and memory.fill one gas per started BulkBytesPerGas bytes,
+// table.init, table.copy and table.fill one gas per started
+// TableElementsPerGas elements. That charge is made by a helper function the
+// pass appends and calls right before each bulk instruction (see bulk.go),
+// so a module out of gas stops before the instruction does its work. The
+// injected instructions themselves are free. These numbers are consensus
+// rules.
 //
 // # Supported input
 //
@@ -92,9 +97,11 @@ import (
 const GasGlobalExport = "vchain_gas"
 
 // Instrument returns a copy of the module with gas metering injected.
-// Sections other than global, export and code are copied byte for byte, and
-// inside function bodies every original instruction is copied verbatim with
-// charges inserted between them. The input is never modified. A malformed or
+// Sections other than global, export and code (and type and function, which
+// get the bulk instruction helpers when the code uses bulk instructions) are
+// copied byte for byte, and inside function bodies every original
+// instruction is copied verbatim with charges and helper calls inserted
+// between them. The input is never modified. A malformed or
 // unsupported module yields an error, never a panic.
 func Instrument(wasm []byte) ([]byte, error) {
 	m, err := parseModule(wasm)
@@ -139,17 +146,28 @@ func Instrument(wasm []byte) ([]byte, error) {
 	exports = append(exports, kindGlobal)
 	exports = appendU32(exports, gas)
 
-	// Code section.
-	var code []byte
+	// Code section, then the type and function sections if the code needs
+	// the bulk instruction helpers.
+	var code, types, funcs []byte
 	if m.codeIdx >= 0 {
-		if code, err = instrumentCode(m, m.sections[m.codeIdx], gas); err != nil {
+		helpers, err := m.helperBase()
+		if err != nil {
 			return nil, err
+		}
+		r := newRewriter(gas, helpers)
+		if code, err = instrumentCode(m, m.sections[m.codeIdx], r); err != nil {
+			return nil, err
+		}
+		if r.usedBulk {
+			if types, funcs, err = helperSections(m); err != nil {
+				return nil, err
+			}
 		}
 	} else if m.definedFuncs != 0 {
 		return nil, fmt.Errorf("meter: function section declares %d functions but there is no code section", m.definedFuncs)
 	}
 
-	out := make([]byte, 0, len(wasm)+len(code)-codeLen(m)+len(globals)+len(exports)+32)
+	out := make([]byte, 0, len(wasm)+len(code)-codeLen(m)+len(globals)+len(exports)+len(types)+len(funcs)+32)
 	out = append(out, wasmHeader...)
 	globalAt, exportAt := -1, -1
 	if m.globalIdx < 0 {
@@ -175,6 +193,10 @@ func Instrument(wasm []byte) ([]byte, error) {
 			out = appendSection(out, secExport, exports)
 		case i == m.codeIdx:
 			out = appendSection(out, secCode, code)
+		case i == m.typeIdx && types != nil:
+			out = appendSection(out, secType, types)
+		case i == m.funcIdx && funcs != nil:
+			out = appendSection(out, secFunction, funcs)
 		default:
 			// Copy the original bytes, size prefix included, so even a
 			// non-canonical size encoding survives unchanged.
@@ -198,9 +220,10 @@ func codeLen(m *module) int {
 	return len(m.sections[m.codeIdx].payload)
 }
 
-// instrumentCode rewrites every function body of the code section and
-// returns the new section payload.
-func instrumentCode(m *module, s section, gas uint32) ([]byte, error) {
+// instrumentCode rewrites every function body of the code section with r
+// and returns the new section payload, with the bulk instruction helpers'
+// bodies appended when the code uses them.
+func instrumentCode(m *module, s section, r *rewriter) ([]byte, error) {
 	b := s.payload
 	n, pos, err := readU32(b, 0)
 	if err != nil {
@@ -209,11 +232,11 @@ func instrumentCode(m *module, s section, gas uint32) ([]byte, error) {
 	if n != m.definedFuncs {
 		return nil, fmt.Errorf("meter: code section has %d bodies but the function section declares %d", n, m.definedFuncs)
 	}
-	r := newRewriter(gas)
 	// Go's output grows by roughly a third; over-reserve a little to avoid
-	// regrowing.
-	out := make([]byte, 0, len(b)+len(b)/2+16)
-	out = appendU32(out, n)
+	// regrowing. The body count is not known until the bodies are done (the
+	// helpers come only with bulk instructions), so the first maxU32Len
+	// bytes are kept for it.
+	out := make([]byte, maxU32Len, len(b)+len(b)/2+16)
 	for i := uint32(0); i < n; i++ {
 		fidx := uint64(m.importedFuncs) + uint64(i)
 		size, p, err := readU32(b, pos)
@@ -230,11 +253,21 @@ func instrumentCode(m *module, s section, gas uint32) ([]byte, error) {
 		out = append(out, r.fn...)
 		pos = p + int(size)
 	}
-	if uint64(len(out)) > math.MaxUint32 {
-		return nil, fmt.Errorf("meter: instrumented code section exceeds 4 GiB")
-	}
 	if pos != len(b) {
 		return nil, fmt.Errorf("meter: code section at offset %d: section size mismatch: %d bytes left after %d bodies", s.offset, len(b)-pos, n)
 	}
-	return out, nil
+	if r.usedBulk {
+		for k := bulkBytes; int(k) <= bulkHelpers; k++ {
+			out = append(out, helperBody(k, r.d.gasIdx)...)
+		}
+		n += uint32(bulkHelpers) // helperBase checked that it fits
+	}
+	if uint64(len(out)) > math.MaxUint32 {
+		return nil, fmt.Errorf("meter: instrumented code section exceeds 4 GiB")
+	}
+	// The canonical encoding of the count goes right before the bodies.
+	count := appendU32(nil, n)
+	start := maxU32Len - len(count)
+	copy(out[start:], count)
+	return out[start:], nil
 }

@@ -76,6 +76,8 @@ type module struct {
 	globalIdx       int    // index into sections, -1 when absent
 	exportIdx       int
 	codeIdx         int
+	typeIdx         int
+	funcIdx         int
 }
 
 // parseModule splits the binary into sections, checks their order and reads
@@ -85,7 +87,7 @@ func parseModule(b []byte) (*module, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &module{sections: secs, globalIdx: -1, exportIdx: -1, codeIdx: -1}
+	m := &module{sections: secs, globalIdx: -1, exportIdx: -1, codeIdx: -1, typeIdx: -1, funcIdx: -1}
 	for i, s := range m.sections {
 		var err error
 		if hasVector(s.id) {
@@ -104,10 +106,12 @@ func parseModule(b []byte) (*module, error) {
 		case secImport:
 			err = m.parseImports(s)
 		case secType:
+			m.typeIdx = i
 			if err = screenTypes(s); err == nil {
 				m.types, _, err = readU32(s.payload, 0)
 			}
 		case secFunction:
+			m.funcIdx = i
 			err = m.parseFunctions(s)
 		case secGlobal:
 			m.globalIdx = i
