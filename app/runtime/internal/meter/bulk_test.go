@@ -357,7 +357,8 @@ func benchGas(b *testing.B, wasm []byte, fn string, forever bool, args ...uint64
 
 // BenchmarkSlowOps: loops of the instructions wazero's compiler runs in Go
 // rather than in generated code (ref.func, memory.grow), until 10M gas are
-// gone; compare ns/gas with BenchmarkBulk/tightest.
+// gone; compare ns/gas with BenchmarkBulk/tightest (see costGrow and
+// costRefFunc). memory.size, run in generated code, for comparison.
 func BenchmarkSlowOps(b *testing.B) {
 	forever := func(code ...byte) []byte {
 		return mod(

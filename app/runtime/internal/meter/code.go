@@ -16,6 +16,14 @@ const (
 	// bulk-writing memory and tables). Bulk instructions pay for their
 	// length on top of it (see bulk.go).
 	costHeavy = 10
+	// costGrow is charged for memory.grow and costRefFunc for ref.func:
+	// wazero's compiler leaves generated code to run them in Go, which
+	// takes about 25 ns and 110-140 ns (BenchmarkSlowOps), so a loop of them
+	// at costHeavy would buy 4 and 100 times more time per gas than the
+	// cheapest loop of ordinary instructions (about 0.45 ns per gas,
+	// BenchmarkBulk/tightest). These costs bring them to that rate.
+	costGrow    = 60
+	costRefFunc = 300
 )
 
 // term says how an instruction ends a straight-line segment, if it does.
@@ -213,7 +221,7 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 		pos, err = zeroByte(b, pos)
 	case 0x40: // memory.grow
 		pos, err = zeroByte(b, pos)
-		w = costHeavy
+		w = costGrow
 	case 0x41: // i32.const
 		_, pos, err = readSigned(b, pos, 32)
 	case 0x42: // i64.const
@@ -237,6 +245,7 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 	case 0xd1: // ref.is_null
 	case 0xd2: // ref.func f
 		_, pos, err = readU32(b, pos)
+		w = costRefFunc
 	case 0xfc:
 		var sub uint32
 		if sub, pos, err = readU32(b, pos); err != nil {

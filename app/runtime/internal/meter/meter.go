@@ -46,8 +46,9 @@
 //
 // Every original instruction costs 1 (costDefault), including block, end
 // and the branch instructions. Calls (call, call_indirect, return_call,
-// return_call_indirect), memory.grow, memory.init, memory.copy, memory.fill,
-// table.init, table.copy and table.fill cost 10 (costHeavy).
+// return_call_indirect), memory.init, memory.copy, memory.fill, table.init,
+// table.copy and table.fill cost 10 (costHeavy); memory.grow costs 60
+// (costGrow) and ref.func 300 (costRefFunc), which wazero runs in Go.
 // The bulk instructions also pay for their length when they run: memory.init,
 // memory.copy and memory.fill one gas per started BulkBytesPerGas bytes,
 // table.init, table.copy and table.fill one gas per started
