@@ -122,6 +122,16 @@ func TestHostileModulesBoundedAtRunTime(t *testing.T) {
 	growMem := abiModule([]byte{opLoop, opBlockEmpty, opI32Const, 0x80, 0x08, opMemoryGrow, 0, opDrop, opBr, 0, opEnd, opI64Const, 0})
 	growMem.memory = &[2]uint32{1, 0}
 	outside := abiModule(append([]byte{opI64Const}, sleb(int64(0x7fff0000)<<32|16)...)) // result pointer past memory
+	// Bulk instructions over the whole memory in a loop: a flat 10 gas each made a 50M-gas
+	// transaction last hours; now they pay per byte (app/runtime/internal/meter/bulk.go).
+	const memBytes = runtime.MemoryLimitPages << 16
+	bulkLoop := func(op ...byte) wmodule {
+		m := abiModule(append(append([]byte{opLoop, opBlockEmpty}, op...), opBr, 0, opEnd, opI64Const, 0))
+		m.memory = &[2]uint32{runtime.MemoryLimitPages, 0}
+		return m
+	}
+	fillAll := bulkLoop(append(append([]byte{opI32Const, 0, opI32Const, 1, opI32Const}, sleb(memBytes)...), 0xfc, 11, 0)...)
+	copyHalf := bulkLoop(append(append(append([]byte{opI32Const, 0, opI32Const}, sleb(memBytes/2)...), append([]byte{opI32Const}, sleb(memBytes/2)...)...), 0xfc, 10, 0, 0)...)
 	cases := []struct {
 		name string
 		mod  wmodule
@@ -131,6 +141,8 @@ func TestHostileModulesBoundedAtRunTime(t *testing.T) {
 		{"recurses without end", abiModule(recurse), codes.OutOfGas},
 		{"recurses with big frames", fatRecurse, codes.OutOfGas},
 		{"grows memory forever", growMem, codes.OutOfGas},
+		{"fills all memory forever", fillAll, codes.OutOfGas},
+		{"copies half the memory forever", copyHalf, codes.OutOfGas},
 		{"traps", abiModule([]byte{opUnreachable, opI64Const, 0}), codes.ContractTrap},
 		{"result outside memory", outside, codes.ContractTrap},
 		{"empty response", abiModule(nil), codes.RuntimeIncomplete},

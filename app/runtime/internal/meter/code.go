@@ -12,9 +12,9 @@ const (
 	// costDefault is charged for every original instruction.
 	costDefault = 1
 	// costHeavy is charged for calls and for instructions whose engine
-	// implementation does much more than one machine operation (growing or
-	// bulk-writing memory and tables). Bulk instructions pay for their
-	// length on top of it (see bulk.go).
+	// implementation does much more than one machine operation (bulk-writing
+	// memory and tables). Bulk instructions pay for their length on top of
+	// it (see bulk.go).
 	costHeavy = 10
 	// costGrow is charged for memory.grow and costRefFunc for ref.func:
 	// wazero's compiler leaves generated code to run them in Go, which
