@@ -55,10 +55,13 @@ type Report struct {
 	LatencyP99   float64 `json:"latency_p99_ms"`
 	IntervalP50  float64 `json:"block_interval_p50_ms"`
 	IntervalP99  float64 `json:"block_interval_p99_ms"`
-	Blocks       int     `json:"blocks"`
-	FirstHeight  int64   `json:"first_height"`
-	LastHeight   int64   `json:"last_height"`
-	FirstError   string  `json:"first_error,omitempty"`
+	// Blocks counts the blocks from the first watched to the last that committed a
+	// transaction of the load (the intervals are theirs): the empty blocks of the wait
+	// for stragglers after sending stopped are left out.
+	Blocks      int    `json:"blocks"`
+	FirstHeight int64  `json:"first_height"`
+	LastHeight  int64  `json:"last_height"`
+	FirstError  string `json:"first_error,omitempty"`
 }
 
 type bench struct {
@@ -70,6 +73,7 @@ type bench struct {
 	first   time.Time
 	last    time.Time
 	times   []time.Time // block header times, by height order
+	loaded  int         // len(times) when the last block holding a load transaction was seen
 }
 
 // Bench runs a load profile and measures it: broadcast-to-commit latency is from just
@@ -221,7 +225,6 @@ func (b *bench) watch(ctx context.Context, from int64) error {
 		if b.r.FirstHeight == 0 {
 			b.r.FirstHeight = h
 		}
-		b.r.LastHeight = h
 		for i, tx := range blk.Block.Txs {
 			k := sha256.Sum256(tx)
 			sent, ok := b.pending[k]
@@ -229,6 +232,7 @@ func (b *bench) watch(ctx context.Context, from int64) error {
 				continue
 			}
 			delete(b.pending, k)
+			b.loaded, b.r.LastHeight = len(b.times), h
 			if i < len(res.TxsResults) && res.TxsResults[i].Code != 0 {
 				b.r.Failed++
 				if b.r.FirstError == "" {
@@ -256,13 +260,14 @@ func (b *bench) report() *Report {
 	}
 	sort.Slice(b.lat, func(i, j int) bool { return b.lat[i] < b.lat[j] })
 	r.LatencyP50, r.LatencyP90, r.LatencyP99 = Percentile(b.lat, 50), Percentile(b.lat, 90), Percentile(b.lat, 99)
+	times := b.times[:b.loaded]
 	var iv []time.Duration
-	for i := 1; i < len(b.times); i++ {
-		iv = append(iv, b.times[i].Sub(b.times[i-1]))
+	for i := 1; i < len(times); i++ {
+		iv = append(iv, times[i].Sub(times[i-1]))
 	}
 	sort.Slice(iv, func(i, j int) bool { return iv[i] < iv[j] })
 	r.IntervalP50, r.IntervalP99 = Percentile(iv, 50), Percentile(iv, 99)
-	r.Blocks = len(b.times)
+	r.Blocks = len(times)
 	return &r
 }
 
