@@ -33,7 +33,7 @@ var (
 	dir          = flag.String("dir", ".localnet/bench", "scratch folder (wiped)")
 	out          = flag.String("out", "BENCHMARKS.md", "report to write")
 	goBench      = flag.String("gobench", "", "output of the Go benchmarks to include")
-	duration     = flag.Duration("duration", 20*time.Second, "load duration per network")
+	duration     = flag.Duration("duration", 40*time.Second, "load duration per network")
 	senders      = flag.Int("senders", 32, "concurrent senders")
 	replayBlocks = flag.Int64("replay-blocks", 2000, "chain length for the replay measurement")
 	p2pDefault   = flag.Bool("p2p-default", false, "keep CometBFT's 5 MB/s per-peer p2p rate limits")
@@ -154,7 +154,12 @@ func measure(ctx context.Context, name string, target loadgen.Target, chainID st
 		}})
 	fmt.Println()
 	must(err)
-	el := time.Since(t0).Seconds()
+	// CPU per second of the measured span (first send to last commit), not of the wait
+	// for stragglers after it, when the chain idles.
+	el := r.Seconds
+	if el <= 0 {
+		el = time.Since(t0).Seconds()
+	}
 	tp := throughput{name: name, r: r}
 	for i, p := range pids {
 		cpu, peak := procStats(p)
