@@ -480,15 +480,7 @@ func VerifyAcked(ctx context.Context, clients []*client.Client, hist []executor.
 		bad[string(t.Hash)] = true
 		problems = append(problems, fmt.Sprintf("tx %X (sender %d nonce %d, height %d): %s", t.Hash, t.Sender, t.Nonce, t.Height, fmt.Sprintf(format, args...)))
 	}
-	versionAt := func(h int64) string {
-		v := uint64(0)
-		for _, e := range hist {
-			if e.Height <= h {
-				v = e.Version
-			}
-		}
-		return strconv.FormatUint(v, 10)
-	}
+	versionAt := func(h int64) string { return strconv.FormatUint(executor.VersionAt(hist, h), 10) }
 	byHeight := map[int64][]SoakTx{}
 	for _, s := range senders {
 		for _, t := range s.Acked {

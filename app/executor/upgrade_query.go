@@ -38,6 +38,18 @@ type HistoryEntry struct {
 	upgrade.VersionRef
 }
 
+// VersionAt returns the runtime version that executed height h according to hist, the
+// /upgrade/history answer (oldest switch first), or 0 before the first entry.
+func VersionAt(hist []HistoryEntry, h int64) uint64 {
+	v := uint64(0)
+	for _, e := range hist {
+		if e.Height <= h {
+			v = e.Version
+		}
+	}
+	return v
+}
+
 // UpgradeStatus is the JSON answer of /upgrade/status.
 type UpgradeStatus struct {
 	Height    int64        `json:"height"`

@@ -117,15 +117,7 @@ func (l *Load) Stop(c *client.Client, timeout time.Duration) (Result, error) {
 	if err := c.QueryJSON(ctx, "/upgrade/history", &hist); err != nil {
 		return r, err
 	}
-	versionAt := func(h int64) string {
-		v := uint64(0)
-		for _, e := range hist {
-			if e.Height <= h {
-				v = e.Version
-			}
-		}
-		return strconv.FormatUint(v, 10)
-	}
+	versionAt := func(h int64) string { return strconv.FormatUint(executor.VersionAt(hist, h), 10) }
 	note := func(format string, args ...any) {
 		if r.FirstError == "" {
 			r.FirstError = fmt.Sprintf(format, args...)
