@@ -42,20 +42,18 @@ func (c *checkState) top(addr tx.Address, committed uint64) uint64 {
 	return top
 }
 
-func (c *checkState) full() bool {
+// full refuses a transaction when the mempool holds as many as CometBFT's mempool.size.
+func (c *checkState) full() *codes.Error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.limit > 0 && c.admitted >= c.limit
+	return c.fullLocked()
 }
 
-func (c *checkState) fullError() *codes.Error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.fullErrorLocked()
-}
-
-func (c *checkState) fullErrorLocked() *codes.Error {
-	return codes.Errorf(codes.MempoolFull, "the mempool holds %d transactions, its limit: retry this transaction later", c.admitted)
+func (c *checkState) fullLocked() *codes.Error {
+	if c.limit > 0 && c.admitted >= c.limit {
+		return codes.Errorf(codes.MempoolFull, "the mempool holds %d transactions, its limit: retry this transaction later", c.admitted)
+	}
+	return nil
 }
 
 // SetMempoolLimit tells CheckTx the size of CometBFT's mempool (config mempool.size).
@@ -83,10 +81,12 @@ func (e *Executor) checkTx(raw []byte, recheck bool) (*tx.Tx, *codes.Error) {
 	if p == nil {
 		return nil, codes.Errorf(codes.InvalidMessage, "the chain has not been initialised")
 	}
-	if !recheck && e.check.full() {
+	if !recheck {
 		// Refused before decoding: under load most refusals are this one, and a signature
 		// check costs more than the rest of CheckTx together.
-		return nil, e.check.fullError()
+		if cerr := e.check.full(); cerr != nil {
+			return nil, cerr
+		}
 	}
 	t, cerr := tx.DecodeCached(raw, tx.Limits{ChainID: p.ChainID, MaxGasPerTx: p.App.MaxGasPerTx}, e.sigs)
 	if cerr != nil {
@@ -117,8 +117,8 @@ func (e *Executor) checkTx(raw []byte, recheck bool) (*tx.Tx, *codes.Error) {
 	case n > top+1 && !recheck:
 		return nil, codes.Errorf(codes.NonceGap, "nonce %d skips ahead: the sender's next nonce is %d", n, top+1)
 	}
-	if e.check.limit > 0 && e.check.admitted >= e.check.limit {
-		return nil, e.check.fullErrorLocked()
+	if cerr := e.check.fullLocked(); cerr != nil {
+		return nil, cerr
 	}
 	if e.check.pending[t.Sender] == nil {
 		e.check.pending[t.Sender] = map[uint64]struct{}{}

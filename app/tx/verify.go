@@ -23,9 +23,9 @@ func verify(pub, msg, sig []byte) bool {
 
 // keyCache keeps the expanded (decompressed, precomputed) form of public keys seen more
 // than once: accounts send many transactions, and against an expanded key a verification
-// costs about a fifth less. Expanding costs about a plain verification, so a key is expanded only
-// at its second signature. When full the cache starts over. The result of a verification
-// never depends on the cache, only its speed.
+// costs about a fifth less. Expanding costs about a plain verification, so a key is
+// expanded only at its second signature. When full the cache starts over. The result of a
+// verification never depends on the cache, only its speed.
 type keyCache struct {
 	mu sync.Mutex
 	// m maps a key seen once to nil, a key seen again to its expanded form.
@@ -56,7 +56,7 @@ func (c *keyCache) verify(pub, msg, sig []byte) bool {
 	if ex == nil {
 		var err error
 		if ex, err = voi.NewExpandedPublicKey(voi.PublicKey(pub)); err != nil {
-			return false // not a point: no signature verifies (crypto/ed25519 decides the same)
+			return false // not a point: no signature verifies, as verify decides too
 		}
 		c.mu.Lock()
 		c.m[k] = ex
