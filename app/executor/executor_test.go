@@ -185,7 +185,7 @@ func TestCheckTxRejections(t *testing.T) {
 		{"wrong chain", signed(t, admin, 2, "kv", "set", `{}`, func(b *txv1.TxBody) { b.ChainId = "other-chain" }), codes.WrongChain},
 		{"replayed nonce", signed(t, admin, 1, "kv", "set", `{"key":"a","value":"1"}`), codes.NonceReplayed},
 		{"nonce zero", signed(t, admin, 0, "kv", "set", `{}`), codes.NonceReplayed},
-		{"nonce gap", signed(t, admin, 5, "kv", "set", `{}`), codes.NonceGap},
+		{"nonce gap", signed(t, admin, 2+executor.MaxNonceAhead+1, "kv", "set", `{}`), codes.NonceGap},
 		{"zero gas", signed(t, admin, 2, "kv", "set", `{}`, func(b *txv1.TxBody) { b.GasLimit = 0 }), codes.BadGasLimit},
 		{"too much gas", signed(t, admin, 2, "kv", "set", `{}`, func(b *txv1.TxBody) { b.GasLimit = genesis.DefaultMaxGasPerTx + 1 }), codes.BadGasLimit},
 		{"no message", signed(t, admin, 2, "", "", "", func(b *txv1.TxBody) { b.Msg = nil }), codes.InvalidMessage},
@@ -249,7 +249,7 @@ func TestMempoolNonces(t *testing.T) {
 	if _, cerr := n.exec.CheckTx(signed(t, admin, 3, "kv", "set", `{}`)); cerr == nil || cerr.Code != codes.NonceReplayed {
 		t.Fatalf("duplicate pending nonce: %v", cerr)
 	}
-	if _, cerr := n.exec.CheckTx(signed(t, admin, 7, "kv", "set", `{}`)); cerr == nil || cerr.Code != codes.NonceGap {
+	if _, cerr := n.exec.CheckTx(signed(t, admin, 6+executor.MaxNonceAhead+1, "kv", "set", `{}`)); cerr == nil || cerr.Code != codes.NonceGap {
 		t.Fatalf("gap after pending: %v", cerr)
 	}
 	addr := tx.AddressOf(admin.Public().(ed25519.PublicKey))
@@ -502,7 +502,7 @@ func TestProposalOrdersNonces(t *testing.T) {
 	if _, cerr := n.exec.CheckTx(b2); cerr == nil || cerr.Code != codes.NonceReplayed {
 		t.Fatalf("the same nonce twice: %v", cerr)
 	}
-	if _, cerr := n.exec.CheckTx(signed(t, b, 5, "kv", "set", `{}`)); cerr == nil || cerr.Code != codes.NonceGap {
+	if _, cerr := n.exec.CheckTx(signed(t, b, 4+executor.MaxNonceAhead+1, "kv", "set", `{}`)); cerr == nil || cerr.Code != codes.NonceGap {
 		t.Fatalf("a new gap: %v", cerr)
 	}
 	prop = n.exec.PrepareProposal([][]byte{b3, b2}, 1<<20)

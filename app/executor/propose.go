@@ -9,12 +9,14 @@ import (
 // PrepareProposal orders the transactions CometBFT reaped into a block that executes as
 // intended: each sender's transactions in nonce order (in the slots they already occupy,
 // so the order between senders is kept), and only those that continue the sender's
-// committed nonce without a gap. CometBFT's v0.38 mempool can hold a sender's nonces out
-// of order (it inserts an accepted transaction in a callback outside the app's lock, so
-// two peers gossiping consecutive nonces race), and a block in that order would fail them
-// with nonce gaps. What is left out stays in the mempool for a later block. Undecodable or
-// unsigned transactions are left out too: they would only fail. The result is this
-// proposer's choice; every node still executes the block by the strict rules.
+// committed nonce without a gap. CometBFT's v0.38 mempool keeps transactions in the order
+// they arrived, which need not be nonce order (a client sends several at once, peers
+// gossip them, and CheckTx holds a nonce ahead of a gap: MaxNonceAhead), and it has no
+// "queued" state: everything in it may be reaped. A block in arrival order would fail
+// them with nonce gaps. What is left out, such as a held nonce whose predecessor is
+// missing, stays in the mempool for a later block, and holds back no other sender.
+// Undecodable or unsigned transactions are left out too: they would only fail. The result
+// is this proposer's choice; every node still executes the block by the strict rules.
 func (e *Executor) PrepareProposal(txs [][]byte, maxBytes int64) [][]byte {
 	p := e.Params()
 	if p == nil {

@@ -45,10 +45,14 @@ type AccountInfo struct {
 	Address string `json:"address"`
 	// Nonce is the last nonce committed for the account (0 for a new account).
 	Nonce uint64 `json:"nonce"`
-	// PendingNonce counts transactions accepted into this node's mempool.
+	// PendingNonce is the last nonce of the account's transactions waiting in this node's
+	// mempool without a gap after the committed one (Nonce when none is waiting).
 	PendingNonce uint64 `json:"pending_nonce"`
-	// NextNonce is the nonce to sign the next transaction with.
+	// NextNonce is the nonce to sign the next transaction with: PendingNonce + 1.
 	NextNonce uint64 `json:"next_nonce"`
+	// Held counts the account's transactions this node's mempool holds beyond a gap (a
+	// nonce after NextNonce), waiting for the nonces before them.
+	Held int `json:"held,omitempty"`
 }
 
 // RuntimeInfo is the JSON answer of /runtime.
@@ -113,11 +117,11 @@ func (e *Executor) QueryAt(path string, data []byte, height int64) QueryResult {
 		if err != nil {
 			return fail(QueryBad, "/account: %v", err)
 		}
-		committed, pending, err := e.Nonces(addr)
+		committed, pending, held, err := e.nonces(addr)
 		if err != nil {
 			return fail(QueryFailed, "%v", err)
 		}
-		return answerJSON(AccountInfo{Address: addr.String(), Nonce: committed, PendingNonce: pending, NextNonce: pending + 1})
+		return answerJSON(AccountInfo{Address: addr.String(), Nonce: committed, PendingNonce: pending, NextNonce: pending + 1, Held: held})
 	case len(parts) == 1 && parts[0] == "runtime":
 		eff, err := e.EffectiveRuntime()
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vchain/vchain/app/codes"
+	"github.com/vchain/vchain/app/executor"
 	"github.com/vchain/vchain/internal/client"
 )
 
@@ -73,7 +74,7 @@ Examples:
 	}
 	call.Flags().StringVar(&from, "from", "", "name of the signing key in --home's keyring (required)")
 	call.Flags().Uint64Var(&gas, "gas", 5_000_000, "gas limit")
-	call.Flags().Uint64Var(&nonce, "nonce", 0, "nonce to sign with (default: the account's next nonce)")
+	call.Flags().Uint64Var(&nonce, "nonce", 0, fmt.Sprintf("nonce to sign with (default: the account's next nonce); a later one, up to %d ahead, waits in the mempool until the nonces before it arrive", executor.MaxNonceAhead))
 	call.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for the block")
 	_ = call.MarkFlagRequired("from")
 	cmd.AddCommand(call)
