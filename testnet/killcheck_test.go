@@ -1,0 +1,86 @@
+package testnet
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestJudgeKill feeds JudgeKill sequences of looks such as the chaos takes after a restart:
+// only a victim seen at the tip whose own app hash matches every other validator's at the
+// same height survives.
+func TestJudgeKill(t *testing.T) {
+	others := func(h1, h2, h3 int64) map[string]int64 {
+		return map[string]int64{"node1": h1, "node2": h2, "node3": h3}
+	}
+	same := func(hash string) map[string]string {
+		return map[string]string{"node1": hash, "node2": hash, "node3": hash}
+	}
+	down := KillLook{Others: others(20, 20, 21), Victim: -1}
+	behind := KillLook{Others: others(21, 21, 21), Victim: 15}
+	atTip := KillLook{Others: others(22, 22, 22), Victim: 22, AppHeight: 22, AppHash: "AA", PeerHashes: same("AA")}
+	for _, tc := range []struct {
+		name  string
+		looks []KillLook
+		want  KillVerdict
+		why   string
+	}{
+		{"no look", nil, KillPending, "never seen back"},
+		{"never answered", []KillLook{down, down, down}, KillPending, "never seen back at the tip (last height -1"},
+		{"stuck behind", []KillLook{down, behind, behind}, KillPending, "last height 15"},
+		{"back at the tip, same hash", []KillLook{down, behind, atTip}, KillSurvived, "app hash AA at height 22 as on node1, node2, node3"},
+		{"at the tip, a different hash", []KillLook{down, behind,
+			{Others: others(22, 22, 22), Victim: 22, AppHeight: 22, AppHash: "AA", PeerHashes: map[string]string{"node1": "AA", "node2": "BB", "node3": "AA"}}},
+			KillDiverged, "its app hash at height 22 is AA, node2 computed BB"},
+		{"a divergence is not undone by a later match", []KillLook{
+			{Others: others(22, 22, 22), Victim: 22, AppHeight: 22, AppHash: "AA", PeerHashes: map[string]string{"node1": "BB"}}, atTip},
+			KillDiverged, "node1 computed BB"},
+		{"seen high but the others were higher (read before it)", []KillLook{
+			{Others: others(23, 22, 22), Victim: 22, AppHeight: 22, AppHash: "AA", PeerHashes: same("AA")}}, KillPending, "never seen back"},
+		{"at the tip, no hash read", []KillLook{{Others: others(22, 22, 22), Victim: 22}}, KillPending, "never compared"},
+		{"at the tip, one peer's hash missing", []KillLook{
+			{Others: others(22, 22, 22), Victim: 22, AppHeight: 22, AppHash: "AA", PeerHashes: map[string]string{"node1": "AA", "node3": "AA"}}},
+			KillPending, "never compared"},
+		{"a peer down does not count against the victim", []KillLook{
+			{Others: others(22, -1, 22), Victim: 22, AppHeight: 22, AppHash: "AA", PeerHashes: map[string]string{"node1": "AA", "node3": "AA"}}},
+			KillSurvived, "as on node1, node3"},
+		{"no other validator answered: no tip", []KillLook{
+			{Others: others(-1, -1, -1), Victim: 22, AppHeight: 22, AppHash: "AA", PeerHashes: map[string]string{}}}, KillPending, "never seen back"},
+		{"its app far behind its block store", []KillLook{
+			{Others: others(22, 22, 22), Victim: 22, AppHeight: 12, AppHash: "AA", PeerHashes: same("AA")}}, KillPending, "never compared"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, why := JudgeKill(tc.looks)
+			if got != tc.want || !strings.Contains(why, tc.why) {
+				t.Fatalf("JudgeKill = %d %q, want %d and %q", got, why, tc.want, tc.why)
+			}
+		})
+	}
+	kills := []Kill{{Survived: true}, {Survived: false}, {Survived: true}}
+	if n := CountSurvived(kills); n != 2 {
+		t.Fatalf("CountSurvived = %d, want 2", n)
+	}
+}
+
+// TestHandshakeHeight reads the height of the first handshake after the offset, not an
+// earlier start's.
+func TestHandshakeHeight(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "node.log")
+	first := "I[2025-01-01|00:00:00.000] ABCI Handshake App Info                     module=consensus height=7 hash=AB software-version= protocol-version=1\n"
+	second := "I[2025-01-01|00:01:00.000] ABCI Handshake App Info                     module=consensus height=41 hash=CD software-version= protocol-version=1\n"
+	if err := os.WriteFile(path, []byte(first+"other\n"+second), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		offset int64
+		want   int64
+	}{{0, 7}, {int64(len(first)), 41}} {
+		if h, err := HandshakeHeight(path, tc.offset); err != nil || h != tc.want {
+			t.Errorf("HandshakeHeight(offset %d) = %d, %v; want %d", tc.offset, h, err, tc.want)
+		}
+	}
+	if _, err := HandshakeHeight(path, int64(len(first)+len("other\n")+len(second))); err == nil {
+		t.Error("no handshake after the offset, and no error")
+	}
+}
