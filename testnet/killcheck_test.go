@@ -1,10 +1,17 @@
 package testnet
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/vchain/vchain/internal/localnet"
 )
 
 // TestJudgeKill feeds JudgeKill sequences of looks such as the chaos takes after a restart:
@@ -83,4 +90,62 @@ func TestHandshakeHeight(t *testing.T) {
 	if _, err := HandshakeHeight(path, int64(len(first)+len("other\n")+len(second))); err == nil {
 		t.Error("no handshake after the offset, and no error")
 	}
+}
+
+// killedBeforeSwitch is what killBeforeSwitch saw.
+type killedBeforeSwitch struct {
+	Start   int64  // the switch height
+	Version uint64 // the version it switches to
+	// SeenBeforeKill is the height the node's own /abci_info gave just before the kill;
+	// AppAtRestart, the height its app had committed when it died (its handshake).
+	SeenBeforeKill, AppAtRestart int64
+	// SwitchedAfterRestart is set when the node logged the switch at Start after its restart.
+	SwitchedAfterRestart bool
+}
+
+// killBeforeSwitch schedules a switch to version 6 blocks ahead, kills node name with
+// SIGKILL as soon as its own app reports the block before the switch committed, keeps it
+// down until the others are 2 blocks past the switch, restarts it and waits until every
+// validator is 3 past.
+func (p *ProcNet) killBeforeSwitch(t *testing.T, name string, version uint64) killedBeforeSwitch {
+	t.Helper()
+	k := killedBeforeSwitch{Version: version}
+	k.Start = p.Admin(t, "upgrade", "schedule", strconv.FormatUint(version, 10), "--in", "6") + 6
+	n, c := p.Node(t, name), p.Client(t, name)
+	deadline := time.Now().Add(60 * time.Second)
+	for k.SeenBeforeKill < k.Start-1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's app at %d after 60s, want %d", name, k.SeenBeforeKill, k.Start-1)
+		}
+		time.Sleep(10 * time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if h, _, err := AppInfo(ctx, c); err == nil {
+			k.SeenBeforeKill = h
+		}
+		cancel()
+	}
+	logPath := filepath.Join(p.M.HomeOf(n), localnet.LogFile)
+	before := fileSize(logPath)
+	if err := p.M.KillNode(n); err != nil {
+		t.Fatal(err)
+	}
+	var others []string
+	for _, v := range validators4 {
+		if v != name {
+			others = append(others, v)
+		}
+	}
+	p.WaitHeight(t, k.Start+2, 60*time.Second, others...)
+	p.Start(t, name)
+	var err error
+	if k.AppAtRestart, err = HandshakeHeight(logPath, before); err != nil {
+		t.Fatal(err)
+	}
+	if k.AppAtRestart < k.SeenBeforeKill {
+		t.Fatalf("%s's app had committed %d before the kill, its handshake says %d: a committed block was lost", name, k.SeenBeforeKill, k.AppAtRestart)
+	}
+	p.WaitHeight(t, k.Start+3, 60*time.Second, validators4...)
+	switched := regexp.MustCompile(fmt.Sprintf(`runtime switched\s.*height=%d\s.*version=%d\b`, k.Start, version))
+	k.SwitchedAfterRestart = switched.MatchString(readFrom(t, logPath, before))
+	return k
 }
