@@ -19,11 +19,11 @@ import (
 
 // KillLook is one look at the network after a killed validator was restarted.
 type KillLook struct {
-	// Others holds the latest height of each other validator, read before Victim; -1 for
-	// one that did not answer.
-	Others map[string]int64
 	// Victim is the restarted node's latest height (/status); -1 while it does not answer.
 	Victim int64
+	// Others holds the latest height of each other validator, read after Victim; -1 for
+	// one that did not answer.
+	Others map[string]int64
 	// AppHeight and AppHash are the last height the victim's own app committed and its app
 	// hash there (/abci_info); AppHeight 0: not read.
 	AppHeight int64
@@ -34,8 +34,9 @@ type KillLook struct {
 }
 
 // AtTip reports whether the look saw the victim at the tip: at least as high as every
-// other validator that answered, their heights read before its own. A look where no other
-// validator answered has no tip to compare with.
+// other validator that answered, their heights read after its own (so at the moment it
+// was read, none was higher). A look where no other validator answered has no tip to
+// compare with.
 func (l KillLook) AtTip() bool {
 	answered := false
 	for _, h := range l.Others {

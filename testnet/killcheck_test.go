@@ -43,7 +43,7 @@ func TestJudgeKill(t *testing.T) {
 		{"a divergence is not undone by a later match", []KillLook{
 			{Others: others(22, 22, 22), Victim: 22, AppHeight: 22, AppHash: "AA", PeerHashes: map[string]string{"node1": "BB"}}, atTip},
 			KillDiverged, "node1 computed BB"},
-		{"seen high but the others were higher (read before it)", []KillLook{
+		{"seen high but another was higher (read after it)", []KillLook{
 			{Others: others(23, 22, 22), Victim: 22, AppHeight: 22, AppHash: "AA", PeerHashes: same("AA")}}, KillPending, "never seen back"},
 		{"at the tip, no hash read", []KillLook{{Others: others(22, 22, 22), Victim: 22}}, KillPending, "never compared"},
 		{"at the tip, one peer's hash missing", []KillLook{

@@ -355,10 +355,10 @@ func (c *Chaos) watchRecovery(k *Kill, victim string) (KillVerdict, string) {
 	started := time.Now()
 	var looks []KillLook
 	for {
-		// The others first: the victim is at the tip only if it is as high as they were
-		// before it was read.
-		l := KillLook{Others: c.heightsOf(others)}
-		l.Victim = c.heightsOf([]string{victim})[victim]
+		// The victim first: heights only grow, so others no higher than it when read after
+		// it were no higher at the moment it was read.
+		l := KillLook{Victim: c.heightsOf([]string{victim})[victim]}
+		l.Others = c.heightsOf(others)
 		if l.Victim >= 0 && k.RPCUp == 0 {
 			k.RPCUp = time.Since(started)
 		}
