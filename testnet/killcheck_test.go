@@ -149,3 +149,35 @@ func (p *ProcNet) killBeforeSwitch(t *testing.T, name string, version uint64) ki
 	k.SwitchedAfterRestart = switched.MatchString(readFrom(t, logPath, before))
 	return k
 }
+
+// checkKilledBeforeSwitch checks, on node name itself, that k's kill landed on the block
+// before the switch and that the node then executed the switch like the others: its app
+// had committed start-1 when it died, it logged the switch after its restart, its history
+// is node0's, and the app hash it computed at the switch height is every other
+// validator's.
+func (p *ProcNet) checkKilledBeforeSwitch(t *testing.T, name string, k killedBeforeSwitch) {
+	t.Helper()
+	if k.AppAtRestart != k.Start-1 {
+		t.Fatalf("%s's app had committed %d when it died (seen at %d before the kill), want %d, the block before the switch at %d", name, k.AppAtRestart, k.SeenBeforeKill, k.Start-1, k.Start)
+	}
+	if !k.SwitchedAfterRestart {
+		t.Fatalf("%s's log after its restart does not show it switching to v%d at %d", name, k.Version, k.Start)
+	}
+	hist, hist0 := p.History(t, name), p.History(t, "node0")
+	if last := hist[len(hist)-1]; last.Height != k.Start || last.Version != k.Version || fmt.Sprint(hist) != fmt.Sprint(hist0) {
+		t.Fatalf("%s's history %+v, node0's %+v: want v%d from %d on both", name, hist, hist0, k.Version, k.Start)
+	}
+	ctx := context.Background()
+	own, err := AppHashAt(ctx, p.Client(t, name), k.Start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, other := range validators4 {
+		if other == name {
+			continue
+		}
+		if h, err := AppHashAt(ctx, p.Client(t, other), k.Start); err != nil || h != own {
+			t.Fatalf("at the switch height %d %s computed app hash %s, %s %s (%v)", k.Start, name, own, other, h, err)
+		}
+	}
+}
