@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -41,6 +43,14 @@ type Kill struct {
 	// RPCUp is the part of Recovery before the node's RPC answered (start-up: stores,
 	// runtimes, CometBFT's handshake replaying what the app had not committed).
 	RPCUp time.Duration `json:"rpc_up_ns"`
+	// AppAtRestart is the height the victim's app had committed when it restarted (its
+	// ABCI handshake): the last height it executed before it died, read on the node itself.
+	AppAtRestart int64 `json:"app_at_restart"`
+	// Survived is set once the victim was seen at the tip with its own app's hash equal to
+	// every other validator's at the same height (JudgeKill); Verdict gives the evidence, or
+	// why the kill did not survive.
+	Survived bool   `json:"survived"`
+	Verdict  string `json:"verdict"`
 }
 
 // Chaos kills a random validator with SIGKILL every few seconds and restarts it, one at a
@@ -55,6 +65,7 @@ type Chaos struct {
 	every   time.Duration
 	maxDown time.Duration
 	logf    func(string, ...any)
+	opts    chaosOptions
 
 	mu    sync.Mutex
 	cond  *sync.Cond
@@ -74,8 +85,21 @@ type Chaos struct {
 // time up to maxDown, and the next kill comes every after the previous victim caught up.
 // Victims and down times come from a rand.Rand seeded with seed.
 func StartChaos(p *ProcNet, names []string, seed int64, every, maxDown time.Duration, logf func(string, ...any)) (*Chaos, error) {
+	return startChaos(p, names, seed, every, maxDown, logf, chaosOptions{recoverWithin: 2 * time.Minute})
+}
+
+// chaosOptions are the knobs a test of the chaos itself turns.
+type chaosOptions struct {
+	// recoverWithin is how long a restarted victim has to be seen at the tip.
+	recoverWithin time.Duration
+	// noRestart leaves the victim of this kill (counted from 1) dead, so that the test
+	// sees a kill that does not survive; 0: every victim is restarted.
+	noRestart int
+}
+
+func startChaos(p *ProcNet, names []string, seed int64, every, maxDown time.Duration, logf func(string, ...any), opts chaosOptions) (*Chaos, error) {
 	c := &Chaos{p: p, names: names, clients: map[string]*client.Client{}, rng: rand.New(rand.NewSource(seed)),
-		every: every, maxDown: maxDown, logf: logf, busy: map[string]int{},
+		every: every, maxDown: maxDown, logf: logf, opts: opts, busy: map[string]int{},
 		across: make(chan int64, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	c.cond = sync.NewCond(&c.mu)
 	for _, name := range names {
@@ -98,8 +122,13 @@ func StartChaos(p *ProcNet, names []string, seed int64, every, maxDown time.Dura
 // installing a runtime is a file operation a dead node's home takes too.
 func (c *Chaos) Use(name string, allowDead bool, fn func() error) error {
 	c.mu.Lock()
-	for c.down == name && !(allowDead && c.dead) {
+	for c.down == name && !(allowDead && c.dead) && c.err == nil {
 		c.cond.Wait()
+	}
+	if c.err != nil { // its victim may never come back: nothing waits on it
+		err := c.err
+		c.mu.Unlock()
+		return fmt.Errorf("the chaos stopped: %w", err)
 	}
 	c.busy[name]++
 	c.mu.Unlock()
@@ -168,6 +197,8 @@ func (c *Chaos) run() {
 		if err != nil {
 			c.mu.Lock()
 			c.err = err
+			c.down = ""
+			c.cond.Broadcast() // Use gives up on a victim that may never come back
 			c.mu.Unlock()
 			return
 		}
@@ -176,11 +207,13 @@ func (c *Chaos) run() {
 }
 
 // Heights returns each named node's latest height, -1 for a node that does not answer.
-func (c *Chaos) Heights() map[string]int64 {
-	out := make(map[string]int64, len(c.names))
+func (c *Chaos) Heights() map[string]int64 { return c.heightsOf(c.names) }
+
+func (c *Chaos) heightsOf(names []string) map[string]int64 {
+	out := make(map[string]int64, len(names))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, name := range c.names {
+	for _, name := range names {
 		wg.Add(1)
 		go func(name string) {
 			defer wg.Done()
@@ -272,36 +305,107 @@ func (c *Chaos) cycle(across int64) error {
 
 	k.RestartedAt = c.Tip()
 	k.Down = time.Since(killed)
-	if _, err := c.p.M.StartNode(c.p.Bin, node); err != nil {
-		return fmt.Errorf("restart %s: %w", victim, err)
+	logPath := filepath.Join(c.p.M.HomeOf(node), localnet.LogFile)
+	logStart := int64(0)
+	if st, err := os.Stat(logPath); err == nil {
+		logStart = st.Size()
 	}
+	verdict, why := KillPending, ""
+	if c.opts.noRestart == len(c.kills)+1 {
+		c.logf("kill %d: %s is left dead (a test of the kill accounting)", len(c.kills)+1, victim)
+	} else if _, err := c.p.M.StartNode(c.p.Bin, node); err != nil {
+		why = fmt.Sprintf("restart: %v", err)
+	}
+	if why == "" {
+		verdict, why = c.watchRecovery(&k, victim)
+	}
+	k.Survived, k.Verdict = verdict == KillSurvived, why
+	if _, running := c.p.M.PID(node); !running && verdict == KillPending {
+		k.Verdict += fmt.Sprintf("; its process is not running (see %s)", logPath)
+	}
+	if k.RPCUp > 0 {
+		if h, err := HandshakeHeight(logPath, logStart); err != nil {
+			c.logf("kill %s: %v", victim, err)
+		} else {
+			k.AppAtRestart = h
+		}
+	}
+	c.mu.Lock()
+	c.kills = append(c.kills, k)
+	if k.Survived {
+		c.down = ""
+		c.cond.Broadcast()
+	}
+	c.mu.Unlock()
+	if !k.Survived {
+		return fmt.Errorf("kill %d: %s did not survive: %s", len(c.kills), victim, k.Verdict)
+	}
+	c.logf("kill %d: %s killed at height %d (its app at %d), down %s, restarted at %d, RPC up in %s, caught up in %s%s; %s", len(c.kills), victim,
+		k.KilledAt, k.AppAtRestart, k.Down.Round(time.Millisecond), k.RestartedAt, k.RPCUp.Round(time.Millisecond), k.Recovery.Round(time.Millisecond),
+		map[bool]string{true: " (held across a switch)"}[k.AcrossSwitch], k.Verdict)
+	return holdErr
+}
+
+// watchRecovery looks at the network until the restarted victim is seen at the tip with
+// its own app hash equal to the others' (JudgeKill), its process has exited, or
+// recoverWithin has passed; it fills k's timings. What it returns is the kill's verdict.
+func (c *Chaos) watchRecovery(k *Kill, victim string) (KillVerdict, string) {
+	node, _ := c.p.M.Node(victim)
+	others := slices.DeleteFunc(slices.Clone(c.names), func(n string) bool { return n == victim })
 	started := time.Now()
+	var looks []KillLook
 	for {
-		h := c.Heights()[victim]
-		if h >= 0 && k.RPCUp == 0 {
+		// The victim first: heights only grow, so others no higher than it when read after
+		// it were no higher at the moment it was read.
+		l := KillLook{Victim: c.heightsOf([]string{victim})[victim]}
+		l.Others = c.heightsOf(others)
+		if l.Victim >= 0 && k.RPCUp == 0 {
 			k.RPCUp = time.Since(started)
 		}
-		if h >= k.RestartedAt {
-			break
+		if l.Victim >= k.RestartedAt && k.Recovery == 0 {
+			k.Recovery = time.Since(started)
+		}
+		if l.AtTip() {
+			c.readAppHashes(&l, victim)
+		}
+		looks = append(looks, l)
+		verdict, why := JudgeKill(looks)
+		if verdict != KillPending {
+			return verdict, why
 		}
 		if _, running := c.p.M.PID(node); !running {
-			return fmt.Errorf("%s exited after its restart (see %s)", victim, filepath.Join(c.p.M.HomeOf(node), localnet.LogFile))
+			return verdict, why
 		}
-		if time.Since(started) > 2*time.Minute {
-			return fmt.Errorf("%s did not reach height %d within 2m of its restart (at %d)", victim, k.RestartedAt, c.Heights()[victim])
+		if time.Since(started) > c.opts.recoverWithin {
+			return verdict, fmt.Sprintf("%s within %s of its restart", why, c.opts.recoverWithin)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	k.Recovery = time.Since(started)
-	c.mu.Lock()
-	c.kills = append(c.kills, k)
-	c.down = ""
-	c.cond.Broadcast()
-	c.mu.Unlock()
-	c.logf("kill %d: %s killed at height %d, down %s, restarted at %d, RPC up in %s, caught up in %s%s", len(c.kills), victim,
-		k.KilledAt, k.Down.Round(time.Millisecond), k.RestartedAt, k.RPCUp.Round(time.Millisecond), k.Recovery.Round(time.Millisecond),
-		map[bool]string{true: " (held across a switch)"}[k.AcrossSwitch])
-	return holdErr
+}
+
+// readAppHashes fills l with the victim's own last app height and hash, and the hash each
+// other validator that answered computed for that height; one that has not reached it yet
+// is given a few seconds.
+func (c *Chaos) readAppHashes(l *KillLook, victim string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h, hash, err := AppInfo(ctx, c.clients[victim])
+	if err != nil || h <= 0 {
+		return
+	}
+	l.AppHeight, l.AppHash, l.PeerHashes = h, hash, map[string]string{}
+	for name, oh := range l.Others {
+		if oh < 0 {
+			continue
+		}
+		for try := 0; try < 30; try++ {
+			if ph, err := AppHashAt(ctx, c.clients[name], h); err == nil {
+				l.PeerHashes[name] = ph
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
 }
 
 // SoakTx is a transaction a node reported committed with code 0.

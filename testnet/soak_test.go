@@ -106,8 +106,11 @@ func TestSoak(t *testing.T) {
 	// Admin commands go through node0, whose keyring holds the admin key: Use keeps node0
 	// alive while they run (node0 is killed like the others the rest of the time).
 	admin := func(args ...string) int64 {
+		t.Helper()
 		var h int64
-		_ = chaos.Use(p.M.AdminHome, false, func() error { h = p.Admin(t, args...); return nil })
+		if err := chaos.Use(p.M.AdminHome, false, func() error { h = p.Admin(t, args...); return nil }); err != nil {
+			t.Fatal(err)
+		}
 		return h
 	}
 	// wait waits until the tip reaches h and at least the fraction at of the soak passed.
@@ -159,7 +162,8 @@ func TestSoak(t *testing.T) {
 
 	kills, err := chaos.Stop()
 	if err != nil {
-		t.Fatal(err)
+		logKills(t, kills)
+		t.Fatalf("kills -9 survived: %d of %d: %v", CountSurvived(kills), len(kills), err)
 	}
 	load.Stop()
 	soakTime := time.Since(began)
@@ -181,13 +185,15 @@ func TestSoak(t *testing.T) {
 		t.Errorf("history %+v, want v2 from %d and v1 from %d", hist, start, down)
 	}
 	for _, sw := range []int64{start, down} {
-		if !slices.ContainsFunc(kills, func(k Kill) bool { return k.KilledAt < sw && k.RestartedAt > sw }) {
+		// The victim's own app had not executed sw when it died (its handshake at the
+		// restart says so), and the network had when it was restarted.
+		if !slices.ContainsFunc(kills, func(k Kill) bool { return k.AppAtRestart > 0 && k.AppAtRestart < sw && k.RestartedAt > sw }) {
 			t.Errorf("no validator was down across the switch at height %d: %+v", sw, kills)
 		}
 	}
 
 	r := SoakReport{Seed: seed, Seconds: soakTime.Seconds(), Validators: len(validators4), Senders: senders,
-		Kills: len(kills), KillsSurvived: len(kills), SwitchHeight: start, DowngradeHeight: down,
+		Kills: len(kills), KillsSurvived: CountSurvived(kills), SwitchHeight: start, DowngradeHeight: down,
 		FinalHeight: tip, HeightsCompared: compared, KillLog: kills}
 	var firstErr string
 	for _, s := range load.Senders {
@@ -225,7 +231,7 @@ func TestSoak(t *testing.T) {
 		{"unconfirmed (not seen in time)", fmt.Sprintf("%d (%d in the chain after all, %d of them not in the sender's node's index)", r.Unconfirmed, r.UnconfirmedInChain, r.UnconfirmedNotIndexed)},
 		{"refused by CheckTx / node down", fmt.Sprintf("%d / %d", r.Refused, r.Unreachable)},
 		{"committed with an error code", r.Failed},
-		{"kills -9 survived", fmt.Sprintf("%d of %d", r.KillsSurvived, r.Kills)},
+		{"kills survived (tip, own app hash)", fmt.Sprintf("%d of %d", r.KillsSurvived, r.Kills)},
 		{"recovery p50 / p99 / max", fmt.Sprintf("%.0f ms / %.0f ms / %.0f ms", r.RecoveryP50, r.RecoveryP99, r.RecoveryMax)},
 		{"switch to v2 / downgrade at", fmt.Sprintf("%d / %d", start, down)},
 		{"same block and app hash", fmt.Sprintf("heights 1..%d on all 4 nodes", compared)},
@@ -252,8 +258,56 @@ func TestSoak(t *testing.T) {
 	if r.Failed != 0 {
 		t.Errorf("%d transactions committed with an error code: %s", r.Failed, firstErr)
 	}
+	if r.KillsSurvived != r.Kills {
+		logKills(t, kills)
+		t.Errorf("%d of %d kills did not survive", r.Kills-r.KillsSurvived, r.Kills)
+	}
 	if r.Committed == 0 || r.Kills < 3 {
 		t.Errorf("the soak did too little to prove anything: %d committed, %d kills", r.Committed, r.Kills)
+	}
+}
+
+// TestSoakChaosCountsDeadVictim runs the soak's chaos on 4 validator processes and leaves
+// its second victim dead: the first kill survives, the second does not, and the chaos stops
+// with an error that names it, so the soak's count of kills survived drops below its kills.
+func TestSoakChaosCountsDeadVictim(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs 4 vchaind processes")
+	}
+	p := StartProcNet(t, 4, 0)
+	p.WaitHeight(t, 2, 60*time.Second, validators4...)
+	chaos, err := startChaos(p, validators4, 1, time.Second, time.Second, t.Logf,
+		chaosOptions{recoverWithin: 2 * time.Minute, noRestart: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = chaos.Stop() })
+	deadline := time.Now().Add(5 * time.Minute)
+	for chaos.Err() == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("the chaos did not stop on a victim left dead: %+v", chaos.Kills())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	kills, err := chaos.Stop()
+	logKills(t, kills)
+	if len(kills) != 2 || !kills[0].Survived || kills[1].Survived || CountSurvived(kills) != 1 {
+		t.Fatalf("want the first kill survived and the second not; %d of %d survived", CountSurvived(kills), len(kills))
+	}
+	if err == nil || !strings.Contains(err.Error(), kills[1].Node) || !strings.Contains(kills[1].Verdict, "never seen back at the tip") {
+		t.Fatalf("chaos error %v, verdict %q: want the dead victim %s named", err, kills[1].Verdict, kills[1].Node)
+	}
+	if k := kills[0]; k.AppAtRestart <= 0 || k.AppAtRestart > k.RestartedAt {
+		t.Fatalf("the first victim's app was at %d at its restart (network at %d): not read from its handshake", k.AppAtRestart, k.RestartedAt)
+	}
+	t.Logf("chaos stopped: %v", err)
+}
+
+// logKills logs each kill's verdict.
+func logKills(t *testing.T, kills []Kill) {
+	t.Helper()
+	for i, k := range kills {
+		t.Logf("kill %d of %s (killed at tip %d, its app at %d): survived %v: %s", i+1, k.Node, k.KilledAt, k.AppAtRestart, k.Survived, k.Verdict)
 	}
 }
 
