@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,8 +97,6 @@ func (p *ProcNet) startEnv(t testing.TB, bin, name string, env ...string) {
 	}
 }
 
-var handshakeRe = regexp.MustCompile(`ABCI Handshake App Info\s+.*height=(\d+)`)
-
 // crashAndRecover restarts name armed to crash at point@h, waits for it to die there,
 // restarts it unarmed and checks that it catches up with identical blocks, and that its
 // own app computes the app hash the others agreed on.
@@ -139,15 +136,15 @@ func (p *ProcNet) crashAndRecover(t *testing.T, bin, name, point string, h int64
 	tip := p.Status(t, "node0").Height
 	p.WaitHeight(t, tip, 60*time.Second, name)
 	recovered := time.Since(restart)
-	m := handshakeRe.FindStringSubmatch(readFrom(t, logPath, before))
-	if m == nil {
-		t.Fatalf("%s's restart logged no handshake", name)
+	got, err := HandshakeHeight(logPath, before)
+	if err != nil {
+		t.Fatalf("%s's restart: %v", name, err)
 	}
 	want := h - 1
 	if appAhead {
 		want = h
 	}
-	if got, _ := strconv.ParseInt(m[1], 10, 64); got != want {
+	if got != want {
 		t.Fatalf("after the crash at %s@%d the app restarted at height %d, want %d", point, h, got, want)
 	}
 	p.checkAppHash(t, name)
