@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,10 +106,7 @@ func SameResults(ctx context.Context, peers []Peer, wait time.Duration) (int64, 
 	if err != nil {
 		return 0, err
 	}
-	top, low := heights[0], heights[0]
-	for _, h := range heights {
-		top, low = max(top, h), min(low, h)
-	}
+	top, low := slices.Max(heights), slices.Min(heights)
 	// What every node has committed is compared first: a node that diverged and stopped
 	// is named at once, without waiting for it to catch up.
 	agreed, err := compareResults(ctx, peers, 1, low)
@@ -116,7 +114,7 @@ func SameResults(ctx context.Context, peers []Peer, wait time.Duration) (int64, 
 		return 0, errors.Join(err, behind(peers, heights, top, 0))
 	}
 	deadline := time.Now().Add(wait)
-	for lag := slowest(heights); heights[lag] < top && time.Now().Before(deadline); lag = slowest(heights) {
+	for slices.Min(heights) < top && time.Now().Before(deadline) {
 		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()
@@ -126,11 +124,7 @@ func SameResults(ctx context.Context, peers []Peer, wait time.Duration) (int64, 
 			return 0, err
 		}
 	}
-	reached := top
-	for _, h := range heights {
-		reached = min(reached, h)
-	}
-	more, err := compareResults(ctx, peers, low+1, reached)
+	more, err := compareResults(ctx, peers, low+1, slices.Min(heights))
 	if err != nil {
 		return 0, errors.Join(err, behind(peers, heights, top, 0))
 	}
@@ -155,16 +149,6 @@ func appHeights(ctx context.Context, peers []Peer) ([]int64, error) {
 		hs[i] = info.Response.LastBlockHeight
 	}
 	return hs, nil
-}
-
-func slowest(heights []int64) int {
-	i := 0
-	for j, h := range heights {
-		if h < heights[i] {
-			i = j
-		}
-	}
-	return i
 }
 
 // behind names every peer below top, or returns nil.
@@ -339,11 +323,10 @@ func protoHex(m interface{ Marshal() ([]byte, error) }) string {
 // there (agreed[top-1]); above it (a node that went on meanwhile), the one it computed.
 func sameAppState(ctx context.Context, peers []Peer, top int64, agreed [][]byte) error {
 	for _, p := range peers {
-		info, err := p.Client.RPC.ABCIInfo(ctx)
+		h, got, err := committed(ctx, p)
 		if err != nil {
-			return fmt.Errorf("%s: abci_info: %w", p.Name, err)
+			return err
 		}
-		h, got := info.Response.LastBlockHeight, info.Response.LastBlockAppHash
 		if h == 0 {
 			continue // no block yet: nothing computed
 		}
@@ -362,4 +345,26 @@ func sameAppState(ctx context.Context, peers []Peer, top int64, agreed [][]byte)
 		}
 	}
 	return nil
+}
+
+// committed returns the height and app hash p's app has committed, as /abci_info reports
+// them. The app reads the two one after the other while a commit may run between them (it
+// answers queries during blocks), so a pair is taken only once two reads in a row agree:
+// the second read's height comes after the first's app hash, so a commit that tore the
+// first shows as a new height in the second.
+func committed(ctx context.Context, p Peer) (int64, []byte, error) {
+	var h int64
+	var hash []byte
+	for i := 0; i < 20; i++ {
+		info, err := p.Client.RPC.ABCIInfo(ctx)
+		if err != nil {
+			return 0, nil, fmt.Errorf("%s: abci_info: %w", p.Name, err)
+		}
+		r := info.Response
+		if i > 0 && r.LastBlockHeight == h && bytes.Equal(r.LastBlockAppHash, hash) {
+			return h, hash, nil
+		}
+		h, hash = r.LastBlockHeight, r.LastBlockAppHash
+	}
+	return 0, nil, fmt.Errorf("%s: abci_info: no two reads in a row agreed on the committed height and app hash", p.Name)
 }
