@@ -22,6 +22,7 @@ import (
 	"github.com/vchain/vchain/internal/client"
 	"github.com/vchain/vchain/internal/home"
 	"github.com/vchain/vchain/internal/keyring"
+	"github.com/vchain/vchain/internal/localnet"
 	"github.com/vchain/vchain/internal/node"
 	"github.com/vchain/vchain/internal/testwasm"
 )
@@ -216,38 +217,27 @@ func (net *Network) WaitHeight(t testing.TB, h int64, timeout time.Duration) {
 	}
 }
 
-// CheckConsistency checks that every node has the same block, hence the same app hash and
-// results hash, at every height from 1 to the lowest height all nodes stored, and that
-// each app's committed app hash is the one the next header records.
+// CheckConsistency checks that every node computed the same chain (see
+// localnet.SameResults: each node's own results at every height, read through its RPC from
+// its state store, and its app's committed app hash), every one of them up to the highest
+// height one has reached, and returns that height.
 func (net *Network) CheckConsistency(t testing.TB) int64 {
 	t.Helper()
-	top := int64(1 << 62)
-	for _, n := range net.Nodes {
-		top = min(top, n.Comet.BlockStore().Height())
-	}
-	for h := int64(1); h <= top; h++ {
-		ref := net.Nodes[0].Comet.BlockStore().LoadBlockMeta(h)
-		for _, n := range net.Nodes[1:] {
-			m := n.Comet.BlockStore().LoadBlockMeta(h)
-			if m == nil || ref == nil {
-				t.Fatalf("height %d: block meta missing", h)
-			}
-			if !m.BlockID.Equals(ref.BlockID) {
-				t.Fatalf("height %d: %s has block %v, %s has %v", h, net.Nodes[0].Name, ref.BlockID, n.Name, m.BlockID)
-			}
-			if m.Header.AppHash.String() != ref.Header.AppHash.String() {
-				t.Fatalf("height %d: app hash %s on %s, %s on %s", h, ref.Header.AppHash, net.Nodes[0].Name, m.Header.AppHash, n.Name)
-			}
-		}
-	}
-	for _, n := range net.Nodes {
-		h := n.App.Exec.Height()
-		next := net.Nodes[0].Comet.BlockStore().LoadBlockMeta(h + 1)
-		if next != nil && next.Header.AppHash.String() != fmt.Sprintf("%X", n.App.Exec.AppHash()) {
-			t.Fatalf("%s: app hash at %d is %X, the header of %d records %s", n.Name, h, n.App.Exec.AppHash(), h+1, next.Header.AppHash)
-		}
+	top, err := net.Consistency(localnet.CatchUpWait)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return top
+}
+
+// Consistency is CheckConsistency returning its finding as an error, waiting up to wait
+// for a node that is behind.
+func (net *Network) Consistency(wait time.Duration) (int64, error) {
+	var peers []localnet.Peer
+	for _, n := range net.Nodes {
+		peers = append(peers, localnet.Peer{Name: n.Name, Client: n.Client})
+	}
+	return localnet.SameResults(context.Background(), peers, wait)
 }
 
 // testWriter sends a node's log lines to the test log.

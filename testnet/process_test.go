@@ -96,17 +96,44 @@ func TestProcessPausedValidator(t *testing.T) {
 	t.Logf("node3 paused before %d, resumed; identical up to %d", start, p.CheckConsistency(t, validators4...))
 }
 
-// TestProcessDivergenceDetected (scenario 4): the module of the effective version is
-// replaced behind a node's back (other bytes under the same version number). On restart
-// the node refuses to load it and stops with a clear error instead of signing another app
-// hash; the other nodes go on.
+// TestProcessDivergenceDetected (scenario 4): a validator computes another result than
+// the chain. node3, from a vchaind built with faults (internal/fault), adds one write to
+// its block at height 8: it commits a state and app hash of its own, and the block after,
+// whose header carries the app hash the others computed, stops it with an app-hash error
+// while the three others go on. Restarted from a build without faults, it stays at 8 (its
+// state is not the chain's), and the suite's comparison of what each node computed names
+// it. Then the module of the effective version is replaced behind its back (other bytes
+// under the same version number): on restart it refuses to load it and stops with a clear
+// error instead of signing another app hash; the other nodes go on.
 func TestProcessDivergenceDetected(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs vchaind processes")
 	}
-	p := StartProcNet(t, 4, 0)
-	p.WaitHeight(t, 2, 60*time.Second, validators4...)
-	n3 := p.Node(t, "node3")
+	const diverged, at = "node3", 8
+	p := NewProcNet(t, 4, 0)
+	faultSaid := p.startDiverging(t, diverged, at)
+	for _, name := range validators4[:3] {
+		p.Start(t, name)
+	}
+	n3 := p.Node(t, diverged)
+	logPath := filepath.Join(p.M.HomeOf(n3), localnet.LogFile)
+	log := p.waitExit(t, diverged, logPath, 0, 120*time.Second)
+	mustSay(t, log, "STOPPING: consensus failed", faultSaid)
+	if stop := firstLine(log, "STOPPING: consensus failed"); !strings.Contains(stop, "wrong Block.Header.AppHash") {
+		t.Fatalf("%s stopped, but not on the app hash: %s", diverged, stop)
+	}
+	p.WaitHeight(t, at+3, 60*time.Second, validators4[:3]...)
+
+	before := fileSize(logPath)
+	p.Start(t, diverged)
+	waitSay(t, logPath, before, "wrong Block.Header.AppHash", 60*time.Second)
+	p.WaitHeight(t, p.Status(t, "node0").Height+2, 60*time.Second, validators4[:3]...)
+	if s := p.Status(t, diverged); s.Height != at {
+		t.Fatalf("%s restarted at height %d, want it stuck at %d where it diverged (%s)", diverged, s.Height, at, s.Err)
+	}
+	_, err := p.Consistency(validators4...)
+	mustName(t, err, diverged, at)
+
 	if err := p.M.StopNode(n3, 15*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -117,22 +144,13 @@ func TestProcessDivergenceDetected(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(p.M.HomeOf(n3), "runtime", "v1.wasm"), bad, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	before = fileSize(logPath)
 	if _, err := p.M.StartNode(p.Bin, n3); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, running := p.M.PID(n3); !running {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("node3 kept running with a module whose sha256 differs from the chain's")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	log, _ := os.ReadFile(filepath.Join(p.M.HomeOf(n3), localnet.LogFile))
-	if !strings.Contains(string(log), "sha256 mismatch") || !strings.Contains(string(log), "the chain expects") {
-		t.Fatalf("node3 stopped without saying why:\n%s", log[max(0, len(log)-2000):])
+	log = p.waitExit(t, diverged, logPath, before, 30*time.Second)
+	if !strings.Contains(log, "sha256 mismatch") || !strings.Contains(log, "the chain expects") {
+		t.Fatalf("node3 stopped without saying why:\n%s", tail(log, 2000))
 	}
 	h := p.Status(t, "node0").Height
 	p.WaitHeight(t, h+3, 30*time.Second, validators4[:3]...)

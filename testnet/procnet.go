@@ -3,6 +3,7 @@ package testnet
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,19 +163,30 @@ func (p *ProcNet) WaitHeight(t testing.TB, h int64, timeout time.Duration, names
 	}
 }
 
-// CheckConsistency compares, through RPC, the block ID and app hash of every height up
-// to the lowest common height of the named nodes, and returns that height.
+// CheckConsistency checks that the named nodes computed the same chain (see
+// localnet.SameResults: each node's own results at every height and its app's committed
+// app hash), every one of them up to the highest height one has reached, and returns that
+// height. A node left out of names (one stopped on purpose) is not checked.
 func (p *ProcNet) CheckConsistency(t testing.TB, names ...string) int64 {
 	t.Helper()
-	var nodes []localnet.Node
-	for _, name := range names {
-		nodes = append(nodes, p.Node(t, name))
-	}
-	top, err := localnet.SameBlocks(context.Background(), nodes)
+	top, err := p.Consistency(names...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return top
+}
+
+// Consistency is CheckConsistency returning its finding as an error.
+func (p *ProcNet) Consistency(names ...string) (int64, error) {
+	var nodes []localnet.Node
+	for _, name := range names {
+		n, ok := p.M.Node(name)
+		if !ok {
+			return 0, fmt.Errorf("no node %s", name)
+		}
+		nodes = append(nodes, n)
+	}
+	return localnet.SameBlocks(context.Background(), nodes)
 }
 
 // History returns a node's on-chain switch history.

@@ -597,7 +597,7 @@ func VerifyAcked(ctx context.Context, clients []*client.Client, hist []executor.
 	}
 	sort.Slice(heights, func(i, j int) bool { return heights[i] < heights[j] })
 	for _, h := range heights {
-		c := clients[int(h)%len(clients)] // the blocks are the same everywhere (SameBlocks): spread the reads
+		c := clients[int(h)%len(clients)] // blocks and results are the same everywhere (CheckConsistency): spread the reads
 		b, err := c.RPC.Block(ctx, &h)
 		if err != nil {
 			return 0, nil, fmt.Errorf("block %d: %w", h, err)

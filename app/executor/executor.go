@@ -22,6 +22,7 @@ import (
 	"github.com/vchain/vchain/app/tx"
 	"github.com/vchain/vchain/app/upgrade"
 	"github.com/vchain/vchain/contracts/abi"
+	"github.com/vchain/vchain/internal/fault"
 	statev1 "github.com/vchain/vchain/proto/vchain/state/v1"
 )
 
@@ -248,6 +249,7 @@ func (e *Executor) FinalizeBlock(ctx context.Context, height int64, txs [][]byte
 	} else if ok {
 		res.NextAppVersion = next
 	}
+	fault.Diverge(height, writes) // a faults build armed to diverge here changes one write
 	res.AppHash = state.AppHash(lastHash, height, writes.Sorted())
 	e.mu.Lock()
 	e.pending = &pendingBlock{height: height, writes: writes, appHash: res.AppHash}

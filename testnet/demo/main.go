@@ -137,8 +137,8 @@ func (d *demo) history() []executor.HistoryEntry {
 	return ref
 }
 
-// sameHashes compares every node's block ID and app hash at every height, and returns
-// the highest height compared.
+// sameHashes checks that every node computed the same results and app hash at every
+// height, all four up to the highest height one has reached, and returns that height.
 func (d *demo) sameHashes() int64 {
 	top, err := localnet.SameBlocks(context.Background(), d.m.Nodes)
 	if err != nil {
@@ -238,7 +238,7 @@ func main() {
 		fmt.Printf("h%d %s  ", h, d.blockTime(h))
 	}
 	fmt.Println()
-	fmt.Printf("  app hashes: identical on all 4 nodes at every height 1..%d\n", top)
+	fmt.Printf("  results and app hashes each node computed: identical on all 4 nodes at every height 1..%d\n", top)
 	fmt.Printf("  transactions: sent %d, committed %d, failed %d, refused %d, executed by the wrong version %d\n",
 		res.Sent, res.Committed, res.Failed, res.Refused, res.WrongVersion)
 	if !res.OK() {
