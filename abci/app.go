@@ -37,11 +37,12 @@ func New(exec *executor.Executor, log executor.Logger) *App {
 // Info reports the last committed height and app hash, so CometBFT's handshake replays
 // exactly the blocks the app has not committed.
 func (a *App) Info(_ context.Context, _ *abcitypes.RequestInfo) (*abcitypes.ResponseInfo, error) {
+	height, appHash := a.exec.Committed()
 	res := &abcitypes.ResponseInfo{
 		Data:             "vchain",
 		Version:          Version,
-		LastBlockHeight:  a.exec.Height(),
-		LastBlockAppHash: a.exec.AppHash(),
+		LastBlockHeight:  height,
+		LastBlockAppHash: appHash,
 	}
 	if eff, err := a.exec.EffectiveRuntime(); err == nil {
 		res.AppVersion = eff.Version

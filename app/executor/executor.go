@@ -96,6 +96,10 @@ func (e *Executor) Height() int64 { return e.store.Height() }
 // AppHash returns the app hash of the last committed height.
 func (e *Executor) AppHash() []byte { return e.store.AppHash() }
 
+// Committed returns the last committed height and its app hash as one pair (Info reports
+// them while a Commit may run on another connection).
+func (e *Executor) Committed() (int64, []byte) { return e.store.Committed() }
+
 // Params returns the chain parameters, or nil before InitChain.
 func (e *Executor) Params() *Params {
 	e.mu.RLock()
