@@ -80,6 +80,7 @@ fuzz-short:
 	$(FUZZ) '^FuzzDecode$$' ./app/tx
 	$(FUZZ) '^FuzzVerify$$' ./app/tx
 	$(FUZZ) '^FuzzCheckTx$$' ./app/executor
+	$(FUZZ) '^FuzzCheckTxSigned$$' ./app/executor
 	$(FUZZ) '^FuzzQuery$$' ./app/executor
 	$(FUZZ) '^FuzzInstall$$' ./app/runtime
 	$(FUZZ) '^FuzzLoad$$' ./app/runtime

@@ -18,6 +18,7 @@ import (
 	"github.com/vchain/vchain/app/runtime"
 	"github.com/vchain/vchain/app/state"
 	"github.com/vchain/vchain/app/tx"
+	"github.com/vchain/vchain/contracts/abi"
 	"github.com/vchain/vchain/internal/testwasm"
 	txv1 "github.com/vchain/vchain/proto/vchain/tx/v1"
 )
@@ -191,6 +192,7 @@ func TestCheckTxRejections(t *testing.T) {
 		{"no message", signed(t, admin, 2, "", "", "", func(b *txv1.TxBody) { b.Msg = nil }), codes.InvalidMessage},
 		{"no method", signed(t, admin, 2, "kv", "", `{}`), codes.InvalidMessage},
 		{"bad contract name", signed(t, admin, 2, "KV/../x", "set", `{}`), codes.InvalidMessage},
+		{"args over the limit", signed(t, admin, 2, "kv", "set", string(make([]byte, abi.MaxArgsLen+1))), codes.InvalidMessage},
 		{"too large", signed(t, admin, 2, "kv", "set", string(make([]byte, tx.MaxTxBytes))), codes.TxTooLarge},
 	}
 	for _, tc := range cases {
@@ -207,14 +209,19 @@ func TestCheckTxRejections(t *testing.T) {
 	if _, cerr := n.exec.CheckTx(good); cerr != nil {
 		t.Fatalf("valid tx rejected: %v", cerr)
 	}
-	// The same rejections hold in a block: nothing is executed, no nonce consumed.
-	res := n.block(cases[0].raw, cases[5].raw, cases[7].raw, cases[8].raw)
+	// The same rejections hold in a block, with the same codes: nothing is executed, no
+	// nonce consumed.
+	var raws [][]byte
+	for _, tc := range cases {
+		raws = append(raws, tc.raw)
+	}
+	res := n.block(raws...)
 	for i, r := range res.TxResults {
-		if r.Code == codes.OK || r.GasUsed != 0 {
-			t.Fatalf("tx %d in block: code %s gas %d", i, r.Code, r.GasUsed)
+		if r.Code != cases[i].want || r.GasUsed != 0 || r.Log == "" {
+			t.Fatalf("%s in a block: code %s (%s) gas %d, want %s without gas", cases[i].name, r.Code, r.Log, r.GasUsed, cases[i].want)
 		}
 		if v := attr(r, executor.AttrRuntimeVersion); v != "1" {
-			t.Fatalf("tx %d: runtime_version %q", i, v)
+			t.Fatalf("%s in a block: runtime_version %q", cases[i].name, v)
 		}
 	}
 	if c, _, _ := n.exec.Nonces(tx.AddressOf(admin.Public().(ed25519.PublicKey))); c != 1 {

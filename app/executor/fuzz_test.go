@@ -1,7 +1,10 @@
 package executor_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
 	"strings"
 	"testing"
 
@@ -9,8 +12,11 @@ import (
 
 	"github.com/vchain/vchain/app/codes"
 	"github.com/vchain/vchain/app/executor"
+	"github.com/vchain/vchain/app/genesis"
 	"github.com/vchain/vchain/app/runtime"
 	"github.com/vchain/vchain/app/state"
+	"github.com/vchain/vchain/app/tx"
+	"github.com/vchain/vchain/contracts/abi"
 	"github.com/vchain/vchain/internal/testwasm"
 	txv1 "github.com/vchain/vchain/proto/vchain/tx/v1"
 )
@@ -121,6 +127,9 @@ func FuzzCheckTx(f *testing.F) {
 			if accepted[i] && (checkRejections[r.Code] || r.Code == codes.Internal) && !(held[i] && r.Code == codes.NonceGap) {
 				t.Fatalf("tx %d: accepted by CheckTx, refused by the block: %s (%s)", i, r.Code, r.Log)
 			}
+			if accepted[i] && r.Code != codes.OK && r.GasUsed == 0 {
+				t.Fatalf("tx %d: accepted by CheckTx, failed in the block without running (no gas used): %s (%s)", i, r.Code, r.Log)
+			}
 		}
 	})
 }
@@ -175,6 +184,189 @@ func FuzzQuery(f *testing.F) {
 		}
 		if len(r.Log) > 4096 {
 			t.Fatalf("%.64q: %d-byte log: a query must not echo its input without bound", path, len(r.Log))
+		}
+	})
+}
+
+// signedSeed is one input of FuzzCheckTxSigned: the fields of a body the target signs.
+type signedSeed struct {
+	signer           uint8
+	chain            string
+	nonce, gas       uint64
+	kind             uint8
+	contract, method string
+	args             []byte
+	size             uint32
+}
+
+// fuzzSigners are the keys FuzzCheckTxSigned signs with: the admin (lifecycle messages pass
+// its authority check), validator 0's operator (its attestations pass), and a stranger.
+var fuzzSigners = []ed25519.PrivateKey{admin, operators[0], key(40)}
+
+// sizeSpan bounds the size field of FuzzCheckTxSigned: arguments from empty to past the
+// largest transaction, so every limit on the way (abi.MaxArgsLen, tx.MaxTxBytes) is reached.
+const sizeSpan = tx.MaxTxBytes + 4<<10
+
+// fuzzBody builds the body FuzzCheckTxSigned signs. kind picks the message: a call (whose
+// args are padded to size by repeating them, so large calls need no large input), none, or
+// one of the lifecycle messages made of the same fields.
+func fuzzBody(s signedSeed) *txv1.TxBody {
+	b := &txv1.TxBody{ChainId: s.chain, Nonce: s.nonce, GasLimit: s.gas}
+	n := int(s.size % sizeSpan)
+	switch s.kind % 6 {
+	case 0:
+		args := s.args
+		if n > len(args) {
+			unit := args
+			if len(unit) == 0 {
+				unit = []byte("x")
+			}
+			args = bytes.Repeat(unit, n/len(unit)+1)[:n]
+		}
+		b.Msg = &txv1.TxBody_Call{Call: &txv1.Call{Contract: s.contract, Method: s.method, Args: args}}
+	case 1:
+		// no message
+	case 2:
+		b.Msg = &txv1.TxBody_RegisterRelease{RegisterRelease: &txv1.RegisterRelease{Version: uint64(n), CodeSha256: s.args, Note: s.contract + s.method}}
+	case 3:
+		m := &txv1.ScheduleUpgrade{Version: uint64(n)}
+		switch len(s.contract) % 4 {
+		case 1:
+			m.Activation = &txv1.ScheduleUpgrade_NextBlock{NextBlock: len(s.method)%2 == 0}
+		case 2:
+			m.Activation = &txv1.ScheduleUpgrade_Height{Height: int64(len(s.method)) - 1}
+		case 3:
+			m.Activation = &txv1.ScheduleUpgrade_InBlocks{InBlocks: uint64(len(s.method))}
+		}
+		b.Msg = &txv1.TxBody_ScheduleUpgrade{ScheduleUpgrade: m}
+	case 4:
+		b.Msg = &txv1.TxBody_CancelUpgrade{CancelUpgrade: &txv1.CancelUpgrade{}}
+	case 5:
+		b.Msg = &txv1.TxBody_AttestInstall{AttestInstall: &txv1.AttestInstall{Validator: s.contract,
+			Versions: []*txv1.InstalledVersion{{Version: uint64(n), CodeSha256: s.args}}}}
+	}
+	return b
+}
+
+// signedSeeds are the limits FuzzCheckTxSigned starts from: a valid call and lifecycle
+// messages, then each field just inside and just past what the stateless checks allow.
+func signedSeeds(t testing.TB) []signedSeed {
+	v1 := sha256.Sum256(testwasm.Module(t, "v1"))
+	name64 := strings.Repeat("a", 64)
+	call := signedSeed{chain: chainID, nonce: 1, gas: 1_000_000, contract: "kv", method: "set", args: []byte(`{"key":"a","value":"1"}`)}
+	with := func(set func(*signedSeed)) signedSeed {
+		s := call
+		set(&s)
+		return s
+	}
+	seeds := []signedSeed{
+		call,
+		with(func(s *signedSeed) { s.args, s.size = []byte("x"), abi.MaxArgsLen }),
+		with(func(s *signedSeed) { s.args, s.size = []byte("x"), abi.MaxArgsLen+1 }),
+		with(func(s *signedSeed) { s.args, s.size = nil, 2*abi.MaxArgsLen }),
+		with(func(s *signedSeed) { s.contract, s.method = name64, name64 }),
+		with(func(s *signedSeed) { s.contract = name64 + "a" }),
+		with(func(s *signedSeed) { s.method = name64 + "a" }),
+		with(func(s *signedSeed) { s.contract = "" }),
+		with(func(s *signedSeed) { s.method = "" }),
+		with(func(s *signedSeed) { s.contract = "KV" }),
+		with(func(s *signedSeed) { s.method = "sét" }),
+		with(func(s *signedSeed) { s.chain = "other-chain" }),
+		with(func(s *signedSeed) { s.nonce = 0 }),
+		with(func(s *signedSeed) { s.nonce = 2 }),
+		with(func(s *signedSeed) { s.gas = 0 }),
+		with(func(s *signedSeed) { s.gas = genesis.DefaultMaxGasPerTx }),
+		with(func(s *signedSeed) { s.gas = genesis.DefaultMaxGasPerTx + 1 }),
+		with(func(s *signedSeed) { s.gas = 1 }),
+		with(func(s *signedSeed) { s.signer = 2 }),
+		with(func(s *signedSeed) { s.kind = 1 }),
+		with(func(s *signedSeed) { s.kind, s.args, s.size = 2, v1[:], 2 }),
+		with(func(s *signedSeed) { s.kind, s.args, s.size = 2, v1[:], 0 }),
+		with(func(s *signedSeed) { s.kind, s.args, s.size, s.contract = 2, v1[:], 2, strings.Repeat("n", 257) }),
+		with(func(s *signedSeed) { s.kind, s.size, s.contract, s.method = 3, 2, "n", "" }),
+		with(func(s *signedSeed) { s.kind, s.size, s.contract = 3, 1, "" }),
+		with(func(s *signedSeed) { s.kind = 4 }),
+		with(func(s *signedSeed) { s.kind, s.signer, s.size, s.args, s.contract = 5, 1, 1, v1[:], validatorAddr(0) }),
+		with(func(s *signedSeed) { s.kind, s.signer, s.size, s.args, s.contract = 5, 2, 1, v1[:], validatorAddr(0) }),
+	}
+	// Calls whose encoding is exactly tx.MaxTxBytes and one byte more: the size of the args
+	// that gives it depends on the envelope's overhead, so it is found by signing.
+	for _, want := range []int{tx.MaxTxBytes, tx.MaxTxBytes + 1} {
+		s := with(func(s *signedSeed) { s.args, s.size = []byte("x"), tx.MaxTxBytes })
+		for i := 0; i < 4; i++ {
+			raw, err := tx.Sign(admin, fuzzBody(s))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(raw) == want {
+				break
+			}
+			s.size = uint32(int(s.size) + want - len(raw))
+		}
+		seeds = append(seeds, s)
+	}
+	return seeds
+}
+
+// FuzzCheckTxSigned mutates the fields of a transaction body (chain id, nonce, gas limit,
+// message kind, contract and method names, args and their size) and signs the result with
+// a real key, so the inputs get past the signature that stops nearly every input of
+// FuzzCheckTx, to the checks after it. On a fresh chain it gives the transaction to CheckTx,
+// then executes it in a block on the same executor:
+//
+//   - a transaction CheckTx refuses is refused by the block, with the same code when the
+//     refusal is a stateless one;
+//   - one CheckTx accepts is executed by the block: its code is none of CheckTx's
+//     rejections, a failure used gas (a refusal before execution uses none: an
+//     execution-time check of something static, like the args limit of the runtime), and
+//     its nonce is consumed.
+func FuzzCheckTxSigned(f *testing.F) {
+	rm := sharedRuntime(f)
+	v1 := testwasm.Module(f, "v1")
+	for _, s := range signedSeeds(f) {
+		f.Add(s.signer, s.chain, s.nonce, s.gas, s.kind, s.contract, s.method, s.args, s.size)
+	}
+	f.Fuzz(func(t *testing.T, signer uint8, chain string, nonce, gas uint64, kind uint8, contract, method string, args []byte, size uint32) {
+		body := fuzzBody(signedSeed{signer, chain, nonce, gas, kind, contract, method, args, size})
+		priv := fuzzSigners[int(signer)%len(fuzzSigners)]
+		raw, err := tx.Sign(priv, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex, st := freshExecutor(t, rm, v1)
+		_, cerr := ex.CheckTx(raw)
+		if cerr != nil && (!checkRejections[cerr.Code] || cerr.Msg == "") {
+			t.Fatalf("refused with code %d (%s), log %q", cerr.Code, cerr.Code, cerr.Msg)
+		}
+		res, err := ex.FinalizeBlock(context.Background(), st.Height()+1, [][]byte{raw})
+		if err != nil {
+			t.Fatalf("finalize block: %v", err)
+		}
+		r := res.TxResults[0]
+		if cerr != nil {
+			// A stateless refusal is the same everywhere. The others need not be: CheckTx
+			// checks a lifecycle message's authority before its nonce, the block after
+			// it, so a message wrong in both ways gets unauthorized from one and
+			// nonce_gap from the other; but the block refuses it too.
+			if _, derr := tx.Decode(raw, tx.Limits{ChainID: chainID, MaxGasPerTx: genesis.DefaultMaxGasPerTx}); derr != nil && (derr.Code != cerr.Code || r.Code != cerr.Code) {
+				t.Fatalf("%d-byte tx: Decode refused it with %s, CheckTx with %s (%s), the block with %s (%s)", len(raw), derr.Code, cerr.Code, cerr.Msg, r.Code, r.Log)
+			}
+			if !checkRejections[r.Code] {
+				t.Fatalf("%d-byte tx: CheckTx refused it with %s (%s), the block gave %s (%s)", len(raw), cerr.Code, cerr.Msg, r.Code, r.Log)
+			}
+			return
+		}
+		if checkRejections[r.Code] || r.Code == codes.Internal {
+			t.Fatalf("%d-byte tx: accepted by CheckTx, refused by the block: %s (%s)", len(raw), r.Code, r.Log)
+		}
+		if r.Code != codes.OK && r.GasUsed == 0 {
+			t.Fatalf("%d-byte tx: accepted by CheckTx, failed in the block without running (no gas used): %s (%s)", len(raw), r.Code, r.Log)
+		}
+		if _, err := ex.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if n, _, err := ex.Nonces(tx.AddressOf(priv.Public().(ed25519.PublicKey))); err != nil || n != nonce {
+			t.Fatalf("accepted nonce %d, committed nonce after the block %d (%v)", nonce, n, err)
 		}
 	})
 }

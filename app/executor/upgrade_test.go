@@ -6,14 +6,20 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
+	dbm "github.com/cosmos/cosmos-db"
+
 	"github.com/vchain/vchain/app/codes"
 	"github.com/vchain/vchain/app/executor"
+	"github.com/vchain/vchain/app/tx"
 	"github.com/vchain/vchain/app/upgrade"
 	"github.com/vchain/vchain/contracts/abi"
 	"github.com/vchain/vchain/internal/testwasm"
+	statev1 "github.com/vchain/vchain/proto/vchain/state/v1"
 	txv1 "github.com/vchain/vchain/proto/vchain/tx/v1"
 )
 
@@ -331,24 +337,120 @@ func TestPauseAndResume(t *testing.T) {
 	}
 }
 
-// TestScheduleCommitsAtomically: the schedule and the pending switch it records are in the
-// same batch. A crash before Commit loses both; replaying gives the same result.
+// TestScheduleCommitsAtomically: a schedule commits in one batch with its nonce and the
+// pending switch it records, and the switch block with the new effective version, its
+// history entry and the removal of the pending record. Each block is finalized, the node
+// crashes before Commit and reopens its on-disk store: neither half is there, replaying
+// gives the same app hash, and after Commit and another reopen both halves are.
 func TestScheduleCommitsAtomically(t *testing.T) {
-	c := newChain(t)
-	c.ready(3)
-	raw := c.tx(admin, schedule(2, in(5)))
-	first, err := c.exec.FinalizeBlock(context.Background(), c.store.Height()+1, [][]byte{raw})
-	if err != nil {
+	ctx := context.Background()
+	dir := t.TempDir()
+	rtDir := filepath.Join(dir, "runtime")
+	open := func() *node {
+		db, err := dbm.NewDB("app", dbm.PebbleDBBackend, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newNode(t, db, rtDir, "v1")
+	}
+	c := &chain{node: open(), nonces: map[string]uint64{}}
+	c.initChain("v1")
+	if _, err := c.rm.Install(ctx, 2, testwasm.Module(t, "v2")); err != nil {
 		t.Fatal(err)
 	}
-	if p, _ := upgrade.NewKeeper(committed(c)).Pending(); p != nil {
-		t.Fatal("the pending switch reached the store before Commit")
+	c.ready(3)
+	sender := tx.AddressOf(admin.Public().(ed25519.PublicKey))
+	raw := c.tx(admin, schedule(2, nextBlock))
+	nonce := c.nonces[addr(admin)]
+	h := c.store.Height() + 1
+
+	// reopen simulates a crash (no Commit when commit is false) and a restart.
+	reopen := func(commit bool) {
+		t.Helper()
+		if commit {
+			if _, err := c.exec.Commit(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := c.db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		c.node = open()
 	}
-	again := c.block(raw) // the same block re-executed, as CometBFT's replay does
-	if string(again.AppHash) != string(first.AppHash) {
-		t.Fatal("re-execution gave another app hash")
+	// read returns what the reopened store holds: the sender's nonce, the pending switch
+	// and the effective version.
+	read := func() (uint64, *statev1.PendingSwitch, *statev1.EffectiveRuntime) {
+		t.Helper()
+		n, _, err := c.exec.Nonces(sender)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := upgrade.NewKeeper(committed(c))
+		p, err := k.Pending()
+		if err != nil {
+			t.Fatal(err)
+		}
+		eff, err := k.Effective()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, p, eff
 	}
-	if p, _ := upgrade.NewKeeper(committed(c)).Pending(); p == nil || p.Version != 2 {
-		t.Fatal("the committed schedule did not record the pending switch")
+	show := func(p *statev1.PendingSwitch) string {
+		if p == nil {
+			return "none"
+		}
+		return fmt.Sprintf("v%d from %d scheduled at %d", p.Version, p.StartHeight, p.ScheduledHeight)
+	}
+	finalize := func(height int64, txs ...[]byte) *executor.BlockResult {
+		t.Helper()
+		res, err := c.exec.FinalizeBlock(ctx, height, txs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+
+	// The schedule block.
+	first := finalize(h, raw)
+	wantCodes(t, first, codes.OK)
+	reopen(false)
+	if n, p, _ := read(); c.store.Height() != h-1 || n != nonce-1 || p != nil {
+		t.Fatalf("after a crash before Commit: height %d, nonce %d, pending %s; want %d, %d and none", c.store.Height(), n, show(p), h-1, nonce-1)
+	}
+	again := finalize(h, raw) // the same block re-executed, as CometBFT's replay does
+	wantCodes(t, again, codes.OK)
+	if string(again.AppHash) != string(first.AppHash) || again.NextAppVersion != 2 {
+		t.Fatalf("re-execution: app hash equal %v, next app version %d", string(again.AppHash) == string(first.AppHash), again.NextAppVersion)
+	}
+	reopen(true)
+	if n, p, eff := read(); c.store.Height() != h || n != nonce || p == nil || p.Version != 2 || p.StartHeight != h+1 || p.ScheduledHeight != h || eff.Version != 1 {
+		t.Fatalf("after Commit and a restart: height %d, nonce %d, pending %s, effective v%d; want %d, %d, v2 from %d, v1", c.store.Height(), n, show(p), eff.Version, h, nonce, h+1)
+	}
+
+	// The switch block.
+	first = finalize(h + 1)
+	if first.RuntimeVersion != 2 || !hasEvent(first.Events, upgrade.EventRuntimeSwitched) {
+		t.Fatalf("switch block ran v%d, events %v", first.RuntimeVersion, first.Events)
+	}
+	reopen(false)
+	if _, p, eff := read(); c.store.Height() != h || p == nil || p.Version != 2 || eff.Version != 1 {
+		t.Fatalf("after a crash before committing the switch: height %d, pending %s, effective v%d; want %d, v2 pending, v1", c.store.Height(), show(p), eff.Version, h)
+	}
+	if hist, err := c.exec.History(); err != nil || len(hist) != 1 {
+		t.Fatalf("history after the crash: %+v %v; want the genesis entry only", hist, err)
+	}
+	again = finalize(h + 1)
+	if string(again.AppHash) != string(first.AppHash) || again.RuntimeVersion != 2 {
+		t.Fatalf("re-executed switch block: app hash equal %v, v%d", string(again.AppHash) == string(first.AppHash), again.RuntimeVersion)
+	}
+	reopen(true)
+	_, p, eff := read()
+	if c.store.Height() != h+1 || p != nil || eff.Version != 2 || eff.SinceHeight != h+1 {
+		t.Fatalf("after committing the switch and a restart: height %d, pending %s, effective v%d since %d; want %d, none, v2 since %d", c.store.Height(), show(p), eff.Version, eff.SinceHeight, h+1, h+1)
+	}
+	hist, err := c.exec.History()
+	if err != nil || len(hist) != 2 || executor.VersionAt(hist, h) != 1 || executor.VersionAt(hist, h+1) != 2 {
+		t.Fatalf("history after the switch: %+v %v; want v1 until %d, v2 from %d", hist, err, h, h+1)
 	}
 }

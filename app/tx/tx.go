@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/vchain/vchain/app/codes"
+	"github.com/vchain/vchain/contracts/abi"
 	txv1 "github.com/vchain/vchain/proto/vchain/tx/v1"
 )
 
@@ -88,7 +89,7 @@ type Limits struct {
 }
 
 // Decode decodes raw and performs every check that needs no state: size, encoding,
-// signature, chain id, gas limit and message shape. The returned error is a *codes.Error.
+// signature, chain id, gas limit and message shape (names, and the size of call args). The returned error is a *codes.Error.
 func Decode(raw []byte, lim Limits) (*Tx, *codes.Error) { return DecodeCached(raw, lim, nil) }
 
 // DecodeCached is Decode that skips the signature verification of bytes sigs has seen
@@ -174,6 +175,11 @@ func checkMsg(b *txv1.TxBody) *codes.Error {
 		}
 		if !validName(c.Contract) || !validName(c.Method) {
 			return codes.Errorf(codes.InvalidMessage, "contract and method names are 1-64 characters of [a-z0-9_]")
+		}
+		// The runtime refuses larger args without running the call; refusing them here
+		// keeps them out of the mempool and out of blocks, like every other static limit.
+		if len(c.Args) > abi.MaxArgsLen {
+			return codes.Errorf(codes.InvalidMessage, "call arguments are %d bytes, the maximum is %d", len(c.Args), abi.MaxArgsLen)
 		}
 		return nil
 	case *txv1.TxBody_RegisterRelease:
