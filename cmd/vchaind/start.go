@@ -33,8 +33,9 @@ var cometFlags = []struct{ name, usage string }{
 func newStartCmd(g *globals) *cobra.Command {
 	appV, cometV := viper.New(), viper.New()
 	cmd := &cobra.Command{
-		Use:   "start",
-		Short: "Run the node (CometBFT embedded), or only the app for an external cometbft",
+		Use:         "start",
+		Annotations: offline,
+		Short:       "Run the node (CometBFT embedded), or only the app for an external cometbft",
 		Long: `Run the node of --home until SIGINT or SIGTERM.
 
 CometBFT reads config/config.toml as usual; the flags below override it. App settings come
