@@ -78,7 +78,8 @@ With --abci socket, only the ABCI app runs, listening on --abci-address for an e
 				return serveSocket(ctx, app, appCfg.ABCIAddress, logger)
 			}
 			watch := node.WatchConsensus(logger)
-			n, err := node.NewComet(cfg, app, watch)
+			cometLog := node.FilterShutdown(watch)
+			n, err := node.NewComet(cfg, app, cometLog)
 			if err != nil {
 				return err
 			}
@@ -97,6 +98,7 @@ With --abci socket, only the ABCI app runs, listening on --abci-address for an e
 				logger.Error("STOPPING: consensus failed", "err", failed)
 			}
 			app.Exec.Shutdown() // a block waiting for a runtime gives up, so consensus can stop
+			cometLog.Stopping()
 			node.Stop(n, logger)
 			return failed
 		},
