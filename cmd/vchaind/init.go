@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	cmtcfg "github.com/cometbft/cometbft/config"
 	"github.com/spf13/cobra"
 
 	"github.com/vchain/vchain/internal/home"
@@ -47,15 +48,24 @@ func readRuntime(path *string) ([]byte, error) {
 }
 
 func newInitCmd(g *globals) *cobra.Command {
-	var chainID, moniker, runtimePath string
+	var chainID, moniker, runtimePath, p2pAddr, rpcAddr string
 	var force bool
 	cmd := &cobra.Command{
-		Use:   "init --chain-id ID",
-		Short: "Create a single-validator chain in --home",
+		Use:         "init --chain-id ID",
+		Annotations: offline,
+		Short:       "Create a single-validator chain in --home",
 		Long: `Create a node home with CometBFT config, node and validator keys, a keyring holding the
 "admin" key and this validator's "operator" key, the runtime v1 module installed, and a
 genesis naming the admin, the install threshold (2/3 of voting power) and runtime v1 with
 its sha256.
+
+The node listens on loopback only (p2p 127.0.0.1:26656, RPC 127.0.0.1:26657): a local
+chain opens no port to the network. For a node other machines connect to, listen on all
+interfaces, e.g. --p2p.laddr tcp://0.0.0.0:26656 (and --rpc.laddr tcp://0.0.0.0:26657 for
+remote clients); both are written to config/config.toml, which 'vchaind start' reads and
+its flags of the same name override. Client commands given this --home dial its RPC
+address without --node. ('vchaind testnet init --hosts' and '--docker' homes listen on all
+interfaces: they are made for a network.)
 
 Refuses to touch an existing home unless --force, which wipes it (config, data, runtime and
 keyring) and starts a new chain.`,
@@ -68,7 +78,15 @@ keyring) and starts a new chain.`,
 			if err != nil {
 				return err
 			}
-			n, err := home.InitNode(cmd.Context(), g.home, home.NodeOptions{Moniker: moniker, Runtime: wasm, Force: force})
+			for _, a := range []struct{ flag, addr string }{{"--p2p.laddr", p2pAddr}, {"--rpc.laddr", rpcAddr}} {
+				if _, err := home.DialAddress(a.addr); err != nil {
+					return fmt.Errorf("%s: %w", a.flag, err)
+				}
+			}
+			n, err := home.InitNode(cmd.Context(), g.home, home.NodeOptions{
+				Moniker: moniker, Runtime: wasm, Force: force,
+				Config: func(c *cmtcfg.Config) { c.P2P.ListenAddress, c.RPC.ListenAddress = p2pAddr, rpcAddr },
+			})
 			if err != nil {
 				return err
 			}
@@ -90,6 +108,7 @@ keyring) and starts a new chain.`,
 				"home": g.home, "chain_id": chainID, "moniker": n.Moniker, "node_id": n.NodeID,
 				"validator": n.Validator.Address.String(), "admin": admin.Address.String(),
 				"operator": n.Operator.Address.String(), "runtime_version": 1, "runtime_sha256": hex.EncodeToString(sum[:]),
+				"p2p_laddr": p2pAddr, "rpc_laddr": rpcAddr,
 			}
 			return newPrinter(cmd.OutOrStdout(), g).print(out,
 				field{"initialised", g.home},
@@ -99,6 +118,7 @@ keyring) and starts a new chain.`,
 				field{"admin key", admin.Address.String() + " (keyring: admin)"},
 				field{"operator key", n.Operator.Address.String() + " (keyring: operator)"},
 				field{"runtime v1", hex.EncodeToString(sum[:]) + " (" + runtimePath + ")"},
+				field{"listens on", "p2p " + p2pAddr + ", rpc " + rpcAddr},
 				field{"next", "vchaind start --home " + g.home},
 			)
 		},
@@ -107,5 +127,7 @@ keyring) and starts a new chain.`,
 	cmd.Flags().StringVar(&moniker, "moniker", "vchain-node", "node name")
 	cmd.Flags().StringVar(&runtimePath, "runtime", "", "runtime v1 module (default: build/contracts/v1.wasm beside the binary or in the current directory)")
 	cmd.Flags().BoolVar(&force, "force", false, "wipe an existing home and start a new chain")
+	cmd.Flags().StringVar(&p2pAddr, "p2p.laddr", home.LocalP2PAddress, "P2P listen address (tcp://0.0.0.0:26656 to accept peers from other machines)")
+	cmd.Flags().StringVar(&rpcAddr, "rpc.laddr", home.LocalRPCAddress, "RPC listen address (tcp://0.0.0.0:26657 to serve clients on other machines)")
 	return cmd
 }

@@ -26,8 +26,9 @@ func openKeyring(g *globals) *keyring.Keyring {
 
 func newKeysCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "keys",
-		Short: "Manage the account keys in --home's keyring",
+		Use:         "keys",
+		Annotations: offline,
+		Short:       "Manage the account keys in --home's keyring",
 	}
 	show := func(cmd *cobra.Command, k *keyring.Key) error {
 		i := infoOf(k)

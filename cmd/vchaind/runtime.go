@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -47,11 +48,20 @@ func validatorAddress(g *globals) string {
 func newRuntimeCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "runtime",
-		Short: "Operator commands: install runtime versions on this node and list them",
+		Short: "Operator commands: install runtime versions on this node, attest them on chain, list them",
 	}
-	cmd.AddCommand(newInstallCmd(g), newListCmd(g))
+	cmd.AddCommand(newInstallCmd(g), newAttestCmd(g), newListCmd(g))
 	return cmd
 }
+
+// exitNotAttested is install's exit status when the module was installed but, although
+// the node of --home runs, this validator's attestation was not sent or not committed: the
+// install is done, the chain does not know it yet.
+const exitNotAttested = 3
+
+// probeTimeout bounds the status query install sends first, so an address that drops
+// packets gives a clear answer instead of hanging until the OS gives up the connect.
+const probeTimeout = 10 * time.Second
 
 func newInstallCmd(g *globals) *cobra.Command {
 	var version uint64
@@ -69,7 +79,26 @@ the same bytes again is a no-op; a different file for an installed version is re
 unless --replace, which is never allowed for the effective or the scheduled version.
 
 Then, on a validator's home, an AttestInstall listing every installed version is signed with
-the operator key and broadcast (skip with --no-attest).`,
+the operator key and broadcast to the node of --home (the RPC address in its
+config/config.toml, or --node), and install waits for its block.
+
+Exit status:
+  0  installed and attested; or installed with --no-attest; or this home's validator is
+     not in the chain's validator set (a full node: nothing to attest); or installed
+     while the node of --home is not running (installing before a start is a normal
+     order of work): a note says it is not attested yet; run 'vchaind runtime attest'
+     once the node runs
+  3  installed, but NOT attested although the node of --home is running: it did not
+     answer at the address dialed within --timeout (it is still starting, or serves
+     another address: pass --node), or the attestation failed; the chain does not count
+     this validator as having the version until 'vchaind runtime attest' succeeds
+  1  not installed (a wrong file for a registered version, a refused --replace...)
+
+Whether the node runs is read from the lock 'vchaind start' holds on its app store
+(data/vchain.db/LOCK) for as long as it runs, not guessed from a failed dial: a node that
+runs but does not answer is never taken for a stopped one. A running node that does not
+answer yet is waited for (one paused before starting CometBFT, waiting for this very
+version, answers once it has it).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if version == 0 {
@@ -85,15 +114,13 @@ the operator key and broadcast (skip with --no-attest).`,
 			if err != nil {
 				return err
 			}
-			st, stErr := c.UpgradeStatus(ctx, 0)
+			probe, cancel := context.WithTimeout(ctx, probeTimeout)
+			st, stErr := c.UpgradeStatus(probe, 0)
+			cancel()
 			if stErr != nil {
-				fmt.Fprintf(cmd.ErrOrStderr(), "warning: node %s not reachable (%v): installing without the chain's checks and without attesting\n", g.node, stErr)
-			} else {
-				for _, r := range st.Releases {
-					if r.Version == version && r.CodeSHA256 != sum.String() {
-						return fmt.Errorf("the chain registered v%d as sha256 %s; %s has sha256 %s: wrong file for this version", version, r.CodeSHA256, args[0], sum)
-					}
-				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: node %s did not answer (%v): installing without the chain's checks\n", g.node, stErr)
+			} else if err := checkRelease(st, version, sum, args[0]); err != nil {
+				return err
 			}
 			mgr, err := openRuntimes(cmd, g)
 			if err != nil {
@@ -130,21 +157,123 @@ the operator key and broadcast (skip with --no-attest).`,
 			); err != nil {
 				return err
 			}
-			if noAttest || stErr != nil {
+			if noAttest {
 				return nil
 			}
-			return attestInstalled(cmd, g, c, mgr, st, timeout)
+			if stErr != nil {
+				// Installing before the node runs is a normal order of work; a node that
+				// runs must answer, and one that is starting (or was paused before
+				// starting CometBFT for this very version) answers within moments.
+				running, runErr := home.Paths{Root: g.home}.NodeRunning()
+				if runErr == nil && !running {
+					fmt.Fprintf(cmd.ErrOrStderr(), "note: the node of %s is not running, so v%d is installed but not attested: "+
+						"once it runs, run `vchaind runtime attest --home %s`; until then the chain does not count this validator as having v%d\n",
+						g.home, version, g.home, version)
+					return nil
+				}
+				if g.output == "text" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "the node of %s runs: waiting up to %s for it to answer at %s\n", g.home, timeout, g.node)
+				}
+				if st, stErr = waitStatus(ctx, c, timeout); stErr != nil {
+					why := fmt.Sprintf("the node of %s is running but did not answer at %s within %s (%v): it is still starting, or serves another address", g.home, g.node, timeout, stErr)
+					if runErr != nil {
+						why = fmt.Sprintf("node at %s not reachable (%v), and whether the node of %s runs is unknown (%v)", g.node, stErr, g.home, runErr)
+					}
+					return &exitError{code: exitNotAttested, err: fmt.Errorf(
+						"installed v%d into %s, but did not attest: %s. Once it answers, run `vchaind runtime attest --home %s` "+
+							"(with --node if it serves another address than its config's rpc.laddr); --no-attest installs only",
+						version, g.home, why, g.home)}
+				}
+				if err := checkRelease(st, version, sum, args[0]); err != nil {
+					return &exitError{code: exitNotAttested, err: fmt.Errorf("installed v%d into %s, but did not attest: %w; remove %s and install the right file", version, g.home, err, mgr.Path(version))}
+				}
+			}
+			if _, err := attestInstalled(cmd, g, c, mgr, st, timeout); err != nil {
+				return &exitError{code: exitNotAttested, err: fmt.Errorf(
+					"installed v%d into %s, but the attestation failed: %w; run `vchaind runtime attest --home %s` to send it again", version, g.home, err, g.home)}
+			}
+			return nil
 		},
 	}
 	cmd.Flags().Uint64Var(&version, "version", 0, "the version number this module is (required)")
 	cmd.Flags().BoolVar(&replace, "replace", false, "replace a different module installed for this version (never the effective or scheduled one)")
-	cmd.Flags().BoolVar(&noAttest, "no-attest", false, "do not broadcast an attestation")
+	cmd.Flags().BoolVar(&noAttest, "no-attest", false, "install only, without attesting (then 'vchaind runtime attest' once the node runs)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for a running node to answer, and for the attestation's block")
+	return cmd
+}
+
+// checkRelease refuses file (sha256 sum) for version if the chain registered that version
+// with another sha256.
+func checkRelease(st *executor.UpgradeStatus, version uint64, sum runtime.Hash, file string) error {
+	for _, r := range st.Releases {
+		if r.Version == version && r.CodeSHA256 != sum.String() {
+			return fmt.Errorf("the chain registered v%d as sha256 %s; %s has sha256 %s: wrong file for this version", version, r.CodeSHA256, file, sum)
+		}
+	}
+	return nil
+}
+
+// waitStatus asks the node for /upgrade/status until it answers or timeout passes, and
+// returns the last error then.
+func waitStatus(ctx context.Context, c *client.Client, timeout time.Duration) (*executor.UpgradeStatus, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		probe, cancel := context.WithTimeout(ctx, min(probeTimeout, max(time.Until(deadline), time.Second)))
+		st, err := c.UpgradeStatus(probe, 0)
+		cancel()
+		if err == nil || time.Now().After(deadline) {
+			return st, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func newAttestCmd(g *globals) *cobra.Command {
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "attest",
+		Short: "Attest on chain every runtime version installed in --home (after an install that did not attest)",
+		Long: `Sign, with the operator key of --home, an AttestInstall listing every version installed
+in --home's runtime directory, broadcast it to the node of --home (or --node) and wait for
+its block. 'vchaind runtime install' does this after installing; run attest after an
+install with --no-attest, on a node that was not running, or one that exited 3.
+
+Fails if the node does not answer or this home's validator is not in the chain's
+validator set.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := client.New(g.node)
+			if err != nil {
+				return err
+			}
+			st, err := c.UpgradeStatus(cmd.Context(), 0)
+			if err != nil {
+				return err
+			}
+			mgr, err := openRuntimes(cmd, g)
+			if err != nil {
+				return err
+			}
+			defer mgr.Close(cmd.Context())
+			sent, err := attestInstalled(cmd, g, c, mgr, st, timeout)
+			if err == nil && !sent {
+				err = fmt.Errorf("the validator of %s (%q) is not in the validator set of the chain at %s: nothing to attest", g.home, validatorAddress(g), g.node)
+			}
+			return err
+		},
+	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for the attestation's block")
 	return cmd
 }
 
-// attestInstalled broadcasts this validator's attestation of every installed version.
-func attestInstalled(cmd *cobra.Command, g *globals, c *client.Client, mgr *runtime.Manager, st *executor.UpgradeStatus, timeout time.Duration) error {
+// attestInstalled broadcasts this validator's attestation of every installed version and
+// waits for its block. It sends nothing, and says so, when the home's validator is not in
+// the chain's validator set (sent is false).
+func attestInstalled(cmd *cobra.Command, g *globals, c *client.Client, mgr *runtime.Manager, st *executor.UpgradeStatus, timeout time.Duration) (sent bool, err error) {
 	val := validatorAddress(g)
 	inSet := false
 	for _, v := range st.Readiness.Validators {
@@ -152,11 +281,11 @@ func attestInstalled(cmd *cobra.Command, g *globals, c *client.Client, mgr *runt
 	}
 	if val == "" || !inSet {
 		fmt.Fprintln(cmd.ErrOrStderr(), "not a validator of this chain: no attestation sent")
-		return nil
+		return false, nil
 	}
 	list, err := mgr.List()
 	if err != nil {
-		return err
+		return false, err
 	}
 	versions := map[uint64][32]byte{}
 	for _, in := range list {
@@ -166,7 +295,7 @@ func attestInstalled(cmd *cobra.Command, g *globals, c *client.Client, mgr *runt
 	if g.output == "text" {
 		fmt.Fprintf(cmd.ErrOrStderr(), "attesting %d installed versions for validator %s\n", len(versions), val)
 	}
-	return a.send(cmd, g, c, client.AttestMsg(val, versions))
+	return true, a.send(cmd, g, c, client.AttestMsg(val, versions))
 }
 
 func newListCmd(g *globals) *cobra.Command {

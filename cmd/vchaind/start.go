@@ -33,8 +33,9 @@ var cometFlags = []struct{ name, usage string }{
 func newStartCmd(g *globals) *cobra.Command {
 	appV, cometV := viper.New(), viper.New()
 	cmd := &cobra.Command{
-		Use:   "start",
-		Short: "Run the node (CometBFT embedded), or only the app for an external cometbft",
+		Use:         "start",
+		Annotations: offline,
+		Short:       "Run the node (CometBFT embedded), or only the app for an external cometbft",
 		Long: `Run the node of --home until SIGINT or SIGTERM.
 
 CometBFT reads config/config.toml as usual; the flags below override it. App settings come
@@ -77,7 +78,8 @@ With --abci socket, only the ABCI app runs, listening on --abci-address for an e
 				return serveSocket(ctx, app, appCfg.ABCIAddress, logger)
 			}
 			watch := node.WatchConsensus(logger)
-			n, err := node.NewComet(cfg, app, watch)
+			cometLog := node.FilterShutdown(watch)
+			n, err := node.NewComet(cfg, app, cometLog)
 			if err != nil {
 				return err
 			}
@@ -96,6 +98,7 @@ With --abci socket, only the ABCI app runs, listening on --abci-address for an e
 				logger.Error("STOPPING: consensus failed", "err", failed)
 			}
 			app.Exec.Shutdown() // a block waiting for a runtime gives up, so consensus can stop
+			cometLog.Stopping()
 			node.Stop(n, logger)
 			return failed
 		},

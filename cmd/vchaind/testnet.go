@@ -16,8 +16,9 @@ import (
 
 func newTestnetCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "testnet",
-		Short: "Create and run a multi-node network of real vchaind processes on this machine",
+		Use:         "testnet",
+		Annotations: offline,
+		Short:       "Create and run a multi-node network of real vchaind processes on this machine",
 		Long: `A testnet is a directory with one home per node, a shared genesis and a manifest
 (testnet.json). Each node runs as its own vchaind process with its own log and PID file.
 
@@ -26,8 +27,8 @@ func newTestnetCmd(g *globals) *cobra.Command {
   vchaind testnet status .localnet/testnet --watch 1s
   vchaind testnet stop .localnet/testnet
 
-The admin key is in the keyring of node0: pass --home DIR/node0 --node tcp://127.0.0.1:26601
-to the client commands.`,
+The admin key is in the keyring of node0: pass --home DIR/node0 to the client commands
+(they dial the RPC address in that home's config, tcp://127.0.0.1:26601 by default).`,
 	}
 	cmd.AddCommand(newTestnetInitCmd(g), newTestnetStartCmd(g), newTestnetStopCmd(g), newTestnetStatusCmd(g))
 	return cmd

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -290,27 +291,65 @@ func newCancelCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// historyOutput is what `upgrade history -o json` prints: the switches in state, and the
+// scheduled one that is not in that list until its start block has executed.
+type historyOutput struct {
+	History []executor.HistoryEntry `json:"history"`
+	Pending *executor.PendingInfo   `json:"pending"`
+}
+
 func newHistoryCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "history",
-		Short: "Every runtime switch: from which height each version executed",
-		Args:  cobra.NoArgs,
+		Short: "Every runtime switch: from which height each version executed, and the pending one",
+		Long: `Every runtime switch in the chain's state: from which height each version executes,
+oldest first. A scheduled switch enters that list only once its start block has executed,
+so the pending one, if any, is shown after it (JSON: "pending", null when none).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := client.New(g.node)
 			if err != nil {
 				return err
 			}
-			var h []executor.HistoryEntry
-			if err := c.QueryJSON(cmd.Context(), "/upgrade/history", &h); err != nil {
+			h, err := history(cmd.Context(), c)
+			if err != nil {
 				return err
 			}
-			fields := make([]field, len(h))
-			for i, e := range h {
-				fields[i] = field{"from height " + strconv.FormatInt(e.Height, 10), fmt.Sprintf("v%d (sha256 %s)", e.Version, e.CodeSHA256)}
+			fields := make([]field, 0, len(h.History)+1)
+			for _, e := range h.History {
+				fields = append(fields, field{"from height " + strconv.FormatInt(e.Height, 10), fmt.Sprintf("v%d (sha256 %s)", e.Version, e.CodeSHA256)})
+			}
+			if p := h.Pending; p != nil {
+				when := "the next block"
+				switch {
+				case p.BlocksLeft == 1:
+					when = "after 1 more block"
+				case p.BlocksLeft > 1:
+					when = fmt.Sprintf("after %d more blocks", p.BlocksLeft)
+				}
+				fields = append(fields, field{"pending", fmt.Sprintf("v%d (sha256 %s) from height %d (%s)", p.Version, p.CodeSHA256, p.StartHeight, when)})
 			}
 			return newPrinter(cmd.OutOrStdout(), g).print(h, fields...)
 		},
 	}
+}
+
+// history reads the switch history and the pending switch. They are two queries, so a
+// block may commit between them: the status is read first, and a pending switch the
+// history already holds (its start block executed in between) is dropped.
+func history(ctx context.Context, c *client.Client) (*historyOutput, error) {
+	st, err := c.UpgradeStatus(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := &historyOutput{Pending: st.Pending}
+	if err := c.QueryJSON(ctx, "/upgrade/history", &out.History); err != nil {
+		return nil, err
+	}
+	if n := len(out.History); out.Pending != nil && n > 0 && out.History[n-1].Height >= out.Pending.StartHeight {
+		out.Pending = nil
+	}
+	return out, nil
 }
 
 func parseVersion(s string) (uint64, error) {

@@ -11,9 +11,10 @@ import (
 
 func newVersionCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the versions of vchaind and its CometBFT",
-		Args:  cobra.NoArgs,
+		Use:         "version",
+		Annotations: offline,
+		Short:       "Print the versions of vchaind and its CometBFT",
+		Args:        cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			goVersion := ""
 			if bi, ok := debug.ReadBuildInfo(); ok {

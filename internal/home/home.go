@@ -43,6 +43,9 @@ func (p Paths) Config() string { return filepath.Join(p.Root, "config") }
 // Genesis is config/genesis.json.
 func (p Paths) Genesis() string { return filepath.Join(p.Root, "config", "genesis.json") }
 
+// CometConfig is config/config.toml.
+func (p Paths) CometConfig() string { return filepath.Join(p.Root, "config", "config.toml") }
+
 // AppConfig is config/app.toml.
 func (p Paths) AppConfig() string { return filepath.Join(p.Root, "config", "app.toml") }
 
@@ -74,12 +77,22 @@ type Node struct {
 	Operator  *keyring.Key
 }
 
+// The listen addresses of a new home: CometBFT's ports on loopback. CometBFT's own default
+// p2p.laddr is tcp://0.0.0.0:26656, which opens a port on every interface of a machine
+// that only runs a local chain.
+const (
+	LocalP2PAddress = "tcp://127.0.0.1:26656"
+	LocalRPCAddress = "tcp://127.0.0.1:26657"
+)
+
 // NodeOptions configure InitNode.
 type NodeOptions struct {
 	Moniker string
 	// Runtime is the module of runtime version 1, installed into the home.
 	Runtime []byte
 	// Config, if set, adjusts the CometBFT config before it is written (ports, peers...).
+	// It starts from CometBFT's defaults with p2p and RPC on loopback (LocalP2PAddress,
+	// LocalRPCAddress): a node is reachable from other machines only where asked.
 	Config func(*cmtcfg.Config)
 	// Force wipes an existing home first.
 	Force bool
@@ -112,6 +125,8 @@ func InitNode(ctx context.Context, root string, o NodeOptions) (*Node, error) {
 	cfg := cmtcfg.DefaultConfig()
 	cfg.SetRoot(root)
 	cfg.Moniker = o.Moniker
+	cfg.P2P.ListenAddress = LocalP2PAddress
+	cfg.RPC.ListenAddress = LocalRPCAddress
 	if o.Config != nil {
 		o.Config(cfg)
 	}
@@ -119,7 +134,7 @@ func InitNode(ctx context.Context, root string, o NodeOptions) (*Node, error) {
 		return nil, fmt.Errorf("cometbft config: %w", err)
 	}
 	cmtcfg.EnsureRoot(root)
-	cmtcfg.WriteConfigFile(filepath.Join(p.Config(), "config.toml"), cfg)
+	cmtcfg.WriteConfigFile(p.CometConfig(), cfg)
 	if o.App == (AppConfig{}) {
 		o.App = DefaultAppConfig()
 	}
