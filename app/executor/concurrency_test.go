@@ -530,3 +530,32 @@ func TestReadsAreOfOneCommit(t *testing.T) {
 	close(done)
 	wg.Wait()
 }
+
+// TestQueriesBeforeFirstBlock: between InitChain and the first commit, which a node's RPC
+// can be asked in, every query path answers from the genesis state (/upgrade/status read
+// only the store, where nothing is yet, and failed).
+func TestQueriesBeforeFirstBlock(t *testing.T) {
+	n := newNode(t, nil, "", "v1")
+	n.initChain("v1")
+	for _, tc := range []struct {
+		path string
+		data string
+		want codes.Code
+	}{
+		{"/state/kv", "a", executor.QueryNotFound},
+		{"/account/" + addr(admin), "", executor.QueryOK},
+		{"/runtime", "", executor.QueryOK},
+		{"/upgrade/status", "", executor.QueryOK},
+		{"/upgrade/status", "1", executor.QueryOK},
+		{"/upgrade/history", "", executor.QueryOK},
+		{"/params", "", executor.QueryOK},
+	} {
+		if r := n.exec.Query(tc.path, []byte(tc.data)); r.Code != tc.want || r.Height != 0 {
+			t.Errorf("%s %q at height %d: code %d (%s), want %d", tc.path, tc.data, r.Height, r.Code, r.Log, tc.want)
+		}
+	}
+	var st executor.UpgradeStatus
+	if err := json.Unmarshal(n.exec.Query("/upgrade/status", nil).Value, &st); err != nil || st.Effective.Version != 1 || !st.Effective.Installed {
+		t.Fatalf("/upgrade/status before the first block: %+v %v", st.Effective, err)
+	}
+}
