@@ -53,11 +53,13 @@ demo: build
 	$(GO) run ./testnet/demo --bin $(BUILD)/vchaind --contracts $(BUILD)/contracts --dir $(CURDIR)/.localnet/demo
 
 ## test: every test, end-to-end networks included (a 2-minute soak, the crash points, the
-## disk faults), the crash-point switch itself, every fuzz target briefly, and no build
-## output in the tree
+## disk faults); the app's packages again under the race detector (CometBFT calls CheckTx,
+## Query and FinalizeBlock from different goroutines); the crash-point switch itself; every
+## fuzz target briefly; and no build output in the tree
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -race -short -count=1 -timeout 30m ./abci/... ./app/... ./internal/node/...
 	$(GO) test -count=1 -tags crashpoints ./internal/crashpoint
 	$(MAKE) --no-print-directory fuzz-short FUZZTIME=3s
 	$(MAKE) --no-print-directory check-tree
