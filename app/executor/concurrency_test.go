@@ -158,7 +158,11 @@ func TestConcurrentConnections(t *testing.T) {
 				// execute and commit instead of filling the mempool before the first.
 				if (i+1)%perBlock == 0 {
 					for h := committed.Load(); committed.Load() == h; {
-						time.Sleep(time.Millisecond)
+						select {
+						case <-done: // the chain stopped early: the test has failed
+							return
+						case <-time.After(time.Millisecond):
+						}
 					}
 				}
 			}
