@@ -10,7 +10,7 @@ CONTRACT_VERSIONS := v1 v2
 
 LOCALNET  ?= $(CURDIR)/.localnet/testnet
 
-.PHONY: all build contracts run localnet localnet-stop docker-testnet demo test test-short soak fuzz-short bench proto lint clean
+.PHONY: all build contracts run localnet localnet-stop docker-testnet demo test test-short soak fuzz-short bench proto lint check-tree clean
 
 all: build
 
@@ -53,11 +53,16 @@ demo: build
 	$(GO) run ./testnet/demo --bin $(BUILD)/vchaind --contracts $(BUILD)/contracts --dir $(CURDIR)/.localnet/demo
 
 ## test: every test, end-to-end networks included (a 2-minute soak, the crash points, the
-## disk faults), the crash-point switch itself, and every fuzz target briefly
+## disk faults); the app's packages again under the race detector (CometBFT calls CheckTx,
+## Query and FinalizeBlock from different goroutines); the crash-point switch itself; every
+## fuzz target briefly; and no build output in the tree
 test:
+	$(MAKE) --no-print-directory check-tree
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -race -short -count=1 -timeout 30m ./abci/... ./app/... ./internal/node/...
 	$(GO) test -count=1 -tags crashpoints ./internal/crashpoint
+	$(GO) test -count=1 -tags faults ./internal/fault
 	$(MAKE) --no-print-directory fuzz-short FUZZTIME=3s
 
 ## test-short: skips the long end-to-end tests
@@ -103,8 +108,13 @@ proto:
 		PATH="$$PATH:$$($(GO) env GOPATH)/bin" protoc -I . --gocosmos_out=paths=source_relative:. $$f || exit 1; \
 	done
 
-## lint: formatting and vet
-lint:
+## check-tree: fails if a tracked file, or an untracked one .gitignore misses, is over 1 MB
+## or a binary (ELF, Mach-O, wasm): build outputs belong in build/
+check-tree:
+	@./.ci/check-tree
+
+## lint: formatting, vet, and no build output in the tree
+lint: check-tree
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	GOOS=wasip1 GOARCH=wasm $(GO) vet ./contracts/...

@@ -37,17 +37,14 @@ func New(exec *executor.Executor, log executor.Logger) *App {
 // Info reports the last committed height and app hash, so CometBFT's handshake replays
 // exactly the blocks the app has not committed.
 func (a *App) Info(_ context.Context, _ *abcitypes.RequestInfo) (*abcitypes.ResponseInfo, error) {
-	height, appHash := a.exec.Committed()
-	res := &abcitypes.ResponseInfo{
+	last := a.exec.LastBlock()
+	return &abcitypes.ResponseInfo{
 		Data:             "vchain",
 		Version:          Version,
-		LastBlockHeight:  height,
-		LastBlockAppHash: appHash,
-	}
-	if eff, err := a.exec.EffectiveRuntime(); err == nil {
-		res.AppVersion = eff.Version
-	}
-	return res, nil
+		AppVersion:       last.AppVersion,
+		LastBlockHeight:  last.Height,
+		LastBlockAppHash: last.AppHash,
+	}, nil
 }
 
 // InitChain records the genesis app state. The header's version.app starts at the

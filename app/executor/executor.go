@@ -49,6 +49,14 @@ type Executor struct {
 	runtimes *runtime.Manager
 	log      Logger
 
+	// commitMu orders Commit against the readers that need several committed values to
+	// agree: a query's answer and the height it reports, Info's height and app hash. Commit
+	// holds it exclusively while it writes the store and drops the genesis writes; QueryAt
+	// and LastBlock hold it shared, so each sees one committed state throughout. Nothing
+	// that holds it takes it again. FinalizeBlock never takes it (it does not change
+	// committed state), nor does CheckTx (CometBFT's mempool lock keeps it off Commit).
+	commitMu sync.RWMutex
+
 	mu       sync.RWMutex
 	params   *Params // nil before InitChain
 	lastHash []byte  // app hash of the last executed-and-committed (or genesis) state
@@ -96,9 +104,27 @@ func (e *Executor) Height() int64 { return e.store.Height() }
 // AppHash returns the app hash of the last committed height.
 func (e *Executor) AppHash() []byte { return e.store.AppHash() }
 
-// Committed returns the last committed height and its app hash as one pair (Info reports
-// them while a Commit may run on another connection).
-func (e *Executor) Committed() (int64, []byte) { return e.store.Committed() }
+// LastBlock is the committed state as CometBFT's Info reports it.
+type LastBlock struct {
+	Height  int64
+	AppHash []byte
+	// AppVersion is the effective runtime's version, 0 if none is recorded.
+	AppVersion uint64
+}
+
+// LastBlock returns the last committed height with its app hash and effective runtime
+// version, all of one commit: read one by one while a block commits, they could pair a
+// height with the next height's app hash, which a node comparing app hashes would take
+// for a divergence.
+func (e *Executor) LastBlock() LastBlock {
+	e.commitMu.RLock()
+	defer e.commitMu.RUnlock()
+	lb := LastBlock{Height: e.store.Height(), AppHash: e.store.AppHash()}
+	if eff, err := e.EffectiveRuntime(); err == nil {
+		lb.AppVersion = eff.Version
+	}
+	return lb
+}
 
 // Params returns the chain parameters, or nil before InitChain.
 func (e *Executor) Params() *Params {
@@ -269,12 +295,15 @@ func (e *Executor) Commit() (int64, error) {
 	if p == nil {
 		return 0, errors.New("commit: no finalized block")
 	}
+	e.commitMu.Lock()
 	if err := e.store.Commit(p.height, p.appHash, p.writes); err != nil {
+		e.commitMu.Unlock()
 		return 0, err
 	}
 	e.mu.Lock()
 	e.pending, e.genesis, e.lastHash = nil, nil, p.appHash
 	e.mu.Unlock()
+	e.commitMu.Unlock()
 	e.check.reset()
 	e.preparePending()
 	return p.height, nil

@@ -77,8 +77,11 @@ func (e *Executor) Query(path string, data []byte) QueryResult { return e.QueryA
 // QueryAt is Query at a given height, as ABCI's RequestQuery.Height asks: 0 or the last
 // committed height are answered; the app keeps no history of its state, so any other
 // height is refused with QueryBad rather than answered from the latest state under a
-// height it does not belong to.
+// height it does not belong to. No commit lands while a query runs, so the answer is the
+// state of the height it reports.
 func (e *Executor) QueryAt(path string, data []byte, height int64) QueryResult {
+	e.commitMu.RLock()
+	defer e.commitMu.RUnlock()
 	r := QueryResult{Height: e.store.Height()}
 	if height != 0 && height != r.Height {
 		r.Code = QueryBad

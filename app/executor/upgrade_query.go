@@ -81,7 +81,9 @@ func (e *Executor) upgradeStatus(data []byte) (any, *codes.Error) {
 	if p == nil {
 		return nil, codes.Errorf(QueryNotFound, "the chain has not been initialised")
 	}
-	k := upgrade.NewKeeper(state.NewCache(e.store))
+	// Through the genesis writes, as /runtime reads: until the first block commits, the
+	// effective runtime is recorded only there.
+	k := upgrade.NewKeeper(state.NewCache(e.committed()))
 	eff, err := k.Effective()
 	if err != nil {
 		return nil, codes.Errorf(QueryFailed, "%v", err)

@@ -65,14 +65,6 @@ func (s *Store) Height() int64 {
 	return s.height
 }
 
-// Committed returns the last committed height and its app hash, read together: Height
-// and AppHash called one after the other may straddle a commit.
-func (s *Store) Committed() (int64, []byte) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.height, append([]byte(nil), s.appHash...)
-}
-
 // AppHash returns the app hash of the last committed height.
 func (s *Store) AppHash() []byte {
 	s.mu.RLock()
