@@ -90,6 +90,7 @@ func TestBurstNonces(t *testing.T) {
 		}
 	}
 	t.Logf("broadcast order %v: all %d committed with code 0, over blocks %v", order, burst, heights)
+	net.WaitHeight(t, results[burst].Height, 60*time.Second) // node0 saw the last block first
 	for _, nd := range net.Nodes {
 		a, err := nd.Client.Account(ctx, net.Admin.Address)
 		if err != nil || a.Nonce != burst {
