@@ -6,6 +6,7 @@ package abci
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
 	cryptoenc "github.com/cometbft/cometbft/crypto/encoding"
@@ -25,6 +26,8 @@ type App struct {
 	abcitypes.BaseApplication
 	exec *executor.Executor
 	log  executor.Logger
+
+	rejected atomic.Uint64 // proposals ProcessProposal refused
 }
 
 var _ abcitypes.Application = (*App)(nil)
@@ -93,6 +96,23 @@ func (a *App) CheckTx(_ context.Context, req *abcitypes.RequestCheckTx) (*abcity
 func (a *App) PrepareProposal(_ context.Context, req *abcitypes.RequestPrepareProposal) (*abcitypes.ResponsePrepareProposal, error) {
 	return &abcitypes.ResponsePrepareProposal{Txs: a.exec.PrepareProposal(req.Txs, req.MaxTxBytes)}, nil
 }
+
+// ProcessProposal accepts a proposed block unless it breaks a rule every correct proposer
+// keeps (see executor.ValidateProposal): a transaction that fails a stateless check, or
+// summed gas limits over block.max_gas. A refusal makes this validator prevote nil, so the
+// round moves to the next proposer. It is logged as an error: an honest node never builds
+// such a block (PrepareProposal leaves those transactions out), so its proposer is faulty.
+func (a *App) ProcessProposal(_ context.Context, req *abcitypes.RequestProcessProposal) (*abcitypes.ResponseProcessProposal, error) {
+	if err := a.exec.ValidateProposal(req.Txs); err != nil {
+		a.rejected.Add(1)
+		a.log.Error("rejecting proposal", "height", req.Height, "proposer", fmt.Sprintf("%X", req.ProposerAddress), "txs", len(req.Txs), "err", err)
+		return &abcitypes.ResponseProcessProposal{Status: abcitypes.ResponseProcessProposal_REJECT}, nil
+	}
+	return &abcitypes.ResponseProcessProposal{Status: abcitypes.ResponseProcessProposal_ACCEPT}, nil
+}
+
+// RejectedProposals returns how many proposals ProcessProposal has refused since start.
+func (a *App) RejectedProposals() uint64 { return a.rejected.Load() }
 
 // FinalizeBlock executes the block. An error stops this node's consensus rather than let
 // it vote for a state it could not compute.

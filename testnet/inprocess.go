@@ -14,11 +14,14 @@ import (
 	"testing"
 	"time"
 
+	abcitypes "github.com/cometbft/cometbft/abci/types"
 	cmtcfg "github.com/cometbft/cometbft/config"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
 	nm "github.com/cometbft/cometbft/node"
+	"github.com/cometbft/cometbft/proxy"
 	cmttypes "github.com/cometbft/cometbft/types"
 
+	"github.com/vchain/vchain/abci"
 	"github.com/vchain/vchain/internal/client"
 	"github.com/vchain/vchain/internal/home"
 	"github.com/vchain/vchain/internal/keyring"
@@ -34,6 +37,9 @@ type Options struct {
 	TimeoutCommit time.Duration
 	// Runtime is the contracts/ folder built as runtime v1 (default "v1").
 	Runtime string
+	// ABCI, if set, returns the application CometBFT of node i (in start order) talks to,
+	// given the node's own: a test wraps it to make one node misbehave.
+	ABCI func(i int, app *abci.App) abcitypes.Application
 }
 
 // Network is a running in-process network.
@@ -45,6 +51,7 @@ type Network struct {
 
 	peers   []string
 	genesis *cmttypes.GenesisDoc
+	abci    func(i int, app *abci.App) abcitypes.Application
 }
 
 // Node is one running node.
@@ -98,7 +105,7 @@ func Start(t testing.TB, o Options) *Network {
 	}
 	ctx := context.Background()
 	wasm := testwasm.Module(t, o.Runtime)
-	net := &Network{ChainID: "testnet-" + strings.ToLower(t.Name()), Dir: t.TempDir()}
+	net := &Network{ChainID: "testnet-" + strings.ToLower(t.Name()), Dir: t.TempDir(), abci: o.ABCI}
 	if len(net.ChainID) > 50 {
 		net.ChainID = net.ChainID[:50]
 	}
@@ -167,7 +174,12 @@ func (net *Network) startNode(t testing.TB, p home.Paths, name, peers string) *N
 		t.Fatal(err)
 	}
 	app.Exec.SetMempoolLimit(cfg.Mempool.Size)
-	comet, err := node.NewComet(cfg, app, logger)
+	var comet *nm.Node
+	if net.abci != nil {
+		comet, err = node.NewCometWithClient(cfg, proxy.NewConnSyncLocalClientCreator(net.abci(len(net.Nodes), app.ABCI)), logger)
+	} else {
+		comet, err = node.NewComet(cfg, app, logger)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

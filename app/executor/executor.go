@@ -63,8 +63,9 @@ type Executor struct {
 	genesis  *state.Cache
 	pending  *pendingBlock
 
-	check checkState
-	sigs  *tx.SigCache
+	check    checkState
+	sigs     *tx.SigCache
+	blockGas blockGas // block.max_gas, for proposals
 
 	pause    pauseState
 	shutdown chan struct{}
