@@ -34,6 +34,8 @@ type Options struct {
 	TimeoutCommit time.Duration
 	// Runtime is the contracts/ folder built as runtime v1 (default "v1").
 	Runtime string
+	// InitialHeight is the genesis's initial_height, the first block's height (default 1).
+	InitialHeight int64
 }
 
 // Network is a running in-process network.
@@ -137,6 +139,9 @@ func Start(t testing.TB, o Options) *Network {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.InitialHeight != 0 {
+		doc.InitialHeight = o.InitialHeight
 	}
 	if err := home.WriteGenesis(doc, homes); err != nil {
 		t.Fatal(err)

@@ -37,8 +37,10 @@ const SigCacheSize = 10_000
 
 // Params are the chain parameters fixed at InitChain.
 type Params struct {
-	ChainID string           `json:"chain_id"`
-	App     genesis.AppState `json:"app_state"`
+	ChainID string `json:"chain_id"`
+	// InitialHeight is the height of the first block (the genesis's initial_height).
+	InitialHeight int64            `json:"initial_height"`
+	App           genesis.AppState `json:"app_state"`
 }
 
 // Executor is the state machine. FinalizeBlock and Commit must be called from one
@@ -101,6 +103,20 @@ func New(store *state.Store, runtimes *runtime.Manager, log Logger) (*Executor, 
 // Height returns the last committed height.
 func (e *Executor) Height() int64 { return e.store.Height() }
 
+// NextHeight is the height of the next block: the genesis's initial height until the
+// first block commits (a chain may start above 1), then the committed height plus one.
+func (e *Executor) NextHeight() int64 {
+	if h := e.store.Height(); h != 0 {
+		return h + 1
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.params != nil {
+		return e.params.InitialHeight
+	}
+	return 1
+}
+
 // AppHash returns the app hash of the last committed height.
 func (e *Executor) AppHash() []byte { return e.store.AppHash() }
 
@@ -153,7 +169,12 @@ func (e *Executor) InitChain(chainID string, initialHeight int64, appState []byt
 	if chainID == "" {
 		return nil, errors.New("init chain: empty chain id")
 	}
-	p := &Params{ChainID: chainID, App: *a}
+	if initialHeight < 1 {
+		// CometBFT turns a genesis's 0 into 1 before calling InitChain; a direct caller
+		// that passes 0 means the same.
+		initialHeight = 1
+	}
+	p := &Params{ChainID: chainID, InitialHeight: initialHeight, App: *a}
 	raw, err := json.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("encode chain parameters: %w", err)
@@ -233,7 +254,7 @@ func (e *Executor) FinalizeBlock(ctx context.Context, height int64, txs [][]byte
 	if params == nil {
 		return nil, errors.New("finalize block: chain parameters missing (InitChain was never run)")
 	}
-	if want := e.store.Height() + 1; height != want {
+	if want := e.NextHeight(); height != want {
 		return nil, fmt.Errorf("finalize block %d: the next height is %d", height, want)
 	}
 	writes := state.NewCache(e.store)
