@@ -9,7 +9,7 @@ package executor
 
 import (
 	"context"
-	"encoding/json"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -90,11 +90,11 @@ func New(store *state.Store, runtimes *runtime.Manager, log Logger) (*Executor, 
 		return nil, err
 	}
 	if raw != nil {
-		var p Params
-		if err := json.Unmarshal(raw, &p); err != nil {
+		p, err := decodeParams(raw)
+		if err != nil {
 			return nil, fmt.Errorf("stored chain parameters are corrupt: %w", err)
 		}
-		e.params = &p
+		e.params = p
 	}
 	e.check.reset()
 	return e, nil
@@ -149,6 +149,49 @@ func (e *Executor) Params() *Params {
 	return e.params
 }
 
+// encodeParams is the stored form of p: protobuf (statev1.ChainParams), whose encoding of
+// a given message is fixed, where encoding/json of a Go struct would change with a field's
+// name, order or type. The stored bytes are hashed into the app hash.
+func encodeParams(p *Params) ([]byte, error) {
+	sum, err := runtime.ParseHash(p.App.Runtime.CodeSHA256)
+	if err != nil {
+		return nil, fmt.Errorf("runtime code_sha256: %w", err)
+	}
+	m := &statev1.ChainParams{
+		ChainId:          p.ChainID,
+		InitialHeight:    p.InitialHeight,
+		Admins:           p.App.Admins,
+		InstallThreshold: &statev1.Fraction{Numerator: p.App.InstallThreshold.Num, Denominator: p.App.InstallThreshold.Den},
+		Runtime:          &statev1.RuntimeVersion{Version: p.App.Runtime.Version, CodeSha256: sum[:]},
+		MaxGasPerTx:      p.App.MaxGasPerTx,
+	}
+	for _, v := range p.App.Validators {
+		m.Validators = append(m.Validators, &statev1.ValidatorOperator{Validator: v.Validator, Operator: v.Operator, Moniker: v.Moniker})
+	}
+	return m.Marshal()
+}
+
+// decodeParams reads what encodeParams wrote.
+func decodeParams(raw []byte) (*Params, error) {
+	var m statev1.ChainParams
+	if err := m.Unmarshal(raw); err != nil {
+		return nil, fmt.Errorf("decode chain parameters: %w", err)
+	}
+	if m.InstallThreshold == nil || m.Runtime == nil || len(m.Runtime.CodeSha256) != len(runtime.Hash{}) {
+		return nil, errors.New("decode chain parameters: install threshold or runtime missing")
+	}
+	p := &Params{ChainID: m.ChainId, InitialHeight: m.InitialHeight, App: genesis.AppState{
+		Admins:           m.Admins,
+		InstallThreshold: genesis.Fraction{Num: m.InstallThreshold.Numerator, Den: m.InstallThreshold.Denominator},
+		Runtime:          genesis.RuntimeRef{Version: m.Runtime.Version, CodeSHA256: hex.EncodeToString(m.Runtime.CodeSha256)},
+		MaxGasPerTx:      m.MaxGasPerTx,
+	}}
+	for _, v := range m.Validators {
+		p.App.Validators = append(p.App.Validators, genesis.ValidatorOperator{Validator: v.Validator, Operator: v.Operator, Moniker: v.Moniker})
+	}
+	return p, nil
+}
+
 // GenesisValidator is a validator of the genesis, as CometBFT hands it to InitChain.
 type GenesisValidator struct {
 	Address string // CometBFT address, upper-case hex
@@ -175,7 +218,7 @@ func (e *Executor) InitChain(chainID string, initialHeight int64, appState []byt
 		initialHeight = 1
 	}
 	p := &Params{ChainID: chainID, InitialHeight: initialHeight, App: *a}
-	raw, err := json.Marshal(p)
+	raw, err := encodeParams(p)
 	if err != nil {
 		return nil, fmt.Errorf("encode chain parameters: %w", err)
 	}
