@@ -40,6 +40,8 @@ type Options struct {
 	// ABCI, if set, returns the application CometBFT of node i (in start order) talks to,
 	// given the node's own: a test wraps it to make one node misbehave.
 	ABCI func(i int, app *abci.App) abcitypes.Application
+	// InitialHeight is the genesis's initial_height, the first block's height (default 1).
+	InitialHeight int64
 }
 
 // Network is a running in-process network.
@@ -144,6 +146,9 @@ func Start(t testing.TB, o Options) *Network {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.InitialHeight != 0 {
+		doc.InitialHeight = o.InitialHeight
 	}
 	if err := home.WriteGenesis(doc, homes); err != nil {
 		t.Fatal(err)

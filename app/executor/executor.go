@@ -9,7 +9,7 @@ package executor
 
 import (
 	"context"
-	"encoding/json"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -37,8 +37,10 @@ const SigCacheSize = 10_000
 
 // Params are the chain parameters fixed at InitChain.
 type Params struct {
-	ChainID string           `json:"chain_id"`
-	App     genesis.AppState `json:"app_state"`
+	ChainID string `json:"chain_id"`
+	// InitialHeight is the height of the first block (the genesis's initial_height).
+	InitialHeight int64            `json:"initial_height"`
+	App           genesis.AppState `json:"app_state"`
 }
 
 // Executor is the state machine. FinalizeBlock and Commit must be called from one
@@ -89,11 +91,11 @@ func New(store *state.Store, runtimes *runtime.Manager, log Logger) (*Executor, 
 		return nil, err
 	}
 	if raw != nil {
-		var p Params
-		if err := json.Unmarshal(raw, &p); err != nil {
+		p, err := decodeParams(raw)
+		if err != nil {
 			return nil, fmt.Errorf("stored chain parameters are corrupt: %w", err)
 		}
-		e.params = &p
+		e.params = p
 	}
 	e.check.reset()
 	return e, nil
@@ -101,6 +103,20 @@ func New(store *state.Store, runtimes *runtime.Manager, log Logger) (*Executor, 
 
 // Height returns the last committed height.
 func (e *Executor) Height() int64 { return e.store.Height() }
+
+// NextHeight is the height of the next block: the genesis's initial height until the
+// first block commits (a chain may start above 1), then the committed height plus one.
+func (e *Executor) NextHeight() int64 {
+	if h := e.store.Height(); h != 0 {
+		return h + 1
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.params != nil {
+		return e.params.InitialHeight
+	}
+	return 1
+}
 
 // AppHash returns the app hash of the last committed height.
 func (e *Executor) AppHash() []byte { return e.store.AppHash() }
@@ -134,6 +150,49 @@ func (e *Executor) Params() *Params {
 	return e.params
 }
 
+// encodeParams is the stored form of p: protobuf (statev1.ChainParams), whose encoding of
+// a given message is fixed, where encoding/json of a Go struct would change with a field's
+// name, order or type. The stored bytes are hashed into the app hash.
+func encodeParams(p *Params) ([]byte, error) {
+	sum, err := runtime.ParseHash(p.App.Runtime.CodeSHA256)
+	if err != nil {
+		return nil, fmt.Errorf("runtime code_sha256: %w", err)
+	}
+	m := &statev1.ChainParams{
+		ChainId:          p.ChainID,
+		InitialHeight:    p.InitialHeight,
+		Admins:           p.App.Admins,
+		InstallThreshold: &statev1.Fraction{Numerator: p.App.InstallThreshold.Num, Denominator: p.App.InstallThreshold.Den},
+		Runtime:          &statev1.RuntimeVersion{Version: p.App.Runtime.Version, CodeSha256: sum[:]},
+		MaxGasPerTx:      p.App.MaxGasPerTx,
+	}
+	for _, v := range p.App.Validators {
+		m.Validators = append(m.Validators, &statev1.ValidatorOperator{Validator: v.Validator, Operator: v.Operator, Moniker: v.Moniker})
+	}
+	return m.Marshal()
+}
+
+// decodeParams reads what encodeParams wrote.
+func decodeParams(raw []byte) (*Params, error) {
+	var m statev1.ChainParams
+	if err := m.Unmarshal(raw); err != nil {
+		return nil, fmt.Errorf("decode chain parameters: %w", err)
+	}
+	if m.InstallThreshold == nil || m.Runtime == nil || len(m.Runtime.CodeSha256) != len(runtime.Hash{}) {
+		return nil, errors.New("decode chain parameters: install threshold or runtime missing")
+	}
+	p := &Params{ChainID: m.ChainId, InitialHeight: m.InitialHeight, App: genesis.AppState{
+		Admins:           m.Admins,
+		InstallThreshold: genesis.Fraction{Num: m.InstallThreshold.Numerator, Den: m.InstallThreshold.Denominator},
+		Runtime:          genesis.RuntimeRef{Version: m.Runtime.Version, CodeSHA256: hex.EncodeToString(m.Runtime.CodeSha256)},
+		MaxGasPerTx:      m.MaxGasPerTx,
+	}}
+	for _, v := range m.Validators {
+		p.App.Validators = append(p.App.Validators, genesis.ValidatorOperator{Validator: v.Validator, Operator: v.Operator, Moniker: v.Moniker})
+	}
+	return p, nil
+}
+
 // GenesisValidator is a validator of the genesis, as CometBFT hands it to InitChain.
 type GenesisValidator struct {
 	Address string // CometBFT address, upper-case hex
@@ -154,8 +213,13 @@ func (e *Executor) InitChain(chainID string, initialHeight int64, appState []byt
 	if chainID == "" {
 		return nil, errors.New("init chain: empty chain id")
 	}
-	p := &Params{ChainID: chainID, App: *a}
-	raw, err := json.Marshal(p)
+	if initialHeight < 1 {
+		// CometBFT turns a genesis's 0 into 1 before calling InitChain; a direct caller
+		// that passes 0 means the same.
+		initialHeight = 1
+	}
+	p := &Params{ChainID: chainID, InitialHeight: initialHeight, App: *a}
+	raw, err := encodeParams(p)
 	if err != nil {
 		return nil, fmt.Errorf("encode chain parameters: %w", err)
 	}
@@ -234,7 +298,7 @@ func (e *Executor) FinalizeBlock(ctx context.Context, height int64, txs [][]byte
 	if params == nil {
 		return nil, errors.New("finalize block: chain parameters missing (InitChain was never run)")
 	}
-	if want := e.store.Height() + 1; height != want {
+	if want := e.NextHeight(); height != want {
 		return nil, fmt.Errorf("finalize block %d: the next height is %d", height, want)
 	}
 	writes := state.NewCache(e.store)

@@ -196,12 +196,12 @@ func (e *Executor) Missing() ([]upgrade.VersionRef, error) {
 	return out, nil
 }
 
-// NextRuntime is the runtime the next block (committed height + 1) executes with.
+// NextRuntime is the runtime the next block (NextHeight) executes with.
 func (e *Executor) NextRuntime() (upgrade.VersionRef, error) {
 	k := upgrade.NewKeeper(state.NewCache(e.store))
 	if p, err := k.Pending(); err != nil {
 		return upgrade.VersionRef{}, err
-	} else if p != nil && p.StartHeight <= e.store.Height()+1 {
+	} else if p != nil && p.StartHeight <= e.NextHeight() {
 		return ref(p.Version, p.CodeSha256), nil
 	}
 	eff, err := e.EffectiveRuntime()

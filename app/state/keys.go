@@ -31,7 +31,7 @@ func ContractKey(contract string, key []byte) []byte {
 // KeyEffectiveRuntime holds the EffectiveRuntime record.
 var KeyEffectiveRuntime = []byte(prefixRuntime + "effective")
 
-// KeyParams holds the chain parameters (JSON) set at InitChain.
+// KeyParams holds the chain parameters set at InitChain (a statev1.ChainParams).
 var KeyParams = []byte(prefixGenesis + "params")
 
 // EncodeUint64 encodes v big-endian, so that numeric order is key order.

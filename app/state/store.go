@@ -102,10 +102,12 @@ func (s *Store) Iterate(prefix []byte, fn func(key, value []byte) bool) error {
 var ErrHeight = errors.New("state: commit out of order")
 
 // Commit writes the block's writes, its height and app hash in one atomic, synced batch.
+// The first commit may be at any height from 1 (a genesis's initial_height; the executor
+// checks it is that one); every later one follows the last.
 func (s *Store) Commit(height int64, appHash []byte, writes *Cache) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if height != s.height+1 {
+	if next := s.height + 1; height != next && (s.height != 0 || height < 1) {
 		return fmt.Errorf("commit height %d after %d: %w", height, s.height, ErrHeight)
 	}
 	b := s.db.NewBatch()

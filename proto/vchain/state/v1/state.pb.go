@@ -454,6 +454,219 @@ func (m *ValidatorSet) GetValidators() []*Validator {
 	return nil
 }
 
+// ChainParams are the chain parameters fixed at InitChain: the genesis's chain id, initial
+// height and app_state, as the app stores them (key genesis/params).
+type ChainParams struct {
+	ChainId string `protobuf:"bytes,1,opt,name=chain_id,json=chainId,proto3" json:"chain_id,omitempty"`
+	// initial_height is the height of the first block.
+	InitialHeight int64 `protobuf:"varint,2,opt,name=initial_height,json=initialHeight,proto3" json:"initial_height,omitempty"`
+	// admins are the addresses allowed to register releases and schedule upgrades.
+	Admins []string `protobuf:"bytes,3,rep,name=admins,proto3" json:"admins,omitempty"`
+	// install_threshold is the share of voting power that must have attested a version.
+	InstallThreshold *Fraction `protobuf:"bytes,4,opt,name=install_threshold,json=installThreshold,proto3" json:"install_threshold,omitempty"`
+	// runtime is the version executed from the first block.
+	Runtime *RuntimeVersion `protobuf:"bytes,5,opt,name=runtime,proto3" json:"runtime,omitempty"`
+	// validators bind each genesis validator to its operator account.
+	Validators  []*ValidatorOperator `protobuf:"bytes,6,rep,name=validators,proto3" json:"validators,omitempty"`
+	MaxGasPerTx uint64               `protobuf:"varint,7,opt,name=max_gas_per_tx,json=maxGasPerTx,proto3" json:"max_gas_per_tx,omitempty"`
+}
+
+func (m *ChainParams) Reset()         { *m = ChainParams{} }
+func (m *ChainParams) String() string { return proto.CompactTextString(m) }
+func (*ChainParams) ProtoMessage()    {}
+func (*ChainParams) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0952b60291aca61a, []int{7}
+}
+func (m *ChainParams) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *ChainParams) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_ChainParams.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *ChainParams) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_ChainParams.Merge(m, src)
+}
+func (m *ChainParams) XXX_Size() int {
+	return m.Size()
+}
+func (m *ChainParams) XXX_DiscardUnknown() {
+	xxx_messageInfo_ChainParams.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_ChainParams proto.InternalMessageInfo
+
+func (m *ChainParams) GetChainId() string {
+	if m != nil {
+		return m.ChainId
+	}
+	return ""
+}
+
+func (m *ChainParams) GetInitialHeight() int64 {
+	if m != nil {
+		return m.InitialHeight
+	}
+	return 0
+}
+
+func (m *ChainParams) GetAdmins() []string {
+	if m != nil {
+		return m.Admins
+	}
+	return nil
+}
+
+func (m *ChainParams) GetInstallThreshold() *Fraction {
+	if m != nil {
+		return m.InstallThreshold
+	}
+	return nil
+}
+
+func (m *ChainParams) GetRuntime() *RuntimeVersion {
+	if m != nil {
+		return m.Runtime
+	}
+	return nil
+}
+
+func (m *ChainParams) GetValidators() []*ValidatorOperator {
+	if m != nil {
+		return m.Validators
+	}
+	return nil
+}
+
+func (m *ChainParams) GetMaxGasPerTx() uint64 {
+	if m != nil {
+		return m.MaxGasPerTx
+	}
+	return 0
+}
+
+// Fraction is numerator/denominator, 0 < numerator <= denominator.
+type Fraction struct {
+	Numerator   uint64 `protobuf:"varint,1,opt,name=numerator,proto3" json:"numerator,omitempty"`
+	Denominator uint64 `protobuf:"varint,2,opt,name=denominator,proto3" json:"denominator,omitempty"`
+}
+
+func (m *Fraction) Reset()         { *m = Fraction{} }
+func (m *Fraction) String() string { return proto.CompactTextString(m) }
+func (*Fraction) ProtoMessage()    {}
+func (*Fraction) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0952b60291aca61a, []int{8}
+}
+func (m *Fraction) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Fraction) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Fraction.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Fraction) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Fraction.Merge(m, src)
+}
+func (m *Fraction) XXX_Size() int {
+	return m.Size()
+}
+func (m *Fraction) XXX_DiscardUnknown() {
+	xxx_messageInfo_Fraction.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Fraction proto.InternalMessageInfo
+
+func (m *Fraction) GetNumerator() uint64 {
+	if m != nil {
+		return m.Numerator
+	}
+	return 0
+}
+
+func (m *Fraction) GetDenominator() uint64 {
+	if m != nil {
+		return m.Denominator
+	}
+	return 0
+}
+
+// ValidatorOperator binds a validator (its CometBFT address) to its operator account.
+type ValidatorOperator struct {
+	Validator string `protobuf:"bytes,1,opt,name=validator,proto3" json:"validator,omitempty"`
+	Operator  string `protobuf:"bytes,2,opt,name=operator,proto3" json:"operator,omitempty"`
+	Moniker   string `protobuf:"bytes,3,opt,name=moniker,proto3" json:"moniker,omitempty"`
+}
+
+func (m *ValidatorOperator) Reset()         { *m = ValidatorOperator{} }
+func (m *ValidatorOperator) String() string { return proto.CompactTextString(m) }
+func (*ValidatorOperator) ProtoMessage()    {}
+func (*ValidatorOperator) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0952b60291aca61a, []int{9}
+}
+func (m *ValidatorOperator) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *ValidatorOperator) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_ValidatorOperator.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *ValidatorOperator) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_ValidatorOperator.Merge(m, src)
+}
+func (m *ValidatorOperator) XXX_Size() int {
+	return m.Size()
+}
+func (m *ValidatorOperator) XXX_DiscardUnknown() {
+	xxx_messageInfo_ValidatorOperator.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_ValidatorOperator proto.InternalMessageInfo
+
+func (m *ValidatorOperator) GetValidator() string {
+	if m != nil {
+		return m.Validator
+	}
+	return ""
+}
+
+func (m *ValidatorOperator) GetOperator() string {
+	if m != nil {
+		return m.Operator
+	}
+	return ""
+}
+
+func (m *ValidatorOperator) GetMoniker() string {
+	if m != nil {
+		return m.Moniker
+	}
+	return ""
+}
+
 func init() {
 	proto.RegisterType((*RuntimeVersion)(nil), "vchain.state.v1.RuntimeVersion")
 	proto.RegisterType((*EffectiveRuntime)(nil), "vchain.state.v1.EffectiveRuntime")
@@ -462,41 +675,57 @@ func init() {
 	proto.RegisterType((*Attestation)(nil), "vchain.state.v1.Attestation")
 	proto.RegisterType((*Validator)(nil), "vchain.state.v1.Validator")
 	proto.RegisterType((*ValidatorSet)(nil), "vchain.state.v1.ValidatorSet")
+	proto.RegisterType((*ChainParams)(nil), "vchain.state.v1.ChainParams")
+	proto.RegisterType((*Fraction)(nil), "vchain.state.v1.Fraction")
+	proto.RegisterType((*ValidatorOperator)(nil), "vchain.state.v1.ValidatorOperator")
 }
 
 func init() { proto.RegisterFile("vchain/state/v1/state.proto", fileDescriptor_0952b60291aca61a) }
 
 var fileDescriptor_0952b60291aca61a = []byte{
-	// 457 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xa4, 0x53, 0x31, 0x6f, 0xd3, 0x40,
-	0x14, 0xce, 0x35, 0xa1, 0xa9, 0x5f, 0x02, 0x0d, 0x27, 0x84, 0xac, 0x82, 0xdc, 0xe0, 0x29, 0x08,
-	0xc9, 0x51, 0x8a, 0xe8, 0x40, 0x27, 0x90, 0x90, 0x10, 0x2c, 0xd5, 0x45, 0xea, 0xc0, 0x52, 0xb9,
-	0xf6, 0x6b, 0x7c, 0x22, 0xf1, 0x85, 0xbb, 0x17, 0x77, 0x65, 0x61, 0x67, 0xe4, 0x27, 0x31, 0x76,
-	0x64, 0x44, 0xc9, 0x1f, 0x41, 0x3e, 0x5f, 0x5c, 0x92, 0x8e, 0x99, 0xf2, 0xbe, 0xef, 0xe5, 0xde,
-	0xf7, 0x7d, 0xbe, 0x7b, 0xf0, 0xac, 0x48, 0xb2, 0x58, 0xe6, 0x43, 0x43, 0x31, 0xe1, 0xb0, 0x18,
-	0x55, 0x45, 0x34, 0xd7, 0x8a, 0x14, 0x3f, 0xac, 0x9a, 0x51, 0xc5, 0x15, 0xa3, 0xf0, 0x33, 0x3c,
-	0x12, 0x8b, 0x9c, 0xe4, 0x0c, 0x2f, 0x50, 0x1b, 0xa9, 0x72, 0xee, 0x43, 0xbb, 0xa8, 0x4a, 0x9f,
-	0xf5, 0xd9, 0xa0, 0x25, 0xd6, 0x90, 0x1f, 0x43, 0x27, 0x51, 0x29, 0x5e, 0x9a, 0x2c, 0x3e, 0x79,
-	0x73, 0xea, 0xef, 0xf5, 0xd9, 0xa0, 0x2b, 0xa0, 0xa4, 0xc6, 0x96, 0x09, 0xe7, 0xd0, 0xfb, 0x70,
-	0x7d, 0x8d, 0x09, 0xc9, 0x02, 0xdd, 0xd4, 0x1d, 0xc6, 0xf1, 0x17, 0xd0, 0x35, 0x32, 0x4f, 0xf0,
-	0x32, 0x43, 0x39, 0xc9, 0xc8, 0x6f, 0xf6, 0xd9, 0xa0, 0x29, 0x3a, 0x96, 0xfb, 0x68, 0xa9, 0xf0,
-	0x07, 0x83, 0xb6, 0xc0, 0x29, 0xc6, 0x66, 0x27, 0x25, 0x0e, 0xad, 0x5c, 0x11, 0x5a, 0x05, 0x4f,
-	0xd8, 0x9a, 0xbf, 0x82, 0xc7, 0x1a, 0x27, 0xd2, 0x10, 0x6a, 0x4c, 0xd7, 0x16, 0x5a, 0xd6, 0x42,
-	0xef, 0xae, 0xe1, 0x7c, 0xfc, 0x62, 0xf0, 0xf0, 0x1c, 0xf3, 0x54, 0xe6, 0x93, 0xf1, 0x8d, 0xa4,
-	0x24, 0xdb, 0x35, 0x37, 0xc5, 0x9a, 0xb6, 0x73, 0x97, 0x5c, 0xa5, 0xc7, 0x5f, 0x42, 0xcf, 0x24,
-	0x19, 0xa6, 0x8b, 0xe9, 0xb6, 0xb7, 0xc3, 0x9a, 0x77, 0xd6, 0xbe, 0x33, 0xe8, 0xbc, 0x23, 0xc2,
-	0xf2, 0xca, 0x4b, 0xf9, 0xe7, 0xe0, 0x15, 0xf1, 0x54, 0xa6, 0x31, 0x29, 0x6d, 0xad, 0x79, 0xe2,
-	0x8e, 0xe0, 0x67, 0x70, 0xe0, 0x7c, 0x1a, 0x7f, 0xaf, 0xdf, 0x1c, 0x74, 0x4e, 0x8e, 0xa3, 0xad,
-	0x37, 0x13, 0x6d, 0x3e, 0x18, 0x51, 0x1f, 0xe0, 0x4f, 0x61, 0x7f, 0xc3, 0xb2, 0x43, 0xe1, 0x37,
-	0xf0, 0x2e, 0x6a, 0x05, 0x1f, 0xda, 0x71, 0x9a, 0x6a, 0x34, 0xc6, 0xa9, 0xaf, 0x21, 0x7f, 0x02,
-	0x0f, 0xe6, 0xea, 0x06, 0xb5, 0xfd, 0x24, 0x4d, 0x51, 0x01, 0x7e, 0x04, 0x07, 0x6a, 0x8e, 0xda,
-	0xda, 0xad, 0xee, 0xa7, 0xc6, 0xe5, 0xac, 0x99, 0xca, 0xe5, 0x57, 0xd4, 0x36, 0xbd, 0x27, 0xd6,
-	0x30, 0xfc, 0x04, 0xdd, 0x5a, 0x72, 0x8c, 0xc4, 0xdf, 0x02, 0xd4, 0x21, 0x4b, 0xe1, 0x32, 0xd9,
-	0xd1, 0xbd, 0x64, 0xf5, 0x11, 0xf1, 0xdf, 0xbf, 0xdf, 0x9f, 0xff, 0x5e, 0x06, 0xec, 0x76, 0x19,
-	0xb0, 0xbf, 0xcb, 0x80, 0xfd, 0x5c, 0x05, 0x8d, 0xdb, 0x55, 0xd0, 0xf8, 0xb3, 0x0a, 0x1a, 0x5f,
-	0x4e, 0x27, 0x92, 0xb2, 0xc5, 0x55, 0x94, 0xa8, 0xd9, 0xd0, 0xad, 0x9d, 0xfb, 0xb1, 0xeb, 0x36,
-	0xdc, 0x5a, 0xc5, 0x33, 0x5b, 0x14, 0xa3, 0xab, 0x7d, 0xdb, 0x7e, 0xfd, 0x2f, 0x00, 0x00, 0xff,
-	0xff, 0x14, 0xb8, 0x30, 0x58, 0xac, 0x03, 0x00, 0x00,
+	// 659 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xa4, 0x54, 0xcf, 0x6f, 0xd3, 0x30,
+	0x14, 0x5e, 0x9a, 0xad, 0x3f, 0x5e, 0xf6, 0xa3, 0xb3, 0xd0, 0x94, 0x0d, 0xd4, 0x95, 0x20, 0xa4,
+	0x22, 0xa4, 0x56, 0x1b, 0x62, 0x12, 0xec, 0xc4, 0x10, 0x03, 0xc6, 0x81, 0x2a, 0x9b, 0x76, 0xe0,
+	0x12, 0x79, 0x89, 0xd7, 0x58, 0x24, 0x4e, 0xb1, 0xdd, 0xac, 0x47, 0x2e, 0xdc, 0x39, 0xf2, 0x27,
+	0x71, 0x9c, 0xc4, 0x85, 0x23, 0xda, 0xfe, 0x11, 0x14, 0xc7, 0xc9, 0xda, 0x4e, 0xd3, 0x0e, 0x3d,
+	0xc5, 0xef, 0xb3, 0x9f, 0xdf, 0xf7, 0xbd, 0xef, 0xc5, 0xf0, 0x30, 0xf5, 0x43, 0x4c, 0x59, 0x4f,
+	0x48, 0x2c, 0x49, 0x2f, 0xdd, 0xc9, 0x17, 0xdd, 0x21, 0x4f, 0x64, 0x82, 0xd6, 0xf2, 0xcd, 0x6e,
+	0x8e, 0xa5, 0x3b, 0xce, 0x27, 0x58, 0x75, 0x47, 0x4c, 0xd2, 0x98, 0x9c, 0x12, 0x2e, 0x68, 0xc2,
+	0x90, 0x0d, 0xb5, 0x34, 0x5f, 0xda, 0x46, 0xdb, 0xe8, 0x2c, 0xba, 0x45, 0x88, 0xb6, 0xc1, 0xf2,
+	0x93, 0x80, 0x78, 0x22, 0xc4, 0xbb, 0x2f, 0xf7, 0xec, 0x4a, 0xdb, 0xe8, 0x2c, 0xbb, 0x90, 0x41,
+	0xc7, 0x0a, 0x71, 0x86, 0xd0, 0x7c, 0x77, 0x7e, 0x4e, 0x7c, 0x49, 0x53, 0xa2, 0x6f, 0x9d, 0xe3,
+	0x3a, 0xf4, 0x18, 0x96, 0x05, 0x65, 0x3e, 0xf1, 0x42, 0x42, 0x07, 0xa1, 0xb4, 0xcd, 0xb6, 0xd1,
+	0x31, 0x5d, 0x4b, 0x61, 0x1f, 0x14, 0xe4, 0xfc, 0x30, 0xa0, 0xe6, 0x92, 0x88, 0x60, 0x31, 0x57,
+	0x25, 0x04, 0x8b, 0x2c, 0x91, 0x44, 0x55, 0x68, 0xb8, 0x6a, 0x8d, 0x9e, 0xc3, 0x3a, 0x27, 0x03,
+	0x2a, 0x24, 0xe1, 0x24, 0x28, 0x28, 0x2c, 0x2a, 0x0a, 0xcd, 0x9b, 0x0d, 0xcd, 0xe3, 0x97, 0x01,
+	0x2b, 0x7d, 0xc2, 0x02, 0xca, 0x06, 0xc7, 0x17, 0x54, 0xfa, 0xe1, 0xbc, 0xba, 0x25, 0xe6, 0x72,
+	0x56, 0x77, 0x86, 0xe5, 0xf5, 0xd0, 0x33, 0x68, 0x0a, 0x3f, 0x24, 0xc1, 0x28, 0x9a, 0xe5, 0xb6,
+	0x56, 0xe2, 0x9a, 0xda, 0x77, 0x03, 0xac, 0x37, 0x52, 0x92, 0xcc, 0xf2, 0xac, 0xfc, 0x23, 0x68,
+	0xa4, 0x38, 0xa2, 0x01, 0x96, 0x09, 0x57, 0xd4, 0x1a, 0xee, 0x0d, 0x80, 0xf6, 0xa1, 0xae, 0x79,
+	0x0a, 0xbb, 0xd2, 0x36, 0x3b, 0xd6, 0xee, 0x76, 0x77, 0x66, 0x66, 0xba, 0xd3, 0x03, 0xe3, 0x96,
+	0x09, 0x68, 0x03, 0xaa, 0x53, 0x94, 0x75, 0xe4, 0x7c, 0x83, 0xc6, 0x69, 0x59, 0xc1, 0x86, 0x1a,
+	0x0e, 0x02, 0x4e, 0x84, 0xd0, 0xd5, 0x8b, 0x10, 0x3d, 0x80, 0xa5, 0x61, 0x72, 0x41, 0xb8, 0x6a,
+	0x89, 0xe9, 0xe6, 0x01, 0xda, 0x82, 0x7a, 0x32, 0x24, 0x5c, 0xd1, 0xcd, 0xfd, 0x29, 0xe3, 0xec,
+	0xae, 0x38, 0x61, 0xf4, 0x2b, 0xe1, 0x4a, 0x7d, 0xc3, 0x2d, 0x42, 0xe7, 0x08, 0x96, 0xcb, 0x92,
+	0xc7, 0x44, 0xa2, 0xd7, 0x00, 0xa5, 0xc8, 0xac, 0x70, 0xa6, 0x6c, 0xeb, 0x96, 0xb2, 0x32, 0xc5,
+	0x9d, 0x38, 0xed, 0xfc, 0xa9, 0x80, 0xf5, 0x36, 0x3b, 0xd8, 0xc7, 0x1c, 0xc7, 0x02, 0x6d, 0x42,
+	0x5d, 0xe5, 0x79, 0x34, 0x28, 0x24, 0xa8, 0xf8, 0x63, 0x80, 0x9e, 0xc2, 0x2a, 0x65, 0x54, 0x52,
+	0x1c, 0x15, 0xae, 0xe4, 0x5a, 0x56, 0x34, 0xaa, 0xed, 0xdb, 0x80, 0x2a, 0x0e, 0x62, 0xca, 0x84,
+	0x6d, 0xb6, 0xcd, 0x4e, 0xc3, 0xd5, 0x11, 0x3a, 0x84, 0x75, 0xca, 0x84, 0xc4, 0x51, 0xe4, 0xc9,
+	0x90, 0x13, 0x11, 0x26, 0x51, 0xa0, 0x94, 0x59, 0xbb, 0x9b, 0xb7, 0xc8, 0x1e, 0x72, 0xec, 0x67,
+	0x8e, 0xba, 0x4d, 0x9d, 0x73, 0x52, 0xa4, 0xa0, 0x57, 0x50, 0xe3, 0xb9, 0x49, 0xf6, 0x92, 0xca,
+	0xbe, 0xd7, 0xc4, 0xe2, 0x3c, 0x3a, 0x98, 0x6a, 0x54, 0x55, 0x35, 0xca, 0xb9, 0xbb, 0x51, 0x9f,
+	0xb5, 0x15, 0x93, 0x0d, 0x43, 0x4f, 0x60, 0x35, 0xc6, 0x63, 0x6f, 0x80, 0x85, 0x37, 0x24, 0xdc,
+	0x93, 0x63, 0xbb, 0xa6, 0x7e, 0x01, 0x2b, 0xc6, 0xe3, 0xf7, 0x58, 0xf4, 0x09, 0x3f, 0x19, 0x3b,
+	0x47, 0x50, 0x2f, 0x14, 0x64, 0x33, 0xc9, 0x46, 0xb1, 0x36, 0x39, 0xff, 0x5d, 0x6e, 0x00, 0xd4,
+	0x06, 0x2b, 0x20, 0x2c, 0x89, 0x29, 0x53, 0xfb, 0x95, 0xfc, 0xae, 0x09, 0xc8, 0x19, 0xc0, 0xfa,
+	0x2d, 0x46, 0xf7, 0x0c, 0xfa, 0xe4, 0x58, 0x55, 0xee, 0x1e, 0x2b, 0x73, 0x6a, 0xac, 0x0e, 0xfa,
+	0xbf, 0xaf, 0x5a, 0xc6, 0xe5, 0x55, 0xcb, 0xf8, 0x77, 0xd5, 0x32, 0x7e, 0x5e, 0xb7, 0x16, 0x2e,
+	0xaf, 0x5b, 0x0b, 0x7f, 0xaf, 0x5b, 0x0b, 0x5f, 0xf6, 0x06, 0x54, 0x86, 0xa3, 0xb3, 0xae, 0x9f,
+	0xc4, 0x3d, 0xfd, 0x02, 0xeb, 0x8f, 0x7a, 0x79, 0x7b, 0x33, 0xaf, 0xf2, 0xbe, 0x5a, 0xa4, 0x3b,
+	0x67, 0x55, 0xb5, 0xfd, 0xe2, 0x7f, 0x00, 0x00, 0x00, 0xff, 0xff, 0xb3, 0x81, 0xbc, 0xc7, 0xb7,
+	0x05, 0x00, 0x00,
 }
 
 func (m *RuntimeVersion) Marshal() (dAtA []byte, err error) {
@@ -801,6 +1030,170 @@ func (m *ValidatorSet) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	return len(dAtA) - i, nil
 }
 
+func (m *ChainParams) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *ChainParams) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *ChainParams) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.MaxGasPerTx != 0 {
+		i = encodeVarintState(dAtA, i, uint64(m.MaxGasPerTx))
+		i--
+		dAtA[i] = 0x38
+	}
+	if len(m.Validators) > 0 {
+		for iNdEx := len(m.Validators) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Validators[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintState(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x32
+		}
+	}
+	if m.Runtime != nil {
+		{
+			size, err := m.Runtime.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintState(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x2a
+	}
+	if m.InstallThreshold != nil {
+		{
+			size, err := m.InstallThreshold.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintState(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x22
+	}
+	if len(m.Admins) > 0 {
+		for iNdEx := len(m.Admins) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.Admins[iNdEx])
+			copy(dAtA[i:], m.Admins[iNdEx])
+			i = encodeVarintState(dAtA, i, uint64(len(m.Admins[iNdEx])))
+			i--
+			dAtA[i] = 0x1a
+		}
+	}
+	if m.InitialHeight != 0 {
+		i = encodeVarintState(dAtA, i, uint64(m.InitialHeight))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.ChainId) > 0 {
+		i -= len(m.ChainId)
+		copy(dAtA[i:], m.ChainId)
+		i = encodeVarintState(dAtA, i, uint64(len(m.ChainId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Fraction) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Fraction) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Fraction) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Denominator != 0 {
+		i = encodeVarintState(dAtA, i, uint64(m.Denominator))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.Numerator != 0 {
+		i = encodeVarintState(dAtA, i, uint64(m.Numerator))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *ValidatorOperator) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *ValidatorOperator) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *ValidatorOperator) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Moniker) > 0 {
+		i -= len(m.Moniker)
+		copy(dAtA[i:], m.Moniker)
+		i = encodeVarintState(dAtA, i, uint64(len(m.Moniker)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.Operator) > 0 {
+		i -= len(m.Operator)
+		copy(dAtA[i:], m.Operator)
+		i = encodeVarintState(dAtA, i, uint64(len(m.Operator)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Validator) > 0 {
+		i -= len(m.Validator)
+		copy(dAtA[i:], m.Validator)
+		i = encodeVarintState(dAtA, i, uint64(len(m.Validator)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
 func encodeVarintState(dAtA []byte, offset int, v uint64) int {
 	offset -= sovState(v)
 	base := offset
@@ -949,6 +1342,81 @@ func (m *ValidatorSet) Size() (n int) {
 			l = e.Size()
 			n += 1 + l + sovState(uint64(l))
 		}
+	}
+	return n
+}
+
+func (m *ChainParams) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.ChainId)
+	if l > 0 {
+		n += 1 + l + sovState(uint64(l))
+	}
+	if m.InitialHeight != 0 {
+		n += 1 + sovState(uint64(m.InitialHeight))
+	}
+	if len(m.Admins) > 0 {
+		for _, s := range m.Admins {
+			l = len(s)
+			n += 1 + l + sovState(uint64(l))
+		}
+	}
+	if m.InstallThreshold != nil {
+		l = m.InstallThreshold.Size()
+		n += 1 + l + sovState(uint64(l))
+	}
+	if m.Runtime != nil {
+		l = m.Runtime.Size()
+		n += 1 + l + sovState(uint64(l))
+	}
+	if len(m.Validators) > 0 {
+		for _, e := range m.Validators {
+			l = e.Size()
+			n += 1 + l + sovState(uint64(l))
+		}
+	}
+	if m.MaxGasPerTx != 0 {
+		n += 1 + sovState(uint64(m.MaxGasPerTx))
+	}
+	return n
+}
+
+func (m *Fraction) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Numerator != 0 {
+		n += 1 + sovState(uint64(m.Numerator))
+	}
+	if m.Denominator != 0 {
+		n += 1 + sovState(uint64(m.Denominator))
+	}
+	return n
+}
+
+func (m *ValidatorOperator) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Validator)
+	if l > 0 {
+		n += 1 + l + sovState(uint64(l))
+	}
+	l = len(m.Operator)
+	if l > 0 {
+		n += 1 + l + sovState(uint64(l))
+	}
+	l = len(m.Moniker)
+	if l > 0 {
+		n += 1 + l + sovState(uint64(l))
 	}
 	return n
 }
@@ -1841,6 +2309,498 @@ func (m *ValidatorSet) Unmarshal(dAtA []byte) error {
 			if err := m.Validators[len(m.Validators)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
 				return err
 			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipState(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthState
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *ChainParams) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowState
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: ChainParams: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: ChainParams: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ChainId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthState
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthState
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.ChainId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field InitialHeight", wireType)
+			}
+			m.InitialHeight = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.InitialHeight |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Admins", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthState
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthState
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Admins = append(m.Admins, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field InstallThreshold", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthState
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthState
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.InstallThreshold == nil {
+				m.InstallThreshold = &Fraction{}
+			}
+			if err := m.InstallThreshold.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 5:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Runtime", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthState
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthState
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Runtime == nil {
+				m.Runtime = &RuntimeVersion{}
+			}
+			if err := m.Runtime.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 6:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Validators", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthState
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthState
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Validators = append(m.Validators, &ValidatorOperator{})
+			if err := m.Validators[len(m.Validators)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 7:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field MaxGasPerTx", wireType)
+			}
+			m.MaxGasPerTx = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.MaxGasPerTx |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipState(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthState
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Fraction) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowState
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Fraction: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Fraction: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Numerator", wireType)
+			}
+			m.Numerator = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Numerator |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Denominator", wireType)
+			}
+			m.Denominator = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Denominator |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipState(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthState
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *ValidatorOperator) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowState
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: ValidatorOperator: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: ValidatorOperator: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Validator", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthState
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthState
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Validator = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Operator", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthState
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthState
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Operator = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Moniker", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthState
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthState
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Moniker = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
 		default:
 			iNdEx = preIndex

@@ -1,0 +1,55 @@
+package executor_test
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"testing"
+
+	dbm "github.com/cosmos/cosmos-db"
+
+	"github.com/vchain/vchain/app/executor"
+	"github.com/vchain/vchain/app/genesis"
+	"github.com/vchain/vchain/app/state"
+)
+
+// TestGenesisAppHashGolden pins the genesis app hash of a fixed genesis: every record
+// InitChain writes (parameters, effective runtime, release, validators) is hashed into it,
+// so a change to any of their encodings is a consensus change and must be made here on
+// purpose. The runtime hash is fixed, not a built module's, so a contract change does not
+// move it.
+func TestGenesisAppHashGolden(t *testing.T) {
+	a := genesis.AppState{
+		Admins:  []string{addr(admin)},
+		Runtime: genesis.RuntimeRef{Version: 1, CodeSHA256: "f3ebb22c28da6116dfcc013814291e974db79568bb8b5d3ee5aecd5cb7131048"},
+	}
+	for i, op := range operators {
+		a.Validators = append(a.Validators, genesis.ValidatorOperator{Validator: validatorAddr(i), Operator: addr(op), Moniker: "node"})
+	}
+	raw, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		initialHeight int64
+		want          string
+	}{
+		{1, "377eecae8a8e32fc36a3fd27053e131e86dc64c94ac6096e1700a332ce846443"},
+		{100, "ff5be2b882f46dfe04f6a7fd406d46738013ee026ac8473210807e85c6af077e"},
+	} {
+		st, err := state.Open(dbm.NewMemDB())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex, err := executor.New(st, nil, nopLog{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := ex.InitChain(chainID, tc.initialHeight, raw, genesisValidators())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := hex.EncodeToString(h); got != tc.want {
+			t.Errorf("initial height %d: genesis app hash %s, want %s", tc.initialHeight, got, tc.want)
+		}
+	}
+}
