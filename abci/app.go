@@ -145,7 +145,7 @@ func (a *App) FinalizeBlock(ctx context.Context, req *abcitypes.RequestFinalizeB
 
 // Commit makes the finalized block durable.
 func (a *App) Commit(_ context.Context, _ *abcitypes.RequestCommit) (*abcitypes.ResponseCommit, error) {
-	crashpoint.Hit(crashpoint.BeforeCommit, a.exec.Height()+1)
+	crashpoint.Hit(crashpoint.BeforeCommit, a.exec.NextHeight())
 	if _, err := a.exec.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}

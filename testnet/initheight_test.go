@@ -156,24 +156,13 @@ func installOffline(t *testing.T, p home.Paths, version uint64, wasm []byte) {
 	}
 }
 
-// checkSameChain waits until every node is two blocks past the highest height one had,
-// then checks that they hold the same blocks from h0 on (localnet.SameResults walks from
-// block 1) and the same runtime history, with the switch at start.
+// checkSameChain checks that every node computed the same results from h0 on and is at
+// the tip (CheckConsistency starts at the first height the nodes store), and holds the
+// same runtime history, with the switch at start.
 func (net *Network) checkSameChain(t *testing.T, h0, start int64) {
 	t.Helper()
-	top := int64(0)
-	for _, n := range net.Nodes {
-		top = max(top, n.App.Exec.Height())
-	}
-	net.WaitHeight(t, top+2, 90*time.Second)
-	for h := h0; h <= top+2; h++ {
-		want := net.Nodes[0].Comet.BlockStore().LoadBlockMeta(h)
-		for _, n := range net.Nodes[1:] {
-			got := n.Comet.BlockStore().LoadBlockMeta(h)
-			if want == nil || got == nil || got.BlockID.Hash.String() != want.BlockID.Hash.String() {
-				t.Fatalf("%s: block %d differs from %s's (or is missing)", n.Name, h, net.Nodes[0].Name)
-			}
-		}
+	if top := net.CheckConsistency(t); top < start {
+		t.Fatalf("compared up to %d, before the switch at %d", top, start)
 	}
 	for _, n := range net.Nodes {
 		if h := n.History(t); len(h) != 2 || h[0].Height != h0 || h[1].Height != start {

@@ -107,9 +107,13 @@ func SameResults(ctx context.Context, peers []Peer, wait time.Duration) (int64, 
 		return 0, err
 	}
 	top, low := slices.Max(heights), slices.Min(heights)
+	first, err := firstHeight(ctx, peers)
+	if err != nil {
+		return 0, err
+	}
 	// What every node has committed is compared first: a node that diverged and stopped
 	// is named at once, without waiting for it to catch up.
-	agreed, err := compareResults(ctx, peers, 1, low)
+	agreed, err := compareResults(ctx, peers, first, low)
 	if err != nil {
 		return 0, errors.Join(err, behind(peers, heights, top, 0))
 	}
@@ -132,10 +136,24 @@ func SameResults(ctx context.Context, peers []Peer, wait time.Duration) (int64, 
 		return 0, err
 	}
 	agreed = append(agreed, more...)
-	if err := sameAppState(ctx, peers, top, agreed); err != nil {
+	if err := sameAppState(ctx, peers, first, top, agreed); err != nil {
 		return 0, err
 	}
 	return top, nil
+}
+
+// firstHeight returns the first height every peer stores: the genesis's initial_height
+// on a chain that starts above 1.
+func firstHeight(ctx context.Context, peers []Peer) (int64, error) {
+	first := int64(1)
+	for _, p := range peers {
+		st, err := p.Client.RPC.Status(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("%s: status: %w", p.Name, err)
+		}
+		first = max(first, st.SyncInfo.EarliestBlockHeight)
+	}
+	return first, nil
 }
 
 // appHeights returns the height each peer's app has committed.
@@ -320,8 +338,8 @@ func protoHex(m interface{ Marshal() ([]byte, error) }) string {
 }
 
 // sameAppState checks each peer's committed app state: at top, the app hash all computed
-// there (agreed[top-1]); above it (a node that went on meanwhile), the one it computed.
-func sameAppState(ctx context.Context, peers []Peer, top int64, agreed [][]byte) error {
+// there (agreed[top-first]); above it (a node that went on meanwhile), the one it computed.
+func sameAppState(ctx context.Context, peers []Peer, first, top int64, agreed [][]byte) error {
 	for _, p := range peers {
 		h, got, err := committed(ctx, p)
 		if err != nil {
@@ -332,7 +350,7 @@ func sameAppState(ctx context.Context, peers []Peer, top int64, agreed [][]byte)
 		}
 		var want []byte
 		if h <= top {
-			want = agreed[h-1]
+			want = agreed[h-first]
 		} else {
 			res, err := p.Client.RPC.BlockResults(ctx, &h)
 			if err != nil {
