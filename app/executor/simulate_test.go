@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -218,5 +219,65 @@ func TestSimulateUnavailable(t *testing.T) {
 	_, qerr := ex.Simulate(signed(t, admin, 1, "kv", "set", `{"key":"a","value":"1"}`))
 	if qerr == nil || qerr.Code != executor.QueryUnavailable || !strings.Contains(qerr.Msg, "runtime v1") {
 		t.Fatalf("simulate without the runtime: %v, want %s naming runtime v1", qerr, executor.QueryUnavailable)
+	}
+}
+
+// TestSimulateAcrossSwitch: on the last committed height before a scheduled switch, a
+// simulation runs on the version that executes the next block, as the block will.
+func TestSimulateAcrossSwitch(t *testing.T) {
+	c := newChain(t)
+	if _, err := c.rm.Install(context.Background(), 2, testwasm.Module(t, "v2")); err != nil {
+		t.Fatal(err)
+	}
+	c.ready(3)
+	wantCodes(t, c.block(c.tx(admin, schedule(2, nextBlock))), codes.OK)
+	alice := key(30)
+	appendCall := c.call(alice, "kv", "append", `{"key":"k","value":"x"}`) // exists only in v2
+	sim := simulate(t, c.node, appendCall)
+	if sim.Code != codes.OK || sim.RuntimeVersion != 2 {
+		t.Fatalf("simulated before the switch block: %+v, want v2's ok", sim)
+	}
+	r := c.block(appendCall)
+	if r.RuntimeVersion != 2 || r.TxResults[0].Code != sim.Code || r.TxResults[0].GasUsed != sim.GasUsed {
+		t.Fatalf("switch block: v%d %s gas %d; simulated v%d %s gas %d", r.RuntimeVersion, r.TxResults[0].Code, r.TxResults[0].GasUsed, sim.RuntimeVersion, sim.Code, sim.GasUsed)
+	}
+}
+
+// TestSimulateDuringBlocks: simulations run while blocks execute and commit (run it with
+// -race); each answers for one committed height and never changes what the blocks do.
+func TestSimulateDuringBlocks(t *testing.T) {
+	n := newNode(t, nil, "", "testmod")
+	n.initChain("testmod")
+	n.block()
+	probe := signed(t, key(5), 1, "kv", "set", `{"key":"p","value":"1"}`)
+	done := make(chan struct{})
+	errs := make(chan error, 1)
+	go func() {
+		defer close(errs)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			s, qerr := n.exec.Simulate(probe)
+			if qerr != nil || s.Code != codes.OK || s.Height < 1 {
+				errs <- fmt.Errorf("simulate during blocks: %+v %v", s, qerr)
+				return
+			}
+		}
+	}()
+	for i := uint64(1); i <= 5; i++ {
+		r := n.block(signed(t, admin, i, "kv", "set", fmt.Sprintf(`{"key":"k%d","value":"%d"}`, i, i)))
+		if r.TxResults[0].Code != codes.OK {
+			t.Fatalf("block %d: %s", i, r.TxResults[0].Log)
+		}
+	}
+	close(done)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := n.store.Get(state.ContractKey("kv", []byte("p"))); v != nil {
+		t.Fatal("a simulated write reached the store")
 	}
 }
