@@ -34,20 +34,23 @@ func (c *Client) Simulate(ctx context.Context, raw []byte) (*executor.SimulateRe
 	return &s, nil
 }
 
-// GasMarginNum/GasMarginDen and GasMarginFixed make the gas limit a call gets from its
-// simulation: used*6/5 + 10,000. The margin covers a state that changes between the
+// GasMarginDiv and GasMarginFixed make the margin a call's gas limit gets over its
+// simulated gas: gas/5 + 10,000. The margin covers a state that changes between the
 // simulation and the block (a value that grew, a key now present).
 const (
-	GasMarginNum   = 6
-	GasMarginDen   = 5
+	GasMarginDiv   = 5
 	GasMarginFixed = 10_000
 )
 
-// GasWithMargin is the gas limit for a call whose simulation used gas: gas*1.2 + 10,000,
-// at most maxGas (the chain's max_gas_per_tx).
+// GasWithMargin is the gas limit for a call whose simulation used gas: gas*1.2 + 10,000
+// (rounded down), at most maxGas (the chain's max_gas_per_tx).
 func GasWithMargin(gas, maxGas uint64) uint64 {
 	if gas >= maxGas {
 		return maxGas
 	}
-	return min(gas/GasMarginDen*GasMarginNum+gas%GasMarginDen*GasMarginNum/GasMarginDen+GasMarginFixed, maxGas)
+	margin := gas/GasMarginDiv + GasMarginFixed
+	if margin > maxGas-gas {
+		return maxGas
+	}
+	return gas + margin
 }
