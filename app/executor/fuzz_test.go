@@ -140,7 +140,7 @@ func FuzzCheckTx(f *testing.F) {
 // queryCodes are the codes Query answers with.
 var queryCodes = map[codes.Code]bool{
 	executor.QueryOK: true, executor.QueryUnknown: true, executor.QueryNotFound: true,
-	executor.QueryBad: true, executor.QueryFailed: true,
+	executor.QueryBad: true, executor.QueryFailed: true, executor.QueryUnavailable: true,
 }
 
 // FuzzQuery: any path, data and height give an answer with a query code, a log when it is
@@ -164,7 +164,7 @@ func FuzzQuery(f *testing.F) {
 		{"/runtime", "", 0}, {"/params", "", 0}, {"/upgrade/history", "", 0},
 		{"/upgrade/status", "", 0}, {"/upgrade/status", "1", 0}, {"/upgrade/status", "99", 0},
 		{"/upgrade/status", "-1", 0}, {"/upgrade/status", "18446744073709551616", 0},
-		{"", "", 0}, {"/", "", 0}, {"//", "", 1 << 62}, {"/nope", "x", 0},
+		{"", "", 0}, {"/", "", 0}, {"//", "", 1 << 62}, {"/nope", "x", 0}, {"/simulate", "x", 0},
 	} {
 		f.Add(s.path, []byte(s.data), s.height)
 	}

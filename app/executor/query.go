@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -18,6 +19,9 @@ const (
 	QueryNotFound codes.Code = 41 // the key or record does not exist
 	QueryBad      codes.Code = 42 // malformed path or data
 	QueryFailed   codes.Code = 43 // the node could not read its state
+	// QueryUnavailable: the node cannot answer now (/simulate on a node paused for, or
+	// lacking, the runtime that executes the next block).
+	QueryUnavailable codes.Code = 44
 )
 
 // maxQueryLog bounds a query's log: logs quote the path and data they refuse, and neither
@@ -72,6 +76,9 @@ type RuntimeInfo struct {
 //	/account/<address>                  AccountInfo (JSON)
 //	/runtime                            RuntimeInfo (JSON)
 //	/params                             Params (JSON)
+//	/simulate           data = signed tx    SimulateResult (JSON): the tx run on the
+//	                                        committed state as the next block's first,
+//	                                        nothing kept
 func (e *Executor) Query(path string, data []byte) QueryResult { return e.QueryAt(path, data, 0) }
 
 // QueryAt is Query at a given height, as ABCI's RequestQuery.Height asks: 0 or the last
@@ -151,6 +158,12 @@ func (e *Executor) QueryAt(path string, data []byte, height int64) QueryResult {
 			return fail(QueryNotFound, "the chain has not been initialised")
 		}
 		return answerJSON(p)
+	case len(parts) == 1 && parts[0] == "simulate":
+		s, cerr := e.simulate(context.Background(), data)
+		if cerr != nil {
+			return fail(cerr.Code, "simulate: %s", cerr.Msg)
+		}
+		return answerJSON(s)
 	}
-	return fail(QueryUnknown, "unknown query path %q (known: /state/<contract>, /account/<address>, /runtime, /upgrade/status, /upgrade/history, /params)", path)
+	return fail(QueryUnknown, "unknown query path %q (known: /state/<contract>, /account/<address>, /runtime, /upgrade/status, /upgrade/history, /params, /simulate)", path)
 }
