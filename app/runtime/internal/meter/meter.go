@@ -86,8 +86,9 @@
 // The gas global starts at 0, so a module with a start section traps with
 // out-of-gas during instantiation: instantiate without start functions, set
 // the gas, then call the initialisation export (for Go, "_initialize").
-// After an out-of-gas trap the instance is in an arbitrary state (a Go
-// runtime stopped mid-function) and must be discarded. Gas used depends on
+// After any trap (out of gas, call depth or the module's own) the instance
+// is in an arbitrary state (a Go runtime stopped mid-function, the depth
+// global above its limit) and must be discarded. Gas used depends on
 // the instance's history too (a Go module's allocator and collector state),
 // so nodes must agree on when instances are created and reused.
 package meter
