@@ -154,7 +154,7 @@ func (s *Session) Execute(ctx context.Context, env Env, req abi.Request, gasLimi
 			res.Err = codes.Errorf(codes.ContractTrap, "call depth exceeded %d", meter.MaxCallDepth)
 		case isStackOverflow(err):
 			// Defence in depth only: the injected depth limit traps first unless frames
-			// are very large (over about 80 KB each on amd64, see meter.MaxCallDepth), and
+			// are very large (over about 60 KB each on amd64, see meter.MaxCallDepth), and
 			// the depth at which wazero's own stack overflows depends on the machine's frame
 			// sizes: a node on another architecture may run the same recursion until its gas
 			// is gone instead. Reporting both the same way, as out of gas with the whole
