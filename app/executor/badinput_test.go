@@ -75,7 +75,7 @@ func TestHostileCallsContained(t *testing.T) {
 		want         codes.Code
 	}{
 		{"loop", "", []txOpt{maxGas}, codes.OutOfGas},
-		{"recurse", "", []txOpt{maxGas}, codes.OutOfGas},
+		{"recurse", "", []txOpt{maxGas}, codes.ContractTrap}, // at the metering's call depth limit
 		{"alloc", `{"mb":1000}`, nil, codes.ContractTrap},
 		{"big_key", "", nil, codes.ContractAbort},
 		{"big_value", `{"kb":65}`, nil, codes.ContractAbort},

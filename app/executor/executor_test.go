@@ -292,7 +292,7 @@ func TestExecutionFailures(t *testing.T) {
 		signed(t, bob, 3, "bank", "mint", `{"amount":100}`),
 	}
 	want := []codes.Code{codes.OK, codes.OutOfGas, codes.ContractAbort, codes.ContractTrap, codes.ContractTrap,
-		codes.ContractError, codes.ContractAbort, codes.OutOfGas, codes.OK, codes.OK}
+		codes.ContractError, codes.ContractAbort, codes.ContractTrap, codes.OK, codes.OK}
 
 	var results [2]*executor.BlockResult
 	var nodes [2]*node

@@ -3,11 +3,13 @@ package runtime_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/vchain/vchain/app/codes"
 	"github.com/vchain/vchain/app/runtime"
+	"github.com/vchain/vchain/app/runtime/internal/meter"
 	"github.com/vchain/vchain/app/state"
 	"github.com/vchain/vchain/contracts/abi"
 )
@@ -114,7 +116,9 @@ func TestHostileModulesRefusedAtInstall(t *testing.T) {
 
 // TestHostileModulesBoundedAtRunTime: modules that install but misbehave when called
 // (loop, recurse without end, grow memory past the cap, return garbage) fail the call
-// with the same code and gas on two independent managers and every run.
+// with the same code, message and gas on two independent managers and every run.
+// Unbounded recursion stops at the metering's call depth limit, not at the machine's
+// native stack, so it is a contract trap with the gas used so far.
 func TestHostileModulesBoundedAtRunTime(t *testing.T) {
 	recurse := []byte{opLocalGet, 0, opLocalGet, 1, opCall, 2}
 	fatRecurse := abiModule(append([]byte{}, recurse...))
@@ -132,20 +136,22 @@ func TestHostileModulesBoundedAtRunTime(t *testing.T) {
 	}
 	fillAll := bulkLoop(append(append([]byte{opI32Const, 0, opI32Const, 1, opI32Const}, sleb(memBytes)...), 0xfc, 11, 0)...)
 	copyHalf := bulkLoop(append(append(append([]byte{opI32Const, 0, opI32Const}, sleb(memBytes/2)...), append([]byte{opI32Const}, sleb(memBytes/2)...)...), 0xfc, 10, 0, 0)...)
+	depthMsg := fmt.Sprintf("call depth exceeded %d", meter.MaxCallDepth)
 	cases := []struct {
 		name string
 		mod  wmodule
 		want codes.Code
+		msg  string // the whole message, when it is fixed
 	}{
-		{"loops forever", abiModule(append(append([]byte{}, loopForever...), opI64Const, 0)), codes.OutOfGas},
-		{"recurses without end", abiModule(recurse), codes.OutOfGas},
-		{"recurses with big frames", fatRecurse, codes.OutOfGas},
-		{"grows memory forever", growMem, codes.OutOfGas},
-		{"fills all memory forever", fillAll, codes.OutOfGas},
-		{"copies half the memory forever", copyHalf, codes.OutOfGas},
-		{"traps", abiModule([]byte{opUnreachable, opI64Const, 0}), codes.ContractTrap},
-		{"result outside memory", outside, codes.ContractTrap},
-		{"empty response", abiModule(nil), codes.RuntimeIncomplete},
+		{"loops forever", abiModule(append(append([]byte{}, loopForever...), opI64Const, 0)), codes.OutOfGas, ""},
+		{"recurses without end", abiModule(recurse), codes.ContractTrap, depthMsg},
+		{"recurses with big frames", fatRecurse, codes.ContractTrap, depthMsg},
+		{"grows memory forever", growMem, codes.OutOfGas, ""},
+		{"fills all memory forever", fillAll, codes.OutOfGas, ""},
+		{"copies half the memory forever", copyHalf, codes.OutOfGas, ""},
+		{"traps", abiModule([]byte{opUnreachable, opI64Const, 0}), codes.ContractTrap, ""},
+		{"result outside memory", outside, codes.ContractTrap, ""},
+		{"empty response", abiModule(nil), codes.RuntimeIncomplete, ""},
 	}
 	const gas = 50_000_000
 	ctx := context.Background()
@@ -167,14 +173,17 @@ func TestHostileModulesBoundedAtRunTime(t *testing.T) {
 					if r.Err == nil || r.Err.Code != tc.want {
 						t.Fatalf("node %d run %d: %v, want %s", node, run, r.Err, tc.want)
 					}
+					if tc.msg != "" && r.Err.Msg != tc.msg {
+						t.Fatalf("node %d run %d: message %q, want %q", node, run, r.Err.Msg, tc.msg)
+					}
 					if r.Err.Code == codes.OutOfGas && r.GasUsed != gas {
 						t.Fatalf("out of gas with %d of %d used", r.GasUsed, gas)
 					}
 					if first == nil {
 						first = &r
 						t.Logf("%s, gas %d", r.Err, r.GasUsed)
-					} else if r.GasUsed != first.GasUsed || r.Err.Code != first.Err.Code {
-						t.Fatalf("node %d run %d: %s gas %d, first run %s gas %d", node, run, r.Err.Code, r.GasUsed, first.Err.Code, first.GasUsed)
+					} else if r.GasUsed != first.GasUsed || r.Err.Code != first.Err.Code || r.Err.Msg != first.Err.Msg {
+						t.Fatalf("node %d run %d: %s gas %d, first run %s gas %d", node, run, r.Err, r.GasUsed, first.Err, first.GasUsed)
 					}
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/vchain/vchain/app/codes"
 	"github.com/vchain/vchain/app/runtime"
+	"github.com/vchain/vchain/app/runtime/internal/meter"
 	"github.com/vchain/vchain/app/state"
 	"github.com/vchain/vchain/contracts/abi"
 	"github.com/vchain/vchain/internal/testwasm"
@@ -115,6 +117,11 @@ func TestFailuresAreContained(t *testing.T) {
 				r := call(t, s, w, "fault", tc.method, tc.args, tc.gas)
 				if r.Err == nil || r.Err.Code != tc.want {
 					t.Fatalf("got %+v, want code %s", r.Err, tc.want)
+				}
+				// Go recursion stops at the metering's depth limit, the same frame on every
+				// machine, not where the Go runtime or the native stack gives up.
+				if want := fmt.Sprintf("call depth exceeded %d", meter.MaxCallDepth); tc.method == "recurse" && r.Err.Msg != want {
+					t.Fatalf("recurse: %q, want %q", r.Err.Msg, want)
 				}
 				if r.Data != nil || r.Events != nil {
 					t.Fatalf("failed call returned data %q events %v", r.Data, r.Events)

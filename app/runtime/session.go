@@ -53,6 +53,7 @@ type Session struct {
 	mod    *Module
 	inst   api.Module
 	gas    api.MutableGlobal
+	depth  api.Global
 	alloc  api.Function
 	exec   api.Function
 	stderr limitedBuffer
@@ -84,15 +85,23 @@ func (s *Session) instantiate(ctx context.Context) error {
 		inst.Close(ctx)
 		return fmt.Errorf("runtime v%d: gas global missing after metering", s.mod.Version)
 	}
+	depth := inst.ExportedGlobal(meter.DepthGlobalExport)
+	if depth == nil {
+		inst.Close(ctx)
+		return fmt.Errorf("runtime v%d: depth global missing after metering", s.mod.Version)
+	}
 	gas.Set(GasInitialize)
 	if _, err := inst.ExportedFunction(abi.ExportInitialize).Call(ctx); err != nil {
 		inst.Close(ctx)
 		if int64(gas.Get()) < 0 {
 			return fmt.Errorf("initialize runtime v%d: used up its gas budget of %d without finishing", s.mod.Version, uint64(GasInitialize))
 		}
+		if depthExceeded(depth) {
+			return fmt.Errorf("initialize runtime v%d: call depth exceeded %d", s.mod.Version, meter.MaxCallDepth)
+		}
 		return fmt.Errorf("initialize runtime v%d: %s", s.mod.Version, s.describe(err))
 	}
-	s.inst, s.gas = inst, gas
+	s.inst, s.gas, s.depth = inst, gas, depth
 	s.alloc = inst.ExportedFunction(abi.ExportAlloc)
 	s.exec = inst.ExportedFunction(abi.ExportExecute)
 	return nil
@@ -123,6 +132,7 @@ func (s *Session) Execute(ctx context.Context, env Env, req abi.Request, gasLimi
 	data, err := s.run(ctx, abi.EncodeRequest(req))
 
 	left := int64(s.gas.Get())
+	deep := depthExceeded(s.depth)
 	res := Result{GasUsed: gasLimit, Events: c.events}
 	if left >= 0 {
 		res.GasUsed = gasLimit - uint64(left)
@@ -138,11 +148,17 @@ func (s *Session) Execute(ctx context.Context, env Env, req abi.Request, gasLimi
 			res.Err = c.failure
 		case left < 0:
 			res.Err = codes.Errorf(codes.OutOfGas, "out of gas: limit %d", gasLimit)
+		case deep:
+			// The metering's own depth check (meter.MaxCallDepth) trapped: the same call
+			// traps at the same frame with the same gas on every machine.
+			res.Err = codes.Errorf(codes.ContractTrap, "call depth exceeded %d", meter.MaxCallDepth)
 		case isStackOverflow(err):
-			// The depth at which wazero's call stack overflows depends on the machine's frame
-			// sizes, not on wasm semantics: a node on another architecture may run the same
-			// recursion until its gas is gone instead. Reporting both the same way, as out of
-			// gas with the whole limit used, keeps unbounded recursion deterministic.
+			// Defence in depth only: the injected depth limit traps first unless frames
+			// are very large (over about 60 KB each on amd64, see meter.MaxCallDepth), and
+			// the depth at which wazero's own stack overflows depends on the machine's frame
+			// sizes: a node on another architecture may run the same recursion until its gas
+			// is gone instead. Reporting both the same way, as out of gas with the whole
+			// limit used, keeps that case deterministic.
 			res.Err = codes.Errorf(codes.OutOfGas, "out of gas: call stack exhausted (limit %d)", gasLimit)
 		default:
 			res.Err = codes.Errorf(codes.ContractTrap, "%s", s.describe(err))
@@ -165,6 +181,12 @@ func (s *Session) Execute(ctx context.Context, env Env, req abi.Request, gasLimi
 		res.Events = nil
 	}
 	return res, nil
+}
+
+// depthExceeded reports that the instance trapped on the injected call depth check: only
+// that check leaves the depth global above the limit (see meter.DepthGlobalExport).
+func depthExceeded(depth api.Global) bool {
+	return uint32(depth.Get()) > meter.MaxCallDepth
 }
 
 // isStackOverflow reports wazero's call stack overflow trap.

@@ -58,6 +58,7 @@ type decoder struct {
 	gasIdx uint32 // first global index the original code may not use
 	stack  []byte
 	bulk   bulkKind // set by step: the helper the last instruction needs
+	call   bool     // set by step: the last instruction is call or call_indirect
 }
 
 func isValType(b byte) bool {
@@ -118,6 +119,7 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 	op := b[pos]
 	pos++
 	d.bulk = bulkNone
+	d.call = false
 	t := termNone
 	w := int64(costDefault)
 	var err error
@@ -168,9 +170,11 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 	case 0x10: // call f
 		_, pos, err = readU32(b, pos)
 		w = costHeavy
+		d.call = true
 	case 0x11: // call_indirect type table
 		pos, err = skipU32s(b, pos, 2)
 		w = costHeavy
+		d.call = true
 	case 0x12: // return_call f
 		_, pos, err = readU32(b, pos)
 		w = costHeavy
@@ -324,20 +328,30 @@ type rewriter struct {
 	// usedBulk records that some body got a helper call, so the helpers
 	// must be appended.
 	usedBulk bool
-	bulkAt   []bulkSite // bulk instructions of the current segment, reused
+	sites    []site // bulk instructions and calls of the current segment, reused
+
+	// enter and leave go around every call and call_indirect (see
+	// depth.go); nil when the depth is not limited (tests only).
+	enter, leave []byte
 }
 
-// bulkSite is a bulk instruction in a function body: its offset and kind.
-type bulkSite struct {
-	at   int
-	kind bulkKind
+// site is a bulk instruction or a call in a function body: its offset, the
+// offset after it, and what goes around it.
+type site struct {
+	at, end int
+	kind    bulkKind
+	call    bool
 }
 
 // newRewriter returns a rewriter for a module whose gas global has index
-// gasIdx and whose bulk instruction helpers start at function index
-// helperBase.
-func newRewriter(gasIdx, helperBase uint32) *rewriter {
+// gasIdx (the depth global follows it), whose bulk instruction helpers
+// start at function index helperBase, and whose call depth may not exceed
+// depthLimit (0: unlimited, for tests).
+func newRewriter(gasIdx, helperBase, depthLimit uint32) *rewriter {
 	r := &rewriter{d: decoder{gasIdx: gasIdx}}
+	if depthLimit > 0 {
+		r.enter, r.leave = depthCode(gasIdx+1, depthLimit)
+	}
 	for k := bulkBytes; int(k) <= bulkHelpers; k++ {
 		r.calls[k] = appendU32([]byte{0x10}, helperBase+uint32(k)-1)
 	}
@@ -411,26 +425,33 @@ func (r *rewriter) function(body []byte, base int) error {
 				return err
 			}
 			cost += w
-			if r.d.bulk != bulkNone {
-				r.bulkAt = append(r.bulkAt, bulkSite{at, r.d.bulk})
+			if r.d.bulk != bulkNone || (r.d.call && r.enter != nil) {
+				r.sites = append(r.sites, site{at, pos, r.d.bulk, r.d.call})
 			}
 		}
 		if charge && cost > 0 {
 			r.fn = r.appendCharge(r.fn, cost)
 		}
 		// Copy the segment, with each bulk instruction preceded by the call
-		// to its helper (also in dead code, where it is valid and never
-		// runs: one rule is simpler to check than two).
+		// to its helper and each call wrapped in the depth count (also in
+		// dead code, where it is valid and never runs: one rule is simpler
+		// to check than two).
 		from := segStart
-		for _, s := range r.bulkAt {
+		for _, s := range r.sites {
 			r.fn = append(r.fn, body[from:s.at]...)
-			r.fn = append(r.fn, r.calls[s.kind]...)
 			from = s.at
+			if s.kind != bulkNone {
+				r.fn = append(r.fn, r.calls[s.kind]...)
+				r.usedBulk = true
+			}
+			if s.call {
+				r.fn = append(r.fn, r.enter...)
+				r.fn = append(r.fn, body[s.at:s.end]...)
+				r.fn = append(r.fn, r.leave...)
+				from = s.end
+			}
 		}
-		if len(r.bulkAt) > 0 {
-			r.usedBulk = true
-			r.bulkAt = r.bulkAt[:0]
-		}
+		r.sites = r.sites[:0]
 		r.fn = append(r.fn, body[from:pos]...)
 		if t == termFinal {
 			if pos != len(body) {

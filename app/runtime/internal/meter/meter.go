@@ -42,6 +42,11 @@
 // the instance traps with unreachable; the host tells an out-of-gas trap
 // from a contract's own trap by the global being negative.
 //
+// A second global, exported as DepthGlobalExport, counts the frames in
+// progress, and every call and call_indirect is wrapped to trap when there
+// would be more than MaxCallDepth (see depth.go), so recursion stops at the
+// same frame on every machine instead of wherever the native stack ends.
+//
 // # Cost model
 //
 // Every original instruction costs 1 (costDefault), including block, end
@@ -65,7 +70,7 @@
 // block types and the tail-call opcodes; this covers Go's wasip1 output.
 // SIMD, threads, exception handling, GC, multiple memories and anything
 // unknown are refused with an error, as are modules that already export
-// GasGlobalExport or whose code names a global index that does not exist
+// GasGlobalExport or DepthGlobalExport or whose code names a global index that does not exist
 // (after the rewrite it would name the gas global). table.grow is refused,
 // and a table may declare at most 2^20 elements: wazero allocates tables in
 // full, and gas charged per instruction could not pay for that memory.
@@ -81,8 +86,9 @@
 // The gas global starts at 0, so a module with a start section traps with
 // out-of-gas during instantiation: instantiate without start functions, set
 // the gas, then call the initialisation export (for Go, "_initialize").
-// After an out-of-gas trap the instance is in an arbitrary state (a Go
-// runtime stopped mid-function) and must be discarded. Gas used depends on
+// After any trap (out of gas, call depth or the module's own) the instance
+// is in an arbitrary state (a Go runtime stopped mid-function, the depth
+// global above its limit) and must be discarded. Gas used depends on
 // the instance's history too (a Go module's allocator and collector state),
 // so nodes must agree on when instances are created and reused.
 package meter
@@ -97,6 +103,12 @@ import (
 // a trap means the contract ran out of gas rather than trapped on its own.
 const GasGlobalExport = "vchain_gas"
 
+// DepthGlobalExport is the export name of the injected mutable i32 global
+// counting the wasm frames in progress. It is 1 between calls; after a trap
+// it is above MaxCallDepth exactly when the trap is the injected call depth
+// check.
+const DepthGlobalExport = "vchain_depth"
+
 // Instrument returns a copy of the module with gas metering injected.
 // Sections other than global, export and code (and type and function, which
 // get the bulk instruction helpers when the code uses bulk instructions) are
@@ -104,48 +116,60 @@ const GasGlobalExport = "vchain_gas"
 // instruction is copied verbatim with charges and helper calls inserted
 // between them. The input is never modified. A malformed or
 // unsupported module yields an error, never a panic.
-func Instrument(wasm []byte) ([]byte, error) {
+func Instrument(wasm []byte) ([]byte, error) { return instrument(wasm, MaxCallDepth) }
+
+// instrument is Instrument with the call depth limit as a parameter, so
+// tests can show what a smaller or no limit would do.
+func instrument(wasm []byte, limit uint32) ([]byte, error) {
 	m, err := parseModule(wasm)
 	if err != nil {
 		return nil, err
 	}
 	gas := m.gasIndex()
-	if gas == math.MaxUint32 {
-		return nil, fmt.Errorf("meter: too many globals to add the gas global")
+	if gas >= math.MaxUint32-1 {
+		return nil, fmt.Errorf("meter: too many globals to add the gas and depth globals")
 	}
+	depth := gas + 1
 
-	// Global section: old entries plus (mut i64) (i64.const 0).
-	newGlobal := []byte{0x7e, 0x01, 0x42, 0x00, 0x0b}
+	// Global section: old entries plus the gas global, (mut i64) (i64.const
+	// 0), and the depth global, (mut i32) (i32.const 1): the host's call
+	// into an export is the first frame.
+	newGlobal := []byte{0x7e, 0x01, 0x42, 0x00, 0x0b, 0x7f, 0x01, 0x41, 0x01, 0x0b}
 	var globals []byte
 	if m.globalIdx >= 0 {
 		old := m.sections[m.globalIdx].payload
 		_, p, _ := readU32(old, 0) // validated by parseModule
 		globals = make([]byte, 0, len(old)+len(newGlobal)+5)
-		globals = appendU32(globals, m.definedGlobals+1)
+		globals = appendU32(globals, m.definedGlobals+2)
 		globals = append(globals, old[p:]...)
 	} else {
-		globals = appendU32(nil, 1)
+		globals = appendU32(nil, 2)
 	}
 	globals = append(globals, newGlobal...)
 
-	// Export section: old entries plus the gas global.
+	// Export section: old entries plus the gas and depth globals.
 	var exports []byte
 	if m.exportIdx >= 0 {
 		old := m.sections[m.exportIdx].payload
 		n, p, _ := readU32(old, 0) // validated by parseModule
-		if n == math.MaxUint32 {
-			return nil, fmt.Errorf("meter: too many exports to add the gas global")
+		if n >= math.MaxUint32-1 {
+			return nil, fmt.Errorf("meter: too many exports to add the gas and depth globals")
 		}
-		exports = make([]byte, 0, len(old)+len(GasGlobalExport)+16)
-		exports = appendU32(exports, n+1)
+		exports = make([]byte, 0, len(old)+len(GasGlobalExport)+len(DepthGlobalExport)+32)
+		exports = appendU32(exports, n+2)
 		exports = append(exports, old[p:]...)
 	} else {
-		exports = appendU32(nil, 1)
+		exports = appendU32(nil, 2)
 	}
-	exports = appendU32(exports, uint32(len(GasGlobalExport)))
-	exports = append(exports, GasGlobalExport...)
-	exports = append(exports, kindGlobal)
-	exports = appendU32(exports, gas)
+	for _, g := range []struct {
+		name string
+		idx  uint32
+	}{{GasGlobalExport, gas}, {DepthGlobalExport, depth}} {
+		exports = appendU32(exports, uint32(len(g.name)))
+		exports = append(exports, g.name...)
+		exports = append(exports, kindGlobal)
+		exports = appendU32(exports, g.idx)
+	}
 
 	// Code section, then the type and function sections if the code needs
 	// the bulk instruction helpers.
@@ -155,7 +179,7 @@ func Instrument(wasm []byte) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		r := newRewriter(gas, helpers)
+		r := newRewriter(gas, helpers, limit)
 		if code, err = instrumentCode(m, m.sections[m.codeIdx], r); err != nil {
 			return nil, err
 		}

@@ -436,7 +436,8 @@ func TestErrors(t *testing.T) {
 		{"unknown section", mod(sec(14, nil)), "unknown section id 14"},
 		{"out of order", mod(sec(secExport, vec()), sec(secGlobal, vec())), "out of order"},
 		{"duplicate section", mod(sec(secType, vec()), sec(secType, vec())), "out of order or duplicated"},
-		{"export exists", mod(sec(secExport, vec(export(GasGlobalExport, kindFunc, 0)))), "reserved for the gas global"},
+		{"export exists", mod(sec(secExport, vec(export(GasGlobalExport, kindFunc, 0)))), "reserved for the metering globals"},
+		{"depth export exists", mod(sec(secExport, vec(export(DepthGlobalExport, kindFunc, 0)))), "reserved for the metering globals"},
 		{"export of missing global", mod(sec(secExport, vec(export("g", kindGlobal, 0)))), "global index 0 out of range"},
 		{"import section trailing bytes", mod(sec(secImport, cat(vec(), []byte{0}))), "section size mismatch"},
 		{"function count mismatch", mod(

@@ -339,8 +339,8 @@ func (m *module) checkExports(s section) error {
 		if start, end, err = readName(b, pos); err != nil {
 			return fmt.Errorf("export %d: name: %w", i, err)
 		}
-		if string(b[start:end]) == GasGlobalExport {
-			return fmt.Errorf("export %d: name %q is reserved for the gas global", i, GasGlobalExport)
+		if n := string(b[start:end]); n == GasGlobalExport || n == DepthGlobalExport {
+			return fmt.Errorf("export %d: name %q is reserved for the metering globals", i, n)
 		}
 		pos = end
 		if pos >= len(b) {

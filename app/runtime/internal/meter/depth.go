@@ -1,0 +1,68 @@
+package meter
+
+// # Call depth
+//
+// How deep wasm may recurse must not depend on the machine. Left to wazero,
+// it does: the compiler (amd64, arm64) grows its own stack to about 50 MB
+// and the depth that fits depends on the frame sizes its code generator
+// picks for each architecture, while the interpreter (every other
+// architecture) stops at 2000 frames. A recursion could thus return on one
+// node and trap on another. The pass therefore counts frames itself, as
+// parity's wasm-instrument stack limiter does, with a second injected
+// global (mut i32), exported as DepthGlobalExport and initialised to 1 (the
+// host's call into an export is a frame). Each call and call_indirect is
+// wrapped as
+//
+//	global.get D; i32.const 1; i32.add; global.set D
+//	global.get D; i32.const MaxCallDepth; i32.gt_u; if (empty) unreachable end
+//	call ...
+//	global.get D; i32.const 1; i32.sub; global.set D
+//
+// so a call that would make the frame in progress number MaxCallDepth+1
+// traps before it runs, with D left above MaxCallDepth: the host tells the
+// depth trap from the contract's own traps by that value alone. A trap
+// leaves D high, but the host discards an instance after any trap; after a
+// call that returns, D is back to 1 by construction. Tail calls
+// (return_call*) replace the caller's frame and are not counted; wazero
+// enables them only with an experimental flag the runtime does not set.
+// The wrapping is free (only original instructions cost gas), and the calls
+// of the bulk helpers are not counted: each is a leaf of one small frame.
+
+// MaxCallDepth is the most wasm frames one call from the host may have in
+// progress, the host's entry frame included. It is a consensus rule.
+//
+// Why 1000: the Go modules go 28 frames deep at most (the Go runtime's
+// initialisation in v1's _initialize; found by lowering this limit until
+// installing v1 failed at 27, with v1, v2 and contracts/testmod calls all
+// passing at 28), so a Go contract has more than thirty times the room it
+// uses. It is half the 2000 frames at which wazero's interpreter (the
+// engine on architectures other than amd64 and arm64) stops, so a host
+// function's frame on top cannot reach that ceiling. wazero's compiler
+// grows its stack to at least 50 MB: on amd64, 1000 frames each keeping
+// 8,000 i64 values live across their call still fit, 12,000 do not
+// (TestCallDepthBeforeNativeStack checks 4,000). A module with frames that
+// large (the meter allows 50,000 locals per function) can still exhaust
+// the native stack first; the runtime reports that as out of gas (see
+// app/runtime/session.go).
+const MaxCallDepth = 1000
+
+// depthCode returns the instructions that go before and after a call to
+// count its frame in the global depthIdx and trap beyond limit.
+func depthCode(depthIdx, limit uint32) (enter, leave []byte) {
+	enter = appendU32([]byte{0x23}, depthIdx)        // global.get D
+	enter = append(enter, 0x41, 0x01, 0x6a)          // i32.const 1; i32.add
+	enter = appendU32(append(enter, 0x24), depthIdx) // global.set D
+	enter = appendU32(append(enter, 0x23), depthIdx) // global.get D
+	enter = append(enter, 0x41)                      // i32.const limit
+	enter = appendS64(enter, int64(limit))
+	enter = append(enter,
+		0x4b,       // i32.gt_u
+		0x04, 0x40, // if (empty)
+		0x00, // unreachable
+		0x0b, // end
+	)
+	leave = appendU32([]byte{0x23}, depthIdx) // global.get D
+	leave = append(leave, 0x41, 0x01, 0x6b)   // i32.const 1; i32.sub
+	leave = appendU32(append(leave, 0x24), depthIdx)
+	return enter, leave
+}

@@ -1,0 +1,147 @@
+package meter
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+)
+
+// recurseBody is the body of (func (param $n i32) (result i64)) that
+// returns 0 when $n is 0 and otherwise calls on with $n-1 through call (the
+// bytes of a call or call_indirect instruction, which get the i32 table
+// slot 0 pushed first when indirect). live > 0 adds that many i64 locals,
+// each holding a distinct value across the call and added to its result,
+// so the frame is big in every engine.
+func recurseBody(call []byte, live uint32) []byte {
+	var locals [][]byte
+	var pre, post []byte
+	if live > 0 {
+		locals = [][]byte{cat(u32(live), []byte{i64})}
+		for i := uint32(1); i <= live; i++ {
+			// local i = i64(n) + i
+			pre = cat(pre, []byte{opLocalGet, 0, 0xad, opI64Const}, appendS64(nil, int64(i)), []byte{opI64Add, opLocalSet}, u32(i))
+		}
+		for i := uint32(1); i <= live; i++ {
+			post = cat(post, []byte{opLocalGet}, u32(i), []byte{opI64Add})
+		}
+	}
+	code := cat(
+		[]byte{opLocalGet, 0, opI32Eqz, opIf, bt, opI64Const, 0, opReturn, opEnd},
+		pre,
+		[]byte{opLocalGet, 0, opI32Const, 1, opI32Sub},
+		call,
+		post,
+		[]byte{opEnd},
+	)
+	return body(locals, code...)
+}
+
+var (
+	callSelf     = []byte{opCall, 0}
+	callIndirect = []byte{opI32Const, 0, 0x11, 0, 0} // call_indirect type 0 table 0
+)
+
+// recursion returns a module exporting "f" (param $n i32) (result i64) that
+// recurses $n times below the host's call: $n+1 frames in all.
+func recursion(name string, live uint32) []byte {
+	typ := sec(secType, vec(functype([]byte{i32}, []byte{i64})))
+	exp := sec(secExport, vec(export("f", kindFunc, 0)))
+	switch name {
+	case "call":
+		return mod(typ, sec(secFunction, vec(u32(0))), exp, sec(secCode, vec(recurseBody(callSelf, live))))
+	case "call_indirect":
+		return mod(typ, sec(secFunction, vec(u32(0))),
+			sec(secTable, vec([]byte{0x70, 0x00, 0x01})), // funcref, min 1
+			exp,
+			sec(secElement, vec(cat([]byte{0x00, opI32Const, 0, opEnd}, vec(u32(0))))),
+			sec(secCode, vec(recurseBody(callIndirect, live))))
+	case "mutual":
+		// f calls g, g calls f.
+		return mod(typ, sec(secFunction, vec(u32(0), u32(0))), exp,
+			sec(secCode, vec(recurseBody([]byte{opCall, 1}, live), recurseBody(callSelf, live))))
+	}
+	panic(name)
+}
+
+// callDepth instruments wasm with limit, calls f(n) twice on one instance
+// and returns the error of each call and the depth global after each.
+func callDepth(t *testing.T, cfg wazero.RuntimeConfig, wasm []byte, limit uint32, n uint64) (errs [2]error, depth [2]uint32) {
+	t.Helper()
+	ctx := context.Background()
+	out, err := instrument(wasm, limit)
+	if err != nil {
+		t.Fatalf("instrument: %v", err)
+	}
+	r := wazero.NewRuntimeWithConfig(ctx, cfg)
+	defer r.Close(ctx)
+	m, err := r.Instantiate(ctx, out)
+	if err != nil {
+		t.Fatalf("instantiate: %v", err)
+	}
+	gas := m.ExportedGlobal(GasGlobalExport).(api.MutableGlobal)
+	d := m.ExportedGlobal(DepthGlobalExport)
+	for i := range errs {
+		gas.Set(1 << 40)
+		_, errs[i] = m.ExportedFunction("f").Call(ctx, n)
+		depth[i] = uint32(d.Get())
+		if int64(gas.Get()) < 0 {
+			t.Fatalf("call %d ran out of gas", i)
+		}
+	}
+	return errs, depth
+}
+
+// TestCallDepthLimit: MaxCallDepth frames run, one more traps before the
+// call, through call, call_indirect and mutual recursion alike, on both
+// engines; the trap leaves the depth global above the limit (how the host
+// recognises it) and a call that returns leaves it at 1.
+func TestCallDepthLimit(t *testing.T) {
+	cases := []struct {
+		n    uint64 // frames below the host's call
+		trap bool
+	}{
+		{0, false},
+		{MaxCallDepth - 1, false}, // MaxCallDepth frames in all
+		{MaxCallDepth, true},
+		{MaxCallDepth + 1, true},
+	}
+	for _, e := range engines {
+		for _, kind := range []string{"call", "call_indirect", "mutual"} {
+			wasm := recursion(kind, 0)
+			for _, tc := range cases {
+				t.Run(fmt.Sprintf("%s/%s/%d", e.name, kind, tc.n), func(t *testing.T) {
+					errs, depth := callDepth(t, e.cfg(), wasm, MaxCallDepth, tc.n)
+					if !tc.trap {
+						for i := range errs {
+							if errs[i] != nil || depth[i] != 1 {
+								t.Fatalf("call %d: err %v, depth global %d; want success and 1", i, errs[i], depth[i])
+							}
+						}
+						return
+					}
+					if errs[0] == nil || depth[0] != MaxCallDepth+1 {
+						t.Fatalf("err %v, depth global %d; want a trap with %d", errs[0], depth[0], MaxCallDepth+1)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestCallDepthBeforeNativeStack: recursion whose frames each keep 4000 i64
+// values live across the call (a 32 KB frame, and more in the interpreter)
+// stops at the injected limit, not at wazero's own stack limit.
+func TestCallDepthBeforeNativeStack(t *testing.T) {
+	wasm := recursion("call", 4000)
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			errs, depth := callDepth(t, e.cfg(), wasm, MaxCallDepth, 1<<20)
+			if errs[0] == nil || depth[0] != MaxCallDepth+1 {
+				t.Fatalf("err %v, depth global %d; want the depth trap (%d)", errs[0], depth[0], MaxCallDepth+1)
+			}
+		})
+	}
+}
