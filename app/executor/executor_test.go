@@ -361,18 +361,23 @@ func TestAppHashDeterminism(t *testing.T) {
 	}
 }
 
-// TestCommitIsAtomicAndReplayable simulates a crash between FinalizeBlock and Commit:
-// nothing of the block is on disk, and re-executing it after restart gives the same hash.
-func TestCommitIsAtomicAndReplayable(t *testing.T) {
-	dir := t.TempDir()
+// onDisk returns a function that opens a node on a pebble store and runtime directory in
+// dir, and opens it again from what is on disk, as a restarted process would.
+func onDisk(t *testing.T, dir string) func() *node {
 	rtDir := filepath.Join(dir, "runtime")
-	open := func() *node {
+	return func() *node {
 		db, err := dbm.NewDB("app", dbm.PebbleDBBackend, dir)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return newNode(t, db, rtDir, "v1")
 	}
+}
+
+// TestCommitIsAtomicAndReplayable simulates a crash between FinalizeBlock and Commit:
+// nothing of the block is on disk, and re-executing it after restart gives the same hash.
+func TestCommitIsAtomicAndReplayable(t *testing.T) {
+	open := onDisk(t, t.TempDir())
 	n := open()
 	n.initChain("v1")
 	h1 := n.block(signed(t, admin, 1, "kv", "set", `{"key":"a","value":"1"}`)).AppHash

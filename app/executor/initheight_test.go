@@ -22,14 +22,9 @@ import (
 func TestInitialHeight(t *testing.T) {
 	const h0 = 100
 	ctx := context.Background()
-	dir := t.TempDir()
-	rtDir := filepath.Join(dir, "runtime")
+	reopen := onDisk(t, t.TempDir())
 	open := func() *node {
-		db, err := dbm.NewDB("app", dbm.PebbleDBBackend, dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := newNode(t, db, rtDir, "v1")
+		n := reopen()
 		if _, err := n.rm.Install(ctx, 2, testwasm.Module(t, "v2")); err != nil {
 			t.Fatal(err)
 		}

@@ -7,11 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
-
-	dbm "github.com/cosmos/cosmos-db"
 
 	"github.com/vchain/vchain/app/codes"
 	"github.com/vchain/vchain/app/executor"
@@ -344,15 +341,7 @@ func TestPauseAndResume(t *testing.T) {
 // gives the same app hash, and after Commit and another reopen both halves are.
 func TestScheduleCommitsAtomically(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	rtDir := filepath.Join(dir, "runtime")
-	open := func() *node {
-		db, err := dbm.NewDB("app", dbm.PebbleDBBackend, dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return newNode(t, db, rtDir, "v1")
-	}
+	open := onDisk(t, t.TempDir())
 	c := &chain{node: open(), nonces: map[string]uint64{}}
 	c.initChain("v1")
 	if _, err := c.rm.Install(ctx, 2, testwasm.Module(t, "v2")); err != nil {
