@@ -33,8 +33,8 @@ func TestGenesisAppHashGolden(t *testing.T) {
 		initialHeight int64
 		want          string
 	}{
-		{1, "377eecae8a8e32fc36a3fd27053e131e86dc64c94ac6096e1700a332ce846443"},
-		{100, "ff5be2b882f46dfe04f6a7fd406d46738013ee026ac8473210807e85c6af077e"},
+		{1, "0910b14765d750f7c01a42b8fd64ff4589271895520a81c280913701e43ecfcc"},
+		{100, "5ae1849d90194a4e966b0c345933660a7336fff0d9c8bc1946ddc0fcc51e9628"},
 	} {
 		st, err := state.Open(dbm.NewMemDB())
 		if err != nil {

@@ -163,7 +163,7 @@ func encodeParams(p *Params) ([]byte, error) {
 		InitialHeight:    p.InitialHeight,
 		Admins:           p.App.Admins,
 		InstallThreshold: &statev1.Fraction{Numerator: p.App.InstallThreshold.Num, Denominator: p.App.InstallThreshold.Den},
-		Runtime:          &statev1.RuntimeVersion{Version: p.App.Runtime.Version, CodeSha256: sum[:]},
+		Runtime:          &statev1.RuntimeVersion{Version: p.App.Runtime.Version, CodeSha256: sum[:], Profile: p.App.Runtime.Profile},
 		MaxGasPerTx:      p.App.MaxGasPerTx,
 	}
 	for _, v := range p.App.Validators {
@@ -184,7 +184,7 @@ func decodeParams(raw []byte) (*Params, error) {
 	p := &Params{ChainID: m.ChainId, InitialHeight: m.InitialHeight, App: genesis.AppState{
 		Admins:           m.Admins,
 		InstallThreshold: genesis.Fraction{Num: m.InstallThreshold.Numerator, Den: m.InstallThreshold.Denominator},
-		Runtime:          genesis.RuntimeRef{Version: m.Runtime.Version, CodeSHA256: hex.EncodeToString(m.Runtime.CodeSha256)},
+		Runtime:          genesis.RuntimeRef{Version: m.Runtime.Version, CodeSHA256: hex.EncodeToString(m.Runtime.CodeSha256), Profile: m.Runtime.Profile},
 		MaxGasPerTx:      m.MaxGasPerTx,
 	}}
 	for _, v := range m.Validators {
@@ -227,11 +227,11 @@ func (e *Executor) InitChain(chainID string, initialHeight int64, appState []byt
 	g := state.NewCache(e.store)
 	g.Set(state.KeyParams, raw)
 	k := upgrade.NewKeeper(g)
-	if err := k.SetEffective(&statev1.EffectiveRuntime{Version: a.Runtime.Version, CodeSha256: h[:], SinceHeight: initialHeight}); err != nil {
+	if err := k.SetEffective(&statev1.EffectiveRuntime{Version: a.Runtime.Version, CodeSha256: h[:], SinceHeight: initialHeight, Profile: a.Runtime.Profile}); err != nil {
 		return nil, err
 	}
 	// The genesis runtime is a release like any other, so a later downgrade can name it.
-	if err := k.SetRelease(&statev1.Release{Version: a.Runtime.Version, CodeSha256: h[:], Note: "genesis", RegisteredHeight: initialHeight}); err != nil {
+	if err := k.SetRelease(&statev1.Release{Version: a.Runtime.Version, CodeSha256: h[:], Note: "genesis", RegisteredHeight: initialHeight, Profile: a.Runtime.Profile}); err != nil {
 		return nil, err
 	}
 	operators := map[string]genesis.ValidatorOperator{}
@@ -255,7 +255,7 @@ func (e *Executor) InitChain(chainID string, initialHeight int64, appState []byt
 	e.params, e.genesis, e.lastHash = p, g, hash
 	e.mu.Unlock()
 	e.log.Info("chain initialised", "chain_id", chainID, "initial_height", initialHeight,
-		"runtime_version", a.Runtime.Version, "runtime_sha256", a.Runtime.CodeSHA256, "admins", len(a.Admins))
+		"runtime_version", a.Runtime.Version, "runtime_sha256", a.Runtime.CodeSHA256, "profile", a.Runtime.Profile, "admins", len(a.Admins))
 	return hash, nil
 }
 

@@ -230,7 +230,7 @@ func fuzzBody(s signedSeed) *txv1.TxBody {
 	case 1:
 		// no message
 	case 2:
-		b.Msg = &txv1.TxBody_RegisterRelease{RegisterRelease: &txv1.RegisterRelease{Version: uint64(n), CodeSha256: s.args, Note: s.contract + s.method}}
+		b.Msg = &txv1.TxBody_RegisterRelease{RegisterRelease: &txv1.RegisterRelease{Version: uint64(n), CodeSha256: s.args, Note: s.contract + s.method, Profile: 1}}
 	case 3:
 		m := &txv1.ScheduleUpgrade{Version: uint64(n)}
 		switch len(s.contract) % 4 {

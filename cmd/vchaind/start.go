@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
+	"github.com/vchain/vchain/app/profile"
 	"github.com/vchain/vchain/app/runtime"
 	"github.com/vchain/vchain/internal/home"
 	"github.com/vchain/vchain/internal/node"
@@ -135,13 +136,32 @@ func prepareRuntime(ctx context.Context, app *node.App, log cmtlog.Logger) error
 		log.Error("runtime version of the chain's history is not installed on this node",
 			"version", m.Version, "sha256", m.CodeSHA256, "install", app.Exec.InstallHint(m.Version))
 	}
-	next, err := app.Exec.NextRuntime()
+	profiles, err := app.Exec.MissingProfiles()
+	if err != nil {
+		return err
+	}
+	for _, p := range profiles {
+		log.Error("an execution profile of the chain's history is newer than this vchaind: it will pause there",
+			"profile", p, "known", fmt.Sprintf("1..%d", profile.Latest()), "fix", "upgrade vchaind")
+	}
+	next, nextProfile, err := app.Exec.NextRuntime()
 	if err != nil {
 		return err
 	}
 	want, err := runtime.ParseHash(next.CodeSHA256)
 	if err != nil {
 		return err
+	}
+	for logged := false; !profile.Knows(nextProfile); logged = true {
+		if !logged {
+			log.Error(fmt.Sprintf("PAUSED before starting: this vchaind knows profiles 1..%d; release v%d needs profile %d: upgrade vchaind",
+				profile.Latest(), next.Version, nextProfile), "height", app.Exec.Height()+1)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped while waiting: runtime v%d needs execution profile %d, this vchaind knows 1..%d", next.Version, nextProfile, profile.Latest())
+		case <-time.After(time.Second):
+		}
 	}
 	for logged := false; ; logged = true {
 		_, err = app.Runtimes.Load(ctx, next.Version, want)
@@ -164,7 +184,7 @@ func prepareRuntime(ctx context.Context, app *node.App, log cmtlog.Logger) error
 	if err != nil {
 		return fmt.Errorf("runtime v%d: %w", next.Version, err)
 	}
-	log.Info("runtime ready", "version", next.Version, "sha256", next.CodeSHA256, "height", app.Exec.Height()+1)
+	log.Info("runtime ready", "version", next.Version, "sha256", next.CodeSHA256, "profile", nextProfile, "height", app.Exec.Height()+1)
 	return nil
 }
 
