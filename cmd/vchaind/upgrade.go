@@ -261,8 +261,8 @@ is printed and nothing is sent (--force skips this check; the chain checks again
 			if !st.Readiness.Ready {
 				if !force {
 					printReadiness(cmd.ErrOrStderr(), st.Readiness)
-					return fmt.Errorf("refusing to schedule v%d: validators with %d of %d voting power have installed it, the threshold is %s (install it on more nodes, or --force to let the chain decide)",
-						version, st.Readiness.AttestedPower, st.Readiness.TotalPower, st.Readiness.Threshold)
+					return fmt.Errorf("refusing to schedule v%d: validators with %d of %d voting power have installed it and run a vchaind carrying its profile %d, the threshold is %s (install it on more nodes or upgrade their vchaind, or --force to let the chain decide)",
+						version, st.Readiness.AttestedPower, st.Readiness.TotalPower, st.Readiness.Profile, st.Readiness.Threshold)
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: v%d is not ready (%d of %d voting power); sending anyway (--force): the chain will refuse it\n",
 					version, st.Readiness.AttestedPower, st.Readiness.TotalPower)
