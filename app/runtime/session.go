@@ -97,7 +97,7 @@ func (s *Session) instantiate(ctx context.Context) error {
 			return fmt.Errorf("initialize runtime v%d: used up its gas budget of %d without finishing", s.mod.Version, uint64(GasInitialize))
 		}
 		if depthExceeded(depth) {
-			return fmt.Errorf("initialize runtime v%d: call depth exceeded %d", s.mod.Version, meter.MaxCallDepth)
+			return fmt.Errorf("initialize runtime v%d: call depth exceeded %d", s.mod.Version, rules.MaxCallDepth)
 		}
 		return fmt.Errorf("initialize runtime v%d: %s", s.mod.Version, s.describe(err))
 	}
@@ -149,12 +149,12 @@ func (s *Session) Execute(ctx context.Context, env Env, req abi.Request, gasLimi
 		case left < 0:
 			res.Err = codes.Errorf(codes.OutOfGas, "out of gas: limit %d", gasLimit)
 		case deep:
-			// The metering's own depth check (meter.MaxCallDepth) trapped: the same call
+			// The metering's own depth check (rules.MaxCallDepth) trapped: the same call
 			// traps at the same frame with the same gas on every machine.
-			res.Err = codes.Errorf(codes.ContractTrap, "call depth exceeded %d", meter.MaxCallDepth)
+			res.Err = codes.Errorf(codes.ContractTrap, "call depth exceeded %d", rules.MaxCallDepth)
 		case isStackOverflow(err):
 			// Defence in depth only: the injected depth limit traps first unless frames
-			// are very large (over about 60 KB each on amd64, see meter.MaxCallDepth), and
+			// are very large (over about 60 KB each on amd64, see meter/depth.go), and
 			// the depth at which wazero's own stack overflows depends on the machine's frame
 			// sizes: a node on another architecture may run the same recursion until its gas
 			// is gone instead. Reporting both the same way, as out of gas with the whole
@@ -186,7 +186,7 @@ func (s *Session) Execute(ctx context.Context, env Env, req abi.Request, gasLimi
 // depthExceeded reports that the instance trapped on the injected call depth check: only
 // that check leaves the depth global above the limit (see meter.DepthGlobalExport).
 func depthExceeded(depth api.Global) bool {
-	return uint32(depth.Get()) > meter.MaxCallDepth
+	return uint32(depth.Get()) > rules.MaxCallDepth
 }
 
 // isStackOverflow reports wazero's call stack overflow trap.

@@ -5,27 +5,6 @@ import (
 	"fmt"
 )
 
-// Instruction costs. They are part of consensus: changing any of them
-// changes how much gas every contract uses, so they are constants here and
-// not options.
-const (
-	// costDefault is charged for every original instruction.
-	costDefault = 1
-	// costHeavy is charged for calls and for instructions whose engine
-	// implementation does much more than one machine operation (bulk-writing
-	// memory and tables). Bulk instructions pay for their length on top of
-	// it (see bulk.go).
-	costHeavy = 10
-	// costGrow is charged for memory.grow and costRefFunc for ref.func:
-	// wazero's compiler leaves generated code to run them in Go, which
-	// takes about 25 ns and 110-140 ns (BenchmarkSlowOps), so a loop of them
-	// at costHeavy would buy 4 and 100 times more time per gas than the
-	// cheapest loop of ordinary instructions (about 0.45 ns per gas,
-	// BenchmarkBulk/tightest). These costs bring them to that rate.
-	costGrow    = 60
-	costRefFunc = 300
-)
-
 // term says how an instruction ends a straight-line segment, if it does.
 type term uint8
 
@@ -56,6 +35,7 @@ const (
 // across functions so that decoding does not allocate.
 type decoder struct {
 	gasIdx uint32 // first global index the original code may not use
+	rules  Rules  // prices; zero in constant expressions, which are not charged
 	stack  []byte
 	bulk   bulkKind // set by step: the helper the last instruction needs
 	call   bool     // set by step: the last instruction is call or call_indirect
@@ -121,7 +101,7 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 	d.bulk = bulkNone
 	d.call = false
 	t := termNone
-	w := int64(costDefault)
+	w := int64(d.rules.Default)
 	var err error
 	switch op {
 	case 0x00: // unreachable
@@ -169,19 +149,19 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 		t = termDead
 	case 0x10: // call f
 		_, pos, err = readU32(b, pos)
-		w = costHeavy
+		w = int64(d.rules.Call)
 		d.call = true
 	case 0x11: // call_indirect type table
 		pos, err = skipU32s(b, pos, 2)
-		w = costHeavy
+		w = int64(d.rules.Call)
 		d.call = true
 	case 0x12: // return_call f
 		_, pos, err = readU32(b, pos)
-		w = costHeavy
+		w = int64(d.rules.Call)
 		t = termDead
 	case 0x13: // return_call_indirect type table
 		pos, err = skipU32s(b, pos, 2)
-		w = costHeavy
+		w = int64(d.rules.Call)
 		t = termDead
 	case 0x1a, 0x1b: // drop, select
 	case 0x1c: // select vec(valtype)
@@ -225,7 +205,7 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 		pos, err = zeroByte(b, pos)
 	case 0x40: // memory.grow
 		pos, err = zeroByte(b, pos)
-		w = costGrow
+		w = int64(d.rules.MemoryGrow)
 	case 0x41: // i32.const
 		_, pos, err = readSigned(b, pos, 32)
 	case 0x42: // i64.const
@@ -249,7 +229,7 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 	case 0xd1: // ref.is_null
 	case 0xd2: // ref.func f
 		_, pos, err = readU32(b, pos)
-		w = costRefFunc
+		w = int64(d.rules.RefFunc)
 	case 0xfc:
 		var sub uint32
 		if sub, pos, err = readU32(b, pos); err != nil {
@@ -261,27 +241,27 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 			if _, pos, err = readU32(b, pos); err == nil {
 				pos, err = zeroByte(b, pos)
 			}
-			w, d.bulk = costHeavy, bulkBytes
+			w, d.bulk = int64(d.rules.Bulk), bulkBytes
 		case 9: // data.drop
 			_, pos, err = readU32(b, pos)
 		case 10: // memory.copy 0x00 0x00
 			if pos, err = zeroByte(b, pos); err == nil {
 				pos, err = zeroByte(b, pos)
 			}
-			w, d.bulk = costHeavy, bulkBytes
+			w, d.bulk = int64(d.rules.Bulk), bulkBytes
 		case 11: // memory.fill 0x00
 			pos, err = zeroByte(b, pos)
-			w, d.bulk = costHeavy, bulkBytes
+			w, d.bulk = int64(d.rules.Bulk), bulkBytes
 		case 12, 14: // table.init elem table, table.copy table table
 			pos, err = skipU32s(b, pos, 2)
-			w, d.bulk = costHeavy, bulkElems
+			w, d.bulk = int64(d.rules.Bulk), bulkElems
 		case 13, 16: // elem.drop, table.size
 			_, pos, err = readU32(b, pos)
 		case 15: // table.grow: refused, see maxTableElements
 			return pos, t, 0, fmt.Errorf("table.grow at offset %d is not supported: tables keep their declared size", base+start)
 		case 17: // table.fill
 			_, pos, err = readU32(b, pos)
-			w, d.bulk = costHeavy, bulkElems
+			w, d.bulk = int64(d.rules.Bulk), bulkElems
 		default:
 			return pos, t, 0, fmt.Errorf("unsupported opcode 0xfc %d at offset %d", sub, base+start)
 		}
@@ -331,7 +311,7 @@ type rewriter struct {
 	sites    []site // bulk instructions and calls of the current segment, reused
 
 	// enter and leave go around every call and call_indirect (see
-	// depth.go); nil when the depth is not limited (tests only).
+	// depth.go).
 	enter, leave []byte
 }
 
@@ -343,15 +323,12 @@ type site struct {
 	call    bool
 }
 
-// newRewriter returns a rewriter for a module whose gas global has index
-// gasIdx (the depth global follows it), whose bulk instruction helpers
-// start at function index helperBase, and whose call depth may not exceed
-// depthLimit (0: unlimited, for tests).
-func newRewriter(gasIdx, helperBase, depthLimit uint32) *rewriter {
-	r := &rewriter{d: decoder{gasIdx: gasIdx}}
-	if depthLimit > 0 {
-		r.enter, r.leave = depthCode(gasIdx+1, depthLimit)
-	}
+// newRewriter returns a rewriter applying rules to a module whose gas
+// global has index gasIdx (the depth global follows it) and whose bulk
+// instruction helpers start at function index helperBase.
+func newRewriter(gasIdx, helperBase uint32, rules Rules) *rewriter {
+	r := &rewriter{d: decoder{gasIdx: gasIdx, rules: rules}}
+	r.enter, r.leave = depthCode(gasIdx+1, rules.MaxCallDepth)
 	for k := bulkBytes; int(k) <= bulkHelpers; k++ {
 		r.calls[k] = appendU32([]byte{0x10}, helperBase+uint32(k)-1)
 	}
@@ -425,7 +402,7 @@ func (r *rewriter) function(body []byte, base int) error {
 				return err
 			}
 			cost += w
-			if r.d.bulk != bulkNone || (r.d.call && r.enter != nil) {
+			if r.d.bulk != bulkNone || r.d.call {
 				r.sites = append(r.sites, site{at, pos, r.d.bulk, r.d.call})
 			}
 		}

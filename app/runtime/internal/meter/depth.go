@@ -14,12 +14,12 @@ package meter
 // wrapped as
 //
 //	global.get D; i32.const 1; i32.add; global.set D
-//	global.get D; i32.const MaxCallDepth; i32.gt_u; if (empty) unreachable end
+//	global.get D; i32.const L; i32.gt_u; if (empty) unreachable end
 //	call ...
 //	global.get D; i32.const 1; i32.sub; global.set D
 //
-// so a call that would make the frame in progress number MaxCallDepth+1
-// traps before it runs, with D left above MaxCallDepth: the host tells the
+// with L = Rules.MaxCallDepth, so a call that would make the frame in
+// progress number L+1 traps before it runs, with D left above L: the host tells the
 // depth trap from the contract's own traps by that value alone. A trap
 // leaves D high, but the host discards an instance after any trap; after a
 // call that returns, D is back to 1 by construction. Tail calls
@@ -28,23 +28,19 @@ package meter
 // The wrapping is free (only original instructions cost gas), and the calls
 // of the bulk helpers are not counted: each is a leaf of one small frame.
 
-// MaxCallDepth is the most wasm frames one call from the host may have in
-// progress, the host's entry frame included. It is a consensus rule.
-//
-// Why 1000: the Go modules go 28 frames deep at most (the Go runtime's
-// initialisation in v1's _initialize; found by lowering this limit until
-// installing v1 failed at 27, with v1, v2 and contracts/testmod calls all
-// passing at 28), so a Go contract has more than thirty times the room it
-// uses. It is half the 2000 frames at which wazero's interpreter (the
-// engine on architectures other than amd64 and arm64) stops, so a host
-// function's frame on top cannot reach that ceiling. wazero's compiler
-// grows its stack to at least 50 MB: on amd64, 1000 frames each keeping
-// 8,000 i64 values live across their call still fit, 12,000 do not
-// (TestCallDepthBeforeNativeStack checks 4,000). A module with frames that
-// large (the meter allows 50,000 locals per function) can still exhaust
-// the native stack first; the runtime reports that as out of gas (see
-// app/runtime/session.go).
-const MaxCallDepth = 1000
+// Choosing Rules.MaxCallDepth. Profile 1 uses 1000. The Go modules go 28
+// frames deep at most (the Go runtime's initialisation in v1's _initialize;
+// found by lowering the limit until installing v1 failed at 27, with v1, v2
+// and contracts/testmod calls all passing at 28), so a Go contract has more
+// than thirty times the room it uses. It is half the 2000 frames at which
+// wazero's interpreter (the engine on architectures other than amd64 and
+// arm64) stops, so a host function's frame on top cannot reach that
+// ceiling. wazero's compiler grows its stack to at least 50 MB: on amd64,
+// 1000 frames each keeping 8,000 i64 values live across their call still
+// fit, 12,000 do not (TestCallDepthBeforeNativeStack checks 4,000). A
+// module with frames that large (the meter allows 50,000 locals per
+// function) can still exhaust the native stack first; the runtime reports
+// that as out of gas (see app/runtime/session.go).
 
 // depthCode returns the instructions that go before and after a call to
 // count its frame in the global depthIdx and trap beyond limit.

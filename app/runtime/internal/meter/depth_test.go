@@ -71,7 +71,9 @@ func recursion(name string, live uint32) []byte {
 func callDepth(t *testing.T, cfg wazero.RuntimeConfig, wasm []byte, limit uint32, n uint64) (errs [2]error, depth [2]uint32) {
 	t.Helper()
 	ctx := context.Background()
-	out, err := instrument(wasm, limit)
+	rules := rules1
+	rules.MaxCallDepth = limit
+	out, err := Instrument(wasm, rules)
 	if err != nil {
 		t.Fatalf("instrument: %v", err)
 	}
@@ -94,26 +96,27 @@ func callDepth(t *testing.T, cfg wazero.RuntimeConfig, wasm []byte, limit uint32
 	return errs, depth
 }
 
-// TestCallDepthLimit: MaxCallDepth frames run, one more traps before the
+// TestCallDepthLimit: rules1.MaxCallDepth frames run, one more traps before the
 // call, through call, call_indirect and mutual recursion alike, on both
 // engines; the trap leaves the depth global above the limit (how the host
 // recognises it) and a call that returns leaves it at 1.
 func TestCallDepthLimit(t *testing.T) {
+	limit := uint64(rules1.MaxCallDepth)
 	cases := []struct {
 		n    uint64 // frames below the host's call
 		trap bool
 	}{
 		{0, false},
-		{MaxCallDepth - 1, false}, // MaxCallDepth frames in all
-		{MaxCallDepth, true},
-		{MaxCallDepth + 1, true},
+		{limit - 1, false}, // limit frames in all
+		{limit, true},
+		{limit + 1, true},
 	}
 	for _, e := range engines {
 		for _, kind := range []string{"call", "call_indirect", "mutual"} {
 			wasm := recursion(kind, 0)
 			for _, tc := range cases {
 				t.Run(fmt.Sprintf("%s/%s/%d", e.name, kind, tc.n), func(t *testing.T) {
-					errs, depth := callDepth(t, e.cfg(), wasm, MaxCallDepth, tc.n)
+					errs, depth := callDepth(t, e.cfg(), wasm, rules1.MaxCallDepth, tc.n)
 					if !tc.trap {
 						for i := range errs {
 							if errs[i] != nil || depth[i] != 1 {
@@ -122,8 +125,8 @@ func TestCallDepthLimit(t *testing.T) {
 						}
 						return
 					}
-					if errs[0] == nil || depth[0] != MaxCallDepth+1 {
-						t.Fatalf("err %v, depth global %d; want a trap with %d", errs[0], depth[0], MaxCallDepth+1)
+					if errs[0] == nil || depth[0] != rules1.MaxCallDepth+1 {
+						t.Fatalf("err %v, depth global %d; want a trap with %d", errs[0], depth[0], rules1.MaxCallDepth+1)
 					}
 				})
 			}
@@ -138,9 +141,9 @@ func TestCallDepthBeforeNativeStack(t *testing.T) {
 	wasm := recursion("call", 4000)
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
-			errs, depth := callDepth(t, e.cfg(), wasm, MaxCallDepth, 1<<20)
-			if errs[0] == nil || depth[0] != MaxCallDepth+1 {
-				t.Fatalf("err %v, depth global %d; want the depth trap (%d)", errs[0], depth[0], MaxCallDepth+1)
+			errs, depth := callDepth(t, e.cfg(), wasm, rules1.MaxCallDepth, 1<<20)
+			if errs[0] == nil || depth[0] != rules1.MaxCallDepth+1 {
+				t.Fatalf("err %v, depth global %d; want the depth trap (%d)", errs[0], depth[0], rules1.MaxCallDepth+1)
 			}
 		})
 	}
