@@ -91,7 +91,8 @@ func TestProcessBinaryRollover(t *testing.T) {
 	// node3 is still on A: it stops before the switch block and says what it needs.
 	n3 := p.Node(t, "node3")
 	logPath := filepath.Join(p.M.HomeOf(n3), localnet.LogFile)
-	waitSay(t, logPath, 0, "this vchaind knows profiles 1..1; release v2 needs profile 2: upgrade vchaind", 60*time.Second)
+	waitSay(t, logPath, 0, "it will pause at the start height: this vchaind knows profiles 1..1; release v2 needs profile 2", 60*time.Second)
+	waitSay(t, logPath, 0, "PAUSED: this node cannot execute the next block: this vchaind knows profiles 1..1; release v2 needs profile 2: upgrade vchaind", 60*time.Second)
 	if s := p.Status(t, "node3"); !s.Paused || s.Height != start-1 {
 		t.Fatalf("node3 on binary A: %+v, want paused at %d", s, start-1)
 	}
