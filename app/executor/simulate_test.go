@@ -213,7 +213,7 @@ func TestSimulateUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ex.InitChain(chainID, 1, appState(t, testwasm.Module(t, "testmod")), genesisValidators()); err != nil {
+	if _, err := ex.InitChain(chainID, 1, appState(t, testwasm.Module(t, "testmod")), genesisValidators(), executor.NoMaxBlockGas); err != nil {
 		t.Fatal(err)
 	}
 	_, qerr := ex.Simulate(signed(t, admin, 1, "kv", "set", `{"key":"a","value":"1"}`))
