@@ -350,7 +350,7 @@ func (e *Executor) FinalizeBlock(ctx context.Context, height int64, txs [][]byte
 	b := &blockRun{
 		e: e, ctx: ctx, height: height, writes: writes, sess: sess, params: params,
 		limits:  tx.Limits{ChainID: params.ChainID, MaxGasPerTx: params.App.MaxGasPerTx},
-		version: strconv.FormatUint(eff.Version, 10),
+		version: strconv.FormatUint(eff.Version, 10), eff: eff,
 	}
 	res.RuntimeVersion = eff.Version
 	for i, d := range tx.DecodeBlock(txs, b.limits, e.sigs) {
