@@ -55,7 +55,7 @@ func freshExecutor(t testing.TB, rm *runtime.Manager, v1 []byte) (*executor.Exec
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ex.InitChain(chainID, 1, appState(t, v1), genesisValidators()); err != nil {
+	if _, err := ex.InitChain(chainID, 1, appState(t, v1), genesisValidators(), executor.NoMaxBlockGas); err != nil {
 		t.Fatal(err)
 	}
 	return ex, st

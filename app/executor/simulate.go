@@ -26,6 +26,8 @@ type SimulateResult struct {
 	// RuntimeVersion is the version that would execute it: the next block's, which is the
 	// scheduled one when a switch starts there.
 	RuntimeVersion uint64 `json:"runtime_version"`
+	// Profile is the execution profile that version runs under.
+	Profile uint32 `json:"profile"`
 	// Height is the committed height simulated on; the transaction ran as if in Height+1.
 	Height int64 `json:"height"`
 	// Refused is set when the transaction failed a check CheckTx makes (Code is CheckTx's
@@ -120,7 +122,7 @@ func (e *Executor) simulateChecked(ctx context.Context, raw []byte) (res *Simula
 	defer sess.Close(ctx)
 	b := &blockRun{
 		e: e, ctx: ctx, height: height, writes: writes, sess: sess, params: params, limits: limits,
-		version: strconv.FormatUint(eff.Version, 10),
+		version: strconv.FormatUint(eff.Version, 10), eff: eff,
 	}
 	var out TxResult
 	if call, ok := t.Body.Msg.(*txv1.TxBody_Call); ok {
@@ -131,9 +133,13 @@ func (e *Executor) simulateChecked(ctx context.Context, raw []byte) (res *Simula
 	if err != nil {
 		return nil, nil, codes.Errorf(QueryFailed, "execute: %v", err)
 	}
+	rec, err := DecodeExecResult(out.Data)
+	if err != nil {
+		return nil, nil, codes.Errorf(QueryFailed, "%v", err)
+	}
 	return &SimulateResult{
-		Code: out.Code, CodeName: out.Code.String(), Log: out.Log, Data: out.Data,
-		GasWanted: out.GasWanted, GasUsed: out.GasUsed, RuntimeVersion: eff.Version, Height: e.store.Height(),
+		Code: out.Code, CodeName: out.Code.String(), Log: out.Log, Data: rec.Data,
+		GasWanted: out.GasWanted, GasUsed: out.GasUsed, RuntimeVersion: rec.RuntimeVersion, Profile: rec.Profile, Height: e.store.Height(),
 	}, nil, nil
 }
 

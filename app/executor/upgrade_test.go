@@ -233,8 +233,9 @@ func TestSwitchAtExactHeight(t *testing.T) {
 	}
 	wantCodes(t, r, codes.OK, codes.OK) // append exists only in v2
 	var res struct{ Fee uint64 }
-	if err := json.Unmarshal(r.TxResults[0].Data, &res); err != nil || res.Fee != 1 {
-		t.Fatalf("v2 transfer result %s: want a fee of 1", r.TxResults[0].Data)
+	rec := execRecord(t, r.TxResults[0].Data)
+	if err := json.Unmarshal(rec.Data, &res); err != nil || res.Fee != 1 || rec.RuntimeVersion != 2 {
+		t.Fatalf("v2 transfer result %s of v%d: want a fee of 1 from v2", rec.Data, rec.RuntimeVersion)
 	}
 
 	// Downgrade, effective from the next block.
