@@ -141,15 +141,24 @@ func appendVector(old []byte, added uint32, entries []byte) ([]byte, error) {
 }
 
 // helperSections returns the type and function section payloads with the
-// helpers' type and declarations appended.
-func helperSections(m *module) (types, funcs []byte, err error) {
+// helpers' type, then the wrapper block types (see rewriter.wrapper),
+// appended to the types, and, when bulk, the helpers' declarations
+// appended to the functions (funcs is nil otherwise).
+func helperSections(m *module, bulk bool, blockTypes [][]byte) (types, funcs []byte, err error) {
 	if m.typeIdx < 0 || m.funcIdx < 0 {
-		// Bulk instructions live in function bodies, and a module with
-		// bodies has both sections; parseModule checked the type indices.
-		return nil, nil, fmt.Errorf("meter: bulk instructions in a module without type or function section")
+		// Both live in function bodies, and a module with bodies has both
+		// sections; parseModule checked the type indices.
+		return nil, nil, fmt.Errorf("meter: function bodies in a module without type or function section")
 	}
-	if types, err = appendVector(m.sections[m.typeIdx].payload, 1, helperType); err != nil {
+	added := cat(helperType)
+	for _, t := range blockTypes {
+		added = append(added, t...)
+	}
+	if types, err = appendVector(m.sections[m.typeIdx].payload, 1+uint32(len(blockTypes)), added); err != nil {
 		return nil, nil, fmt.Errorf("meter: type section: %w", err)
+	}
+	if !bulk {
+		return types, nil, nil
 	}
 	var decl []byte
 	for i := 0; i < bulkHelpers; i++ {
@@ -159,4 +168,13 @@ func helperSections(m *module) (types, funcs []byte, err error) {
 		return nil, nil, fmt.Errorf("meter: function section: %w", err)
 	}
 	return types, funcs, nil
+}
+
+// cat concatenates byte slices into a new one.
+func cat(parts ...[]byte) []byte {
+	var out []byte
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
 }

@@ -1,8 +1,10 @@
 package meter
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"math"
 )
 
 // term says how an instruction ends a straight-line segment, if it does.
@@ -38,7 +40,6 @@ type decoder struct {
 	rules  Rules  // prices; zero in constant expressions, which are not charged
 	stack  []byte
 	bulk   bulkKind // set by step: the helper the last instruction needs
-	call   bool     // set by step: the last instruction is call or call_indirect
 }
 
 func isValType(b byte) bool {
@@ -99,7 +100,6 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 	op := b[pos]
 	pos++
 	d.bulk = bulkNone
-	d.call = false
 	t := termNone
 	w := int64(d.rules.Default)
 	var err error
@@ -150,11 +150,9 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 	case 0x10: // call f
 		_, pos, err = readU32(b, pos)
 		w = int64(d.rules.Call)
-		d.call = true
 	case 0x11: // call_indirect type table
 		pos, err = skipU32s(b, pos, 2)
 		w = int64(d.rules.Call)
-		d.call = true
 	case 0x12: // return_call f
 		_, pos, err = readU32(b, pos)
 		w = int64(d.rules.Call)
@@ -310,9 +308,39 @@ type rewriter struct {
 	usedBulk bool
 	sites    []site // bulk instructions and calls of the current segment, reused
 
-	// enter and leave go around every call and call_indirect (see
-	// depth.go).
+	// enter and leave count the frame of a function that is not a leaf
+	// (see depth.go): enter at its entry, leave on every way out.
 	enter, leave []byte
+	// types are the block types [] -> results added for the wrapper
+	// blocks of functions with several results, encoded; the first gets
+	// type index module.types+1 (the bulk helpers' type comes first).
+	types [][]byte
+}
+
+// wrapper returns how a counted function of type t is wrapped: its block
+// has the function's results, one value type byte, none (0x40) or, for
+// several, a type index added to the module.
+func (r *rewriter) wrapper(m *module, t uint32) (*depthFrame, error) {
+	res := m.results[t]
+	switch len(res) {
+	case 0:
+		return &depthFrame{blockType: []byte{0x40}}, nil
+	case 1:
+		return &depthFrame{blockType: []byte{res[0]}}, nil
+	}
+	enc := cat([]byte{0x60, 0x00}, appendU32(nil, uint32(len(res))), res)
+	k := 0
+	for k < len(r.types) && !bytes.Equal(r.types[k], enc) {
+		k++
+	}
+	if k == len(r.types) {
+		r.types = append(r.types, enc)
+	}
+	idx := uint64(m.types) + 1 + uint64(k)
+	if idx > math.MaxInt32 {
+		return nil, fmt.Errorf("too many types to add a block type")
+	}
+	return &depthFrame{blockType: appendS64(nil, int64(idx))}, nil
 }
 
 // site is a bulk instruction or a call in a function body: its offset, the
@@ -320,8 +348,25 @@ type rewriter struct {
 type site struct {
 	at, end int
 	kind    bulkKind
-	call    bool
+	exit    bool   // return or tail call of a counted function
+	open    uint32 // blocks open in the original body at the site
 }
+
+// depthFrame is how a counted function is wrapped: the block type of the
+// wrapper block, which has the function's result types.
+type depthFrame struct {
+	blockType []byte
+}
+
+// Opcodes the rewriter emits or looks for.
+const (
+	opBlock              = 0x02
+	opEnd                = 0x0b
+	opBr                 = 0x0c
+	opReturn             = 0x0f
+	opReturnCall         = 0x12
+	opReturnCallIndirect = 0x13
+)
 
 // newRewriter returns a rewriter applying rules to a module whose gas
 // global has index gasIdx (the depth global follows it) and whose bulk
@@ -360,32 +405,74 @@ func (r *rewriter) appendCharge(out []byte, cost int64) []byte {
 
 var errMissingEnd = errors.New("function body ends before its final end")
 
-// function rewrites one function body (locals and expression, without the
-// size prefix) into r.fn. base is the module offset of body[0].
-func (r *rewriter) function(body []byte, base int) error {
+// isLeaf reports whether a function body (locals and expression) contains no
+// call, call_indirect, return_call or return_call_indirect: a leaf adds one
+// frame to the stack and never more. base is the module offset of body[0].
+func (d *decoder) isLeaf(body []byte, base int) (bool, error) {
+	pos, err := skipLocals(body, base)
+	if err != nil {
+		return false, err
+	}
+	d.stack = d.stack[:0]
+	leaf := true
+	for {
+		if pos >= len(body) {
+			return false, fmt.Errorf("%w (%d blocks open)", errMissingEnd, len(d.stack))
+		}
+		if op := body[pos]; op >= 0x10 && op <= 0x13 {
+			leaf = false
+		}
+		var t term
+		if pos, t, _, err = d.step(body, pos, base); err != nil {
+			return false, err
+		}
+		if t == termFinal {
+			return leaf, nil
+		}
+	}
+}
+
+// skipLocals checks a function body's local declarations and returns the
+// position after them. base is the module offset of body[0].
+func skipLocals(body []byte, base int) (int, error) {
 	n, pos, err := readU32(body, 0)
 	if err != nil {
-		return fmt.Errorf("local declaration count at offset %d: %w", base, err)
+		return pos, fmt.Errorf("local declaration count at offset %d: %w", base, err)
 	}
 	var locals uint64
 	for i := uint32(0); i < n; i++ {
 		var k uint32
 		if k, pos, err = readU32(body, pos); err != nil {
-			return fmt.Errorf("local declaration %d at offset %d: %w", i, base+pos, err)
+			return pos, fmt.Errorf("local declaration %d at offset %d: %w", i, base+pos, err)
 		}
 		if locals += uint64(k); locals > maxLocals {
-			return fmt.Errorf("more than %d locals", maxLocals)
+			return pos, fmt.Errorf("more than %d locals", maxLocals)
 		}
 		if pos >= len(body) {
-			return fmt.Errorf("local declaration %d: %w", i, errEOF)
+			return pos, fmt.Errorf("local declaration %d: %w", i, errEOF)
 		}
 		if !isValType(body[pos]) {
-			return fmt.Errorf("local declaration %d at offset %d: unsupported value type 0x%02x", i, base+pos, body[pos])
+			return pos, fmt.Errorf("local declaration %d at offset %d: unsupported value type 0x%02x", i, base+pos, body[pos])
 		}
 		pos++
 	}
+	return pos, nil
+}
+
+// function rewrites one function body (locals and expression, without the
+// size prefix) into r.fn. base is the module offset of body[0].
+func (r *rewriter) function(body []byte, base int, depth *depthFrame) error {
+	pos, err := skipLocals(body, base)
+	if err != nil {
+		return err
+	}
 	r.fn = append(r.fn[:0], body[:pos]...)
 	r.d.stack = r.d.stack[:0]
+	if depth != nil {
+		r.fn = append(r.fn, r.enter...)
+		r.fn = append(r.fn, opBlock)
+		r.fn = append(r.fn, depth.blockType...)
+	}
 
 	charge := true // function entry
 	for {
@@ -402,17 +489,20 @@ func (r *rewriter) function(body []byte, base int) error {
 				return err
 			}
 			cost += w
-			if r.d.bulk != bulkNone || r.d.call {
-				r.sites = append(r.sites, site{at, pos, r.d.bulk, r.d.call})
+			op := body[at]
+			exit := depth != nil && (op == opReturn || op == opReturnCall || op == opReturnCallIndirect)
+			if r.d.bulk != bulkNone || exit {
+				r.sites = append(r.sites, site{at: at, end: pos, kind: r.d.bulk, exit: exit, open: uint32(len(r.d.stack))})
 			}
 		}
 		if charge && cost > 0 {
 			r.fn = r.appendCharge(r.fn, cost)
 		}
 		// Copy the segment, with each bulk instruction preceded by the call
-		// to its helper and each call wrapped in the depth count (also in
-		// dead code, where it is valid and never runs: one rule is simpler
-		// to check than two).
+		// to its helper and, in a counted function, each return turned into
+		// a branch to the wrapper block and each tail call preceded by the
+		// depth decrement (also in dead code, where it is valid and never
+		// runs: one rule is simpler to check than two).
 		from := segStart
 		for _, s := range r.sites {
 			r.fn = append(r.fn, body[from:s.at]...)
@@ -421,11 +511,15 @@ func (r *rewriter) function(body []byte, base int) error {
 				r.fn = append(r.fn, r.calls[s.kind]...)
 				r.usedBulk = true
 			}
-			if s.call {
-				r.fn = append(r.fn, r.enter...)
-				r.fn = append(r.fn, body[s.at:s.end]...)
-				r.fn = append(r.fn, r.leave...)
-				from = s.end
+			if s.exit {
+				if body[s.at] == opReturn {
+					// br to the wrapper, the outermost label: priced as
+					// the return it replaces.
+					r.fn = appendU32(append(r.fn, opBr), s.open)
+					from = s.end
+				} else {
+					r.fn = append(r.fn, r.leave...)
+				}
 			}
 		}
 		r.sites = r.sites[:0]
@@ -433,6 +527,12 @@ func (r *rewriter) function(body []byte, base int) error {
 		if t == termFinal {
 			if pos != len(body) {
 				return fmt.Errorf("unbalanced end at offset %d: %d bytes follow the function's final end", base+pos-1, len(body)-pos)
+			}
+			if depth != nil {
+				// The original final end closed the wrapper block: every
+				// way out of the body comes through here.
+				r.fn = append(r.fn, r.leave...)
+				r.fn = append(r.fn, opEnd)
 			}
 			return nil
 		}

@@ -5,14 +5,6 @@ package meter
 
 func u32(v uint32) []byte { return appendU32(nil, v) }
 
-func cat(parts ...[]byte) []byte {
-	var out []byte
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}
-
 // vec encodes a vector: element count, then the elements.
 func vec(items ...[]byte) []byte {
 	return cat(u32(uint32(len(items))), cat(items...))
@@ -52,14 +44,10 @@ const (
 // Opcodes used by the tests.
 const (
 	opUnreachable = 0x00
-	opBlock       = 0x02
 	opLoop        = 0x03
 	opIf          = 0x04
 	opElse        = 0x05
-	opEnd         = 0x0b
-	opBr          = 0x0c
 	opBrIf        = 0x0d
-	opReturn      = 0x0f
 	opCall        = 0x10
 	opDrop        = 0x1a
 	opLocalGet    = 0x20

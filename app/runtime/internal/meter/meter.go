@@ -43,10 +43,10 @@
 // from a contract's own trap by the global being negative.
 //
 // A second global, exported as DepthGlobalExport, counts the frames in
-// progress, and every call and call_indirect is wrapped to trap when there
-// would be more than Rules.MaxCallDepth (see depth.go), so recursion stops
-// at the same frame on every machine instead of wherever the native stack
-// ends.
+// progress of functions that make calls: each such function counts itself
+// at entry and traps when there would be more than Rules.MaxCallDepth (see
+// depth.go), so recursion stops at the same frame on every machine instead
+// of wherever the native stack ends.
 //
 // The memory's declared maximum is lowered to Rules.MemoryLimitPages (set
 // to it when absent), so the cap is part of the module rather than an
@@ -115,7 +115,8 @@ import (
 const GasGlobalExport = "vchain_gas"
 
 // DepthGlobalExport is the export name of the injected mutable i32 global
-// counting the wasm frames in progress. It is 1 between calls; after a trap
+// counting the frames in progress of functions that make calls (see
+// depth.go). It is 0 between calls; after a trap
 // it is above Rules.MaxCallDepth exactly when the trap is the injected call
 // depth check.
 const DepthGlobalExport = "vchain_depth"
@@ -142,9 +143,9 @@ func Instrument(wasm []byte, rules Rules) ([]byte, error) {
 	depth := gas + 1
 
 	// Global section: old entries plus the gas global, (mut i64) (i64.const
-	// 0), and the depth global, (mut i32) (i32.const 1): the host's call
-	// into an export is the first frame.
-	newGlobal := []byte{0x7e, 0x01, 0x42, 0x00, 0x0b, 0x7f, 0x01, 0x41, 0x01, 0x0b}
+	// 0), and the depth global, (mut i32) (i32.const 0): no frame is in
+	// progress.
+	newGlobal := []byte{0x7e, 0x01, 0x42, 0x00, 0x0b, 0x7f, 0x01, 0x41, 0x00, 0x0b}
 	var globals []byte
 	if m.globalIdx >= 0 {
 		old := m.sections[m.globalIdx].payload
@@ -200,8 +201,8 @@ func Instrument(wasm []byte, rules Rules) ([]byte, error) {
 		if code, err = instrumentCode(m, m.sections[m.codeIdx], r); err != nil {
 			return nil, err
 		}
-		if r.usedBulk {
-			if types, funcs, err = helperSections(m); err != nil {
+		if r.usedBulk || len(r.types) > 0 {
+			if types, funcs, err = helperSections(m, r.usedBulk, r.types); err != nil {
 				return nil, err
 			}
 		}
@@ -280,7 +281,11 @@ func instrumentCode(m *module, s section, r *rewriter) ([]byte, error) {
 	// regrowing. The body count is not known until the bodies are done (the
 	// helpers come only with bulk instructions), so the first maxU32Len
 	// bytes are kept for it.
-	out := make([]byte, maxU32Len, len(b)+len(b)/2+16)
+	type fn struct {
+		body []byte
+		base int // module offset of body[0]
+	}
+	bodies := make([]fn, 0, n)
 	for i := uint32(0); i < n; i++ {
 		fidx := uint64(m.importedFuncs) + uint64(i)
 		size, p, err := readU32(b, pos)
@@ -290,15 +295,34 @@ func instrumentCode(m *module, s section, r *rewriter) ([]byte, error) {
 		if uint64(p)+uint64(size) > uint64(len(b)) {
 			return nil, fmt.Errorf("meter: function %d: body size %d at offset %d exceeds the %d bytes left in the code section", fidx, size, s.offset+pos, len(b)-p)
 		}
-		if err := r.function(b[p:p+int(size)], s.offset+p); err != nil {
-			return nil, fmt.Errorf("meter: function %d: %w", fidx, err)
-		}
-		out = appendU32(out, uint32(len(r.fn)))
-		out = append(out, r.fn...)
+		bodies = append(bodies, fn{b[p : p+int(size)], s.offset + p})
 		pos = p + int(size)
 	}
 	if pos != len(b) {
 		return nil, fmt.Errorf("meter: code section at offset %d: section size mismatch: %d bytes left after %d bodies", s.offset, len(b)-pos, n)
+	}
+	// Which functions count their frame (see depth.go): those that make
+	// a call.
+	frames := make([]*depthFrame, len(bodies))
+	for i, f := range bodies {
+		fidx := uint64(m.importedFuncs) + uint64(i)
+		leaf, err := r.d.isLeaf(f.body, f.base)
+		if err != nil {
+			return nil, fmt.Errorf("meter: function %d: %w", fidx, err)
+		}
+		if !leaf {
+			if frames[i], err = r.wrapper(m, m.funcTypes[i]); err != nil {
+				return nil, fmt.Errorf("meter: function %d: %w", fidx, err)
+			}
+		}
+	}
+	out := make([]byte, maxU32Len, len(b)+len(b)/2+16)
+	for i, f := range bodies {
+		if err := r.function(f.body, f.base, frames[i]); err != nil {
+			return nil, fmt.Errorf("meter: function %d: %w", uint64(m.importedFuncs)+uint64(i), err)
+		}
+		out = appendU32(out, uint32(len(r.fn)))
+		out = append(out, r.fn...)
 	}
 	if r.usedBulk {
 		for k := bulkBytes; int(k) <= bulkHelpers; k++ {

@@ -68,7 +68,9 @@ type section struct {
 type module struct {
 	sections []section
 
-	types           uint32 // entries in the type section
+	types           uint32   // entries in the type section
+	results         [][]byte // each type's result types, one byte each
+	funcTypes       []uint32 // each defined function's type index
 	importedFuncs   uint32
 	importedGlobals uint32
 	definedGlobals  uint32
@@ -108,8 +110,8 @@ func parseModule(b []byte) (*module, error) {
 			err = m.parseImports(s)
 		case secType:
 			m.typeIdx = i
-			if err = screenTypes(s); err == nil {
-				m.types, _, err = readU32(s.payload, 0)
+			if m.results, err = screenTypes(s); err == nil {
+				m.types = uint32(len(m.results))
 			}
 		case secFunction:
 			m.funcIdx = i
@@ -294,6 +296,7 @@ func (m *module) parseFunctions(s section) error {
 		if t >= m.types {
 			return fmt.Errorf("function %d: type index %d out of range (%d types)", i, t, m.types)
 		}
+		m.funcTypes = append(m.funcTypes, t)
 	}
 	if pos != len(b) {
 		return fmt.Errorf("section size mismatch: %d bytes left after %d functions", len(b)-pos, n)
