@@ -36,6 +36,13 @@ import (
 // It leaves the operand stack as it was (one value of the same type), so
 // branch depths and the segments' costs are unchanged.
 //
+// Cost: contracts/v1 (Go's wasip1 output, 3.4 MB) gets 128 fixes (120 f64,
+// 8 f32), 2.2 KB on 5.1 MB of instrumented code, mostly in strconv and the
+// runtime. BenchmarkCall (kv.set, no float on its path) shows no change: on
+// a loaded 2-core machine, CPU time of 100,000 calls (/usr/bin/time, ten
+// interleaved runs each) had a median of 3.29 s before and 3.38 s after,
+// minimum 2.69 s and 2.67 s, within the run-to-run spread (2.7-4.6 s).
+//
 // The added locals come after the function's own, so no local index moves.
 // The maxLocals screen applies to the input's declarations; the output may
 // have two more, far below the engine's own limit (2^32).
