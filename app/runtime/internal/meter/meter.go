@@ -55,6 +55,12 @@
 // Every mutable global the module defines is exported as
 // GlobalExportPrefix followed by its index (see below).
 //
+// With Rules.CanonicalNaN, every float instruction whose result may be a
+// NaN with machine-dependent bits is followed by free code that replaces a
+// NaN by the canonical quiet NaN, using one or two scratch locals added to
+// the function (see nan.go), so float results are the same bits on every
+// machine.
+//
 // # Instance state
 //
 // A call must start from a state the host can restore: memory and globals.
@@ -154,8 +160,9 @@ const GlobalExportPrefix = "vchain_global_"
 // rules. Sections other than memory, global, export and code (and type and
 // function, which get the bulk instruction helpers when the code uses bulk
 // instructions) are copied byte for byte, and inside function bodies every
-// original instruction is copied verbatim with charges and helper calls
-// inserted between them. The input is never modified. Invalid rules, or a
+// original instruction is copied verbatim with charges, helper calls and
+// NaN fixes inserted between them (and NaN scratch locals declared after
+// the function's own). The input is never modified. Invalid rules, or a
 // malformed or unsupported module, yield an error, never a panic.
 func Instrument(wasm []byte, rules Rules) ([]byte, error) {
 	if err := rules.validate(); err != nil {
@@ -339,22 +346,27 @@ func instrumentCode(m *module, s section, r *rewriter) ([]byte, error) {
 	}
 	// Which functions count their frame (see depth.go): those that make
 	// a call.
+	// And which need NaN scratch locals (see nan.go).
 	frames := make([]*depthFrame, len(bodies))
+	nans := make([]*nanLocals, len(bodies))
 	for i, f := range bodies {
 		fidx := uint64(m.importedFuncs) + uint64(i)
-		leaf, err := r.d.isLeaf(f.body, f.base)
+		info, err := r.d.scan(f.body, f.base)
 		if err != nil {
 			return nil, fmt.Errorf("meter: function %d: %w", fidx, err)
 		}
-		if !leaf {
+		if !info.leaf {
 			if frames[i], err = r.wrapper(m, m.funcTypes[i]); err != nil {
 				return nil, fmt.Errorf("meter: function %d: %w", fidx, err)
 			}
 		}
+		if nans[i], err = newNanLocals(info.nan, m.params[m.funcTypes[i]], info.locals); err != nil {
+			return nil, fmt.Errorf("meter: function %d: %w", fidx, err)
+		}
 	}
 	out := make([]byte, maxU32Len, len(b)+len(b)/2+16)
 	for i, f := range bodies {
-		if err := r.function(f.body, f.base, frames[i]); err != nil {
+		if err := r.function(f.body, f.base, frames[i], nans[i]); err != nil {
 			return nil, fmt.Errorf("meter: function %d: %w", uint64(m.importedFuncs)+uint64(i), err)
 		}
 		out = appendU32(out, uint32(len(r.fn)))

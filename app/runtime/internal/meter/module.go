@@ -70,6 +70,7 @@ type module struct {
 	sections []section
 
 	types           uint32   // entries in the type section
+	params          []uint32 // each type's parameter count
 	results         [][]byte // each type's result types, one byte each
 	funcTypes       []uint32 // each defined function's type index
 	importedFuncs   uint32
@@ -112,7 +113,7 @@ func parseModule(b []byte) (*module, error) {
 			err = m.parseImports(s)
 		case secType:
 			m.typeIdx = i
-			if m.results, err = screenTypes(s); err == nil {
+			if m.params, m.results, err = screenTypes(s); err == nil {
 				m.types = uint32(len(m.results))
 			}
 		case secFunction:
