@@ -33,8 +33,8 @@ type profileVector struct {
 // Files built with other tags (vchain_profile2) add theirs in init.
 var profileVectors = map[uint32]profileVector{
 	1: {
-		meteredV1: "cd2398b1f1ac25c9dbaaaa779557e1f6c5e768ea22365d7267e0b47ba462ee80",
-		meteredV2: "20561d3c819858225830cef553f9881c2f1347fed3ce4bf51d256fb86b4fc611",
+		meteredV1: "565b229e54f44ebed078c5b32741fa7b478d5c5be18402fc7e30427d05035065",
+		meteredV2: "ab44427874edaf988abcdd4e1315e8778f0dff4ed5014d4beeb2abcfb97bda49",
 		results:   []string{"ok/466352", "ok/119137", "ok/503329", "ok/596097", "contract_error/225463", "ok/378683", "ok/74956", "contract_error/95527", "out_of_gas/30000", "contract_error/101332"},
 		appHash:   "313e692a86260ca0466426dc5e1220ac16e8bb0f65a464cc10e293e94377381e",
 	},

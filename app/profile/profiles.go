@@ -13,13 +13,12 @@ func profile1() Profile {
 	return Profile{
 		ID: 1,
 		Instructions: InstructionCosts{
-			Default:             1,
-			Call:                10,
-			Bulk:                10,
-			MemoryGrow:          60,
-			RefFunc:             300,
-			BulkBytesPerGas:     8,
-			TableElementsPerGas: 1,
+			Default:         1,
+			Call:            10,
+			Bulk:            10,
+			MemoryGrow:      60,
+			RefFunc:         300,
+			BulkBytesPerGas: 8,
 		},
 		Host: HostCosts{
 			StateGetBase:    100,
