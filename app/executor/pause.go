@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vchain/vchain/app/profile"
 	"github.com/vchain/vchain/app/runtime"
 	"github.com/vchain/vchain/app/state"
 	"github.com/vchain/vchain/app/upgrade"
@@ -63,7 +64,11 @@ func (e *Executor) InstallHint(version uint64) string {
 // would sign a different app hash.
 func (e *Executor) loadOrPause(ctx context.Context, height int64, eff *statev1.EffectiveRuntime) (*runtime.Module, error) {
 	want := runtime.Hash(eff.CodeSha256)
-	mod, err := e.runtimes.Load(ctx, eff.Version, want)
+	prof, err := profile.Get(max(eff.Profile, 1)) // 0: a record from before profiles, which ran profile 1's rules
+	if err != nil {
+		return nil, fmt.Errorf("runtime v%d: %w", eff.Version, err)
+	}
+	mod, err := e.runtimes.Load(ctx, eff.Version, want, prof)
 	if !errors.Is(err, runtime.ErrNotInstalled) {
 		return mod, err
 	}
@@ -88,7 +93,7 @@ func (e *Executor) loadOrPause(ctx context.Context, height int64, eff *statev1.E
 			return nil, ctx.Err()
 		case <-t.C:
 		}
-		mod, err = e.runtimes.Load(ctx, eff.Version, want)
+		mod, err = e.runtimes.Load(ctx, eff.Version, want, prof)
 		if errors.Is(err, runtime.ErrNotInstalled) {
 			continue
 		}
@@ -114,7 +119,10 @@ func (e *Executor) preparePending() {
 	height := e.store.Height()
 	go func() {
 		defer e.prep.Unlock()
-		_, err := e.runtimes.Load(context.Background(), p.Version, runtime.Hash(p.CodeSha256))
+		prof, err := profile.Get(max(p.Profile, 1)) // 0: a record from before profiles, which ran profile 1's rules
+		if err == nil {
+			_, err = e.runtimes.Load(context.Background(), p.Version, runtime.Hash(p.CodeSha256), prof)
+		}
 		left := p.StartHeight - height - 1
 		switch {
 		case errors.Is(err, runtime.ErrNotInstalled):

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
+	"github.com/vchain/vchain/app/profile"
 	"github.com/vchain/vchain/app/runtime"
 	"github.com/vchain/vchain/internal/home"
 	"github.com/vchain/vchain/internal/node"
@@ -143,8 +144,14 @@ func prepareRuntime(ctx context.Context, app *node.App, log cmtlog.Logger) error
 	if err != nil {
 		return err
 	}
+	// VersionRef carries no profile yet; until it does, the check runs under profile 1,
+	// the only one shipped (issue 11 §1 finishes this site).
+	prof, err := profile.Get(1)
+	if err != nil {
+		return err
+	}
 	for logged := false; ; logged = true {
-		_, err = app.Runtimes.Load(ctx, next.Version, want)
+		_, err = app.Runtimes.Load(ctx, next.Version, want, prof)
 		if !errors.Is(err, runtime.ErrNotInstalled) {
 			break
 		}
