@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"testing"
+	"time"
 
 	dbm "github.com/cosmos/cosmos-db"
 
@@ -100,5 +101,65 @@ func checkSnapshotState(t *testing.T, after string, in *instance, snap *snapshot
 	}
 	if in.depth.Get() != snap.depth || in.clock.clockState != snap.clock {
 		t.Fatalf("after %s: depth %d clock %+v, the snapshot has %d %+v", after, in.depth.Get(), in.clock.clockState, snap.depth, snap.clock)
+	}
+}
+
+func benchModule(b *testing.B) (*Module, *Session, *state.Store) {
+	b.Helper()
+	ctx := context.Background()
+	m, err := NewManager(ctx, b.TempDir(), WithCacheDir(testwasm.CacheDir()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { m.Close(ctx) })
+	mod, err := m.Install(ctx, 1, testwasm.Module(b, "v1"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := state.Open(dbm.NewMemDB())
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := mod.NewSession()
+	b.Cleanup(func() { s.Close(ctx) })
+	return mod, s, st
+}
+
+// BenchmarkRestore is the reset alone: restoring the instance after one kv.set, with the
+// mechanism this process chose (reported). It is what MinTxGas pays for.
+func BenchmarkRestore(b *testing.B) {
+	ctx := context.Background()
+	mod, s, st := benchModule(b)
+	req := abi.Request{Contract: "kv", Method: "set", Args: []byte(`{"key":"k","value":"v"}`)}
+	b.Log(RestoreMechanism())
+	var d time.Duration
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Execute(ctx, testEnv{state.NewCache(st)}, req, 10_000_000); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		if !s.in.restore(mod.snap) {
+			b.Fatal("restore refused")
+		}
+		d += time.Since(start)
+	}
+	b.ReportMetric(float64(d.Nanoseconds())/float64(b.N), "restore-ns")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkReplaceInstance is what a call that grew the memory costs the block
+// afterwards: a new instance, restored from the snapshot (no _initialize).
+func BenchmarkReplaceInstance(b *testing.B) {
+	ctx := context.Background()
+	mod, _, _ := benchModule(b)
+	for i := 0; i < b.N; i++ {
+		in, err := mod.newInstance(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !in.restore(mod.snap) {
+			b.Fatal("restore refused")
+		}
+		in.close(ctx)
 	}
 }

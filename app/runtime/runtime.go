@@ -22,7 +22,9 @@ import (
 	"sync"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/vchain/vchain/app/profile"
 	"github.com/vchain/vchain/app/runtime/internal/meter"
@@ -120,7 +122,15 @@ func NewManager(ctx context.Context, dir string, opts ...Option) (*Manager, erro
 		WithMemoryLimitPages(MemoryLimitPages).
 		WithCompilationCache(cache).
 		WithCloseOnContextDone(false)) // wall-clock based: never in consensus
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+	// WASI as wazero provides it, except proc_exit: wazero's closes the instance, so a
+	// transaction calling os.Exit would cost the block a new instance. This one stops the
+	// guest with the same error and leaves the instance to be restored like after any trap.
+	wasi := rt.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
+	wasi_snapshot_preview1.NewFunctionExporter().ExportFunctions(wasi)
+	wasi.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(_ context.Context, _ api.Module, stack []uint64) {
+		panic(sys.NewExitError(api.DecodeU32(stack[0])))
+	}), []api.ValueType{api.ValueTypeI32}, nil).WithParameterNames("rval").Export("proc_exit")
+	if _, err := wasi.Instantiate(ctx); err != nil {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("instantiate wasi: %w", err)
 	}
