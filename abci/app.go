@@ -50,8 +50,8 @@ func (a *App) Info(_ context.Context, _ *abcitypes.RequestInfo) (*abcitypes.Resp
 	}, nil
 }
 
-// InitChain records the genesis app state. The header's version.app starts at the
-// genesis runtime version.
+// InitChain records the genesis app state and block.max_gas. The header's version.app
+// starts at the genesis runtime version.
 func (a *App) InitChain(_ context.Context, req *abcitypes.RequestInitChain) (*abcitypes.ResponseInitChain, error) {
 	vals := make([]executor.GenesisValidator, len(req.Validators))
 	for i, v := range req.Validators {
@@ -61,7 +61,13 @@ func (a *App) InitChain(_ context.Context, req *abcitypes.RequestInitChain) (*ab
 		}
 		vals[i] = executor.GenesisValidator{Address: pk.Address().String(), Power: v.Power}
 	}
-	hash, err := a.exec.InitChain(req.ChainId, req.InitialHeight, req.AppStateBytes, vals)
+	// block.max_gas reaches the app only here: the executor stores it with the chain
+	// parameters, so ProcessProposal enforces it after a restart too.
+	maxGas := int64(executor.NoMaxBlockGas)
+	if cp := req.ConsensusParams; cp != nil && cp.Block != nil {
+		maxGas = cp.Block.MaxGas
+	}
+	hash, err := a.exec.InitChain(req.ChainId, req.InitialHeight, req.AppStateBytes, vals, maxGas)
 	if err != nil {
 		return nil, fmt.Errorf("init chain: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	cmtcfg "github.com/cometbft/cometbft/config"
 
 	"github.com/vchain/vchain/app/executor"
+	"github.com/vchain/vchain/app/profile"
 	"github.com/vchain/vchain/internal/client"
 	"github.com/vchain/vchain/internal/home"
 	"github.com/vchain/vchain/internal/keyring"
@@ -85,7 +86,7 @@ func (net *Network) Register(t testing.TB, version uint64, wasm []byte) {
 	t.Helper()
 	sum := sha256.Sum256(wasm)
 	r := net.Nodes[0].Send(t, net.Admin, func(b *txv1.TxBody) {
-		b.Msg = &txv1.TxBody_RegisterRelease{RegisterRelease: &txv1.RegisterRelease{Version: version, CodeSha256: sum[:]}}
+		b.Msg = &txv1.TxBody_RegisterRelease{RegisterRelease: &txv1.RegisterRelease{Version: version, CodeSha256: sum[:], Profile: profile.Latest()}}
 	})
 	if r.Code != 0 {
 		t.Fatalf("register v%d: %s", version, r.Log)

@@ -16,7 +16,8 @@ import (
 // InitChain writes (parameters, effective runtime, release, validators) is hashed into it,
 // so a change to any of their encodings is a consensus change and must be made here on
 // purpose. The runtime hash is fixed, not a built module's, so a contract change does not
-// move it.
+// move it. block.max_gas is stored with the parameters when it bounds anything; CometBFT's
+// -1 stores nothing, so those hashes are the ones from before it was stored.
 func TestGenesisAppHashGolden(t *testing.T) {
 	a := genesis.AppState{
 		Admins:  []string{addr(admin)},
@@ -31,10 +32,12 @@ func TestGenesisAppHashGolden(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		initialHeight int64
+		maxBlockGas   int64
 		want          string
 	}{
-		{1, "377eecae8a8e32fc36a3fd27053e131e86dc64c94ac6096e1700a332ce846443"},
-		{100, "ff5be2b882f46dfe04f6a7fd406d46738013ee026ac8473210807e85c6af077e"},
+		{1, executor.NoMaxBlockGas, "0910b14765d750f7c01a42b8fd64ff4589271895520a81c280913701e43ecfcc"},
+		{100, executor.NoMaxBlockGas, "5ae1849d90194a4e966b0c345933660a7336fff0d9c8bc1946ddc0fcc51e9628"},
+		{1, genesis.DefaultMaxGasPerBlock, "2fa46ef365cc91ffd29c628316b6f950b9e4f993040133141a32566a9c5c2a59"},
 	} {
 		st, err := state.Open(dbm.NewMemDB())
 		if err != nil {
@@ -44,12 +47,12 @@ func TestGenesisAppHashGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h, err := ex.InitChain(chainID, tc.initialHeight, raw, genesisValidators())
+		h, err := ex.InitChain(chainID, tc.initialHeight, raw, genesisValidators(), tc.maxBlockGas)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := hex.EncodeToString(h); got != tc.want {
-			t.Errorf("initial height %d: genesis app hash %s, want %s", tc.initialHeight, got, tc.want)
+			t.Errorf("initial height %d, block.max_gas %d: genesis app hash %s, want %s", tc.initialHeight, tc.maxBlockGas, got, tc.want)
 		}
 	}
 }

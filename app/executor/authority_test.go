@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/vchain/vchain/app/codes"
+	"github.com/vchain/vchain/app/executor"
 	"github.com/vchain/vchain/app/state"
 	"github.com/vchain/vchain/app/tx"
 	"github.com/vchain/vchain/internal/testwasm"
@@ -62,7 +63,7 @@ func TestReplayRefused(t *testing.T) {
 
 	// Another chain, same validators and admin: the bytes signed for test-chain are refused.
 	other := newNode(t, nil, "", "v1")
-	if _, err := other.exec.InitChain("other-chain", 1, appState(t, testwasm.Module(t, "v1")), genesisValidators()); err != nil {
+	if _, err := other.exec.InitChain("other-chain", 1, appState(t, testwasm.Module(t, "v1")), genesisValidators(), executor.NoMaxBlockGas); err != nil {
 		t.Fatal(err)
 	}
 	refusedBoth(t, other, "replayed on another chain", first, codes.WrongChain)

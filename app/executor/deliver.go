@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/vchain/vchain/app/tx"
 	"github.com/vchain/vchain/app/upgrade"
 	"github.com/vchain/vchain/contracts/abi"
+	statev1 "github.com/vchain/vchain/proto/vchain/state/v1"
 	txv1 "github.com/vchain/vchain/proto/vchain/tx/v1"
 )
 
@@ -29,7 +31,12 @@ const (
 
 // TxResult is one transaction's outcome, in CometBFT's ExecTxResult shape.
 type TxResult struct {
-	Code      codes.Code
+	Code codes.Code
+	// Data is ExecTxResult.data, which CometBFT hashes into the next header (with Code,
+	// GasWanted and GasUsed; not Log or Events): for every transaction that was executed,
+	// an encoded txv1.ExecResult naming the runtime version and profile that executed it
+	// around the contract's data (see DecodeExecResult); empty for one rejected before
+	// execution.
 	Data      []byte
 	Log       string
 	GasWanted uint64
@@ -44,8 +51,37 @@ type blockRun struct {
 	writes  *state.Cache
 	sess    *runtime.Session
 	limits  tx.Limits
-	version string
+	version string // eff.Version, as the event attribute carries it
+	eff     *statev1.EffectiveRuntime
 	params  *Params
+}
+
+// record returns the ExecResult of a transaction this block executed around data. The
+// version and profile are the block's effective runtime: the rules that executed it.
+func (b *blockRun) record(data []byte) ([]byte, error) {
+	r := txv1.ExecResult{RuntimeVersion: b.eff.Version, Profile: b.eff.Profile, Data: data}
+	raw, err := r.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("encode the execution record: %w", err)
+	}
+	return raw, nil
+}
+
+// DecodeExecResult decodes the Data of a transaction result: the runtime version and
+// profile that executed the transaction, and the contract's data. It fails on empty Data,
+// which a transaction rejected before execution has, and on bytes that are no ExecResult.
+func DecodeExecResult(data []byte) (*txv1.ExecResult, error) {
+	if len(data) == 0 {
+		return nil, errors.New("no execution record: the transaction was not executed")
+	}
+	var r txv1.ExecResult
+	if err := r.Unmarshal(data); err != nil {
+		return nil, fmt.Errorf("decode execution record: %w", err)
+	}
+	if r.RuntimeVersion == 0 {
+		return nil, errors.New("decode execution record: no runtime version")
+	}
+	return &r, nil
 }
 
 // deliver executes one transaction. Rejected transactions change nothing; executed ones
@@ -81,7 +117,13 @@ const GasLifecycleMsg = 10_000
 func (b *blockRun) deliverLifecycle(t *tx.Tx) (TxResult, error) {
 	txWrites := state.NewCache(b.writes)
 	k := upgrade.NewKeeper(txWrites)
-	out := TxResult{GasWanted: t.Body.GasLimit, GasUsed: min(t.Body.GasLimit, GasLifecycleMsg), Events: []abi.Event{b.txEvent(t)}}
+	// A lifecycle message runs no contract; its record still names the block's version and
+	// profile, so every executed result decodes alike (see txv1.ExecResult).
+	rec, err := b.record(nil)
+	if err != nil {
+		return TxResult{}, err
+	}
+	out := TxResult{Data: rec, GasWanted: t.Body.GasLimit, GasUsed: min(t.Body.GasLimit, GasLifecycleMsg), Events: []abi.Event{b.txEvent(t)}}
 	refusal, err := k.Authorize(b.params.App.Admins, t.Sender.String(), t.Body.Msg)
 	if err != nil {
 		return TxResult{}, err
@@ -124,7 +166,11 @@ func (b *blockRun) deliverCall(t *tx.Tx, call *txv1.Call) (TxResult, error) {
 	if err != nil {
 		return TxResult{}, err
 	}
-	out := TxResult{Data: res.Data, GasWanted: t.Body.GasLimit, GasUsed: res.GasUsed}
+	rec, err := b.record(res.Data)
+	if err != nil {
+		return TxResult{}, err
+	}
+	out := TxResult{Data: rec, GasWanted: t.Body.GasLimit, GasUsed: res.GasUsed}
 	out.Events = []abi.Event{b.txEvent(t, abi.Attr{Key: AttrContract, Value: call.Contract}, abi.Attr{Key: AttrMethod, Value: call.Method})}
 	if res.Err != nil {
 		out.Code, out.Log = res.Err.Code, res.Err.Error()

@@ -41,6 +41,12 @@ type Params struct {
 	// InitialHeight is the height of the first block (the genesis's initial_height).
 	InitialHeight int64            `json:"initial_height"`
 	App           genesis.AppState `json:"app_state"`
+	// MaxBlockGas is CometBFT's consensus parameter block.max_gas, the bound on a block's
+	// summed gas limits; 0 means no bound (CometBFT's -1). CometBFT shows consensus
+	// parameters to the app only at InitChain and this app never updates block.max_gas (its
+	// only update is the version), so the value InitChain received holds for the chain's
+	// whole life; it is stored with the other parameters, so a restarted node enforces it.
+	MaxBlockGas uint64 `json:"max_block_gas"`
 }
 
 // Executor is the state machine. FinalizeBlock and Commit must be called from one
@@ -65,9 +71,8 @@ type Executor struct {
 	genesis  *state.Cache
 	pending  *pendingBlock
 
-	check    checkState
-	sigs     *tx.SigCache
-	blockGas blockGas // block.max_gas, for proposals
+	check checkState
+	sigs  *tx.SigCache
 
 	pause    pauseState
 	shutdown chan struct{}
@@ -163,8 +168,9 @@ func encodeParams(p *Params) ([]byte, error) {
 		InitialHeight:    p.InitialHeight,
 		Admins:           p.App.Admins,
 		InstallThreshold: &statev1.Fraction{Numerator: p.App.InstallThreshold.Num, Denominator: p.App.InstallThreshold.Den},
-		Runtime:          &statev1.RuntimeVersion{Version: p.App.Runtime.Version, CodeSha256: sum[:]},
+		Runtime:          &statev1.RuntimeVersion{Version: p.App.Runtime.Version, CodeSha256: sum[:], Profile: p.App.Runtime.Profile},
 		MaxGasPerTx:      p.App.MaxGasPerTx,
+		MaxBlockGas:      p.MaxBlockGas,
 	}
 	for _, v := range p.App.Validators {
 		m.Validators = append(m.Validators, &statev1.ValidatorOperator{Validator: v.Validator, Operator: v.Operator, Moniker: v.Moniker})
@@ -181,10 +187,10 @@ func decodeParams(raw []byte) (*Params, error) {
 	if m.InstallThreshold == nil || m.Runtime == nil || len(m.Runtime.CodeSha256) != len(runtime.Hash{}) {
 		return nil, errors.New("decode chain parameters: install threshold or runtime missing")
 	}
-	p := &Params{ChainID: m.ChainId, InitialHeight: m.InitialHeight, App: genesis.AppState{
+	p := &Params{ChainID: m.ChainId, InitialHeight: m.InitialHeight, MaxBlockGas: m.MaxBlockGas, App: genesis.AppState{
 		Admins:           m.Admins,
 		InstallThreshold: genesis.Fraction{Num: m.InstallThreshold.Numerator, Den: m.InstallThreshold.Denominator},
-		Runtime:          genesis.RuntimeRef{Version: m.Runtime.Version, CodeSHA256: hex.EncodeToString(m.Runtime.CodeSha256)},
+		Runtime:          genesis.RuntimeRef{Version: m.Runtime.Version, CodeSHA256: hex.EncodeToString(m.Runtime.CodeSha256), Profile: m.Runtime.Profile},
 		MaxGasPerTx:      m.MaxGasPerTx,
 	}}
 	for _, v := range m.Validators {
@@ -199,10 +205,15 @@ type GenesisValidator struct {
 	Power   int64
 }
 
+// NoMaxBlockGas is CometBFT's block.max_gas for "no bound".
+const NoMaxBlockGas = -1
+
 // InitChain records the genesis parameters, the validator set with its operators, and the
 // initial effective runtime, and returns the genesis app hash. The writes are committed
-// with the first block.
-func (e *Executor) InitChain(chainID string, initialHeight int64, appState []byte, validators []GenesisValidator) ([]byte, error) {
+// with the first block. maxBlockGas is the consensus parameter block.max_gas as CometBFT
+// has it (NoMaxBlockGas for no bound); 0, which CometBFT allows, is refused: it admits no
+// transaction (each asks at least 1 gas), so such a chain could never do anything.
+func (e *Executor) InitChain(chainID string, initialHeight int64, appState []byte, validators []GenesisValidator, maxBlockGas int64) ([]byte, error) {
 	if e.store.Height() != 0 {
 		return nil, fmt.Errorf("init chain: the store already holds height %d", e.store.Height())
 	}
@@ -218,7 +229,15 @@ func (e *Executor) InitChain(chainID string, initialHeight int64, appState []byt
 		// that passes 0 means the same.
 		initialHeight = 1
 	}
-	p := &Params{ChainID: chainID, InitialHeight: initialHeight, App: *a}
+	var blockGas uint64
+	switch {
+	case maxBlockGas == NoMaxBlockGas:
+	case maxBlockGas > 0:
+		blockGas = uint64(maxBlockGas)
+	default:
+		return nil, fmt.Errorf("init chain: block.max_gas %d: must be -1 (no bound) or at least 1", maxBlockGas)
+	}
+	p := &Params{ChainID: chainID, InitialHeight: initialHeight, App: *a, MaxBlockGas: blockGas}
 	raw, err := encodeParams(p)
 	if err != nil {
 		return nil, fmt.Errorf("encode chain parameters: %w", err)
@@ -227,11 +246,11 @@ func (e *Executor) InitChain(chainID string, initialHeight int64, appState []byt
 	g := state.NewCache(e.store)
 	g.Set(state.KeyParams, raw)
 	k := upgrade.NewKeeper(g)
-	if err := k.SetEffective(&statev1.EffectiveRuntime{Version: a.Runtime.Version, CodeSha256: h[:], SinceHeight: initialHeight}); err != nil {
+	if err := k.SetEffective(&statev1.EffectiveRuntime{Version: a.Runtime.Version, CodeSha256: h[:], SinceHeight: initialHeight, Profile: a.Runtime.Profile}); err != nil {
 		return nil, err
 	}
 	// The genesis runtime is a release like any other, so a later downgrade can name it.
-	if err := k.SetRelease(&statev1.Release{Version: a.Runtime.Version, CodeSha256: h[:], Note: "genesis", RegisteredHeight: initialHeight}); err != nil {
+	if err := k.SetRelease(&statev1.Release{Version: a.Runtime.Version, CodeSha256: h[:], Note: "genesis", RegisteredHeight: initialHeight, Profile: a.Runtime.Profile}); err != nil {
 		return nil, err
 	}
 	operators := map[string]genesis.ValidatorOperator{}
@@ -255,7 +274,7 @@ func (e *Executor) InitChain(chainID string, initialHeight int64, appState []byt
 	e.params, e.genesis, e.lastHash = p, g, hash
 	e.mu.Unlock()
 	e.log.Info("chain initialised", "chain_id", chainID, "initial_height", initialHeight,
-		"runtime_version", a.Runtime.Version, "runtime_sha256", a.Runtime.CodeSHA256, "admins", len(a.Admins))
+		"runtime_version", a.Runtime.Version, "runtime_sha256", a.Runtime.CodeSHA256, "profile", a.Runtime.Profile, "admins", len(a.Admins), "max_block_gas", maxBlockGas)
 	return hash, nil
 }
 
@@ -331,7 +350,7 @@ func (e *Executor) FinalizeBlock(ctx context.Context, height int64, txs [][]byte
 	b := &blockRun{
 		e: e, ctx: ctx, height: height, writes: writes, sess: sess, params: params,
 		limits:  tx.Limits{ChainID: params.ChainID, MaxGasPerTx: params.App.MaxGasPerTx},
-		version: strconv.FormatUint(eff.Version, 10),
+		version: strconv.FormatUint(eff.Version, 10), eff: eff,
 	}
 	res.RuntimeVersion = eff.Version
 	for i, d := range tx.DecodeBlock(txs, b.limits, e.sigs) {

@@ -108,7 +108,7 @@ func newNode(t testing.TB, db dbm.DB, runtimeDir, module string) *node {
 
 func (n *node) initChain(module string) []byte {
 	n.t.Helper()
-	h, err := n.exec.InitChain(chainID, 1, appState(n.t, testwasm.Module(n.t, module)), genesisValidators())
+	h, err := n.exec.InitChain(chainID, 1, appState(n.t, testwasm.Module(n.t, module)), genesisValidators(), executor.NoMaxBlockGas)
 	if err != nil {
 		n.t.Fatal(err)
 	}

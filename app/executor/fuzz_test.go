@@ -55,7 +55,7 @@ func freshExecutor(t testing.TB, rm *runtime.Manager, v1 []byte) (*executor.Exec
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ex.InitChain(chainID, 1, appState(t, v1), genesisValidators()); err != nil {
+	if _, err := ex.InitChain(chainID, 1, appState(t, v1), genesisValidators(), executor.NoMaxBlockGas); err != nil {
 		t.Fatal(err)
 	}
 	return ex, st
@@ -230,7 +230,7 @@ func fuzzBody(s signedSeed) *txv1.TxBody {
 	case 1:
 		// no message
 	case 2:
-		b.Msg = &txv1.TxBody_RegisterRelease{RegisterRelease: &txv1.RegisterRelease{Version: uint64(n), CodeSha256: s.args, Note: s.contract + s.method}}
+		b.Msg = &txv1.TxBody_RegisterRelease{RegisterRelease: &txv1.RegisterRelease{Version: uint64(n), CodeSha256: s.args, Note: s.contract + s.method, Profile: 1}}
 	case 3:
 		m := &txv1.ScheduleUpgrade{Version: uint64(n)}
 		switch len(s.contract) % 4 {

@@ -31,7 +31,7 @@ func TestInitialHeight(t *testing.T) {
 		return n
 	}
 	n := open()
-	if _, err := n.exec.InitChain(chainID, h0, appState(t, testwasm.Module(t, "v1")), genesisValidators()); err != nil {
+	if _, err := n.exec.InitChain(chainID, h0, appState(t, testwasm.Module(t, "v1")), genesisValidators(), executor.NoMaxBlockGas); err != nil {
 		t.Fatal(err)
 	}
 	if got := n.exec.NextHeight(); got != h0 {
@@ -121,7 +121,7 @@ func TestInitialHeightCrashBeforeFirstBlock(t *testing.T) {
 	ctx := context.Background()
 	first := func(n *node) []byte {
 		t.Helper()
-		if _, err := n.exec.InitChain(chainID, h0, appState(t, testwasm.Module(t, "v1")), genesisValidators()); err != nil {
+		if _, err := n.exec.InitChain(chainID, h0, appState(t, testwasm.Module(t, "v1")), genesisValidators(), executor.NoMaxBlockGas); err != nil {
 			t.Fatal(err)
 		}
 		res, err := n.exec.FinalizeBlock(ctx, h0, [][]byte{signed(t, admin, 1, "kv", "set", `{"key":"a","value":"1"}`)})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -27,9 +28,23 @@ type PauseInfo struct {
 	Height     int64     `json:"height"`
 	Version    uint64    `json:"version"`
 	CodeSHA256 string    `json:"code_sha256"`
+	Profile    uint32    `json:"profile"`
 	Since      time.Time `json:"since"`
+	// Reason says what is missing: the module, or a vchaind that carries the profile.
+	Reason string `json:"reason"`
 	// Install is the command that resumes the node.
 	Install string `json:"install"`
+}
+
+// needs says what this node lacks to execute with the runtime record, or "" when it
+// lacks nothing that installing can give: a module not installed, or a profile its binary
+// does not carry.
+func (e *Executor) needs(version uint64, sha runtime.Hash, prof uint32) (reason, fix string) {
+	if !profile.Knows(prof) {
+		return fmt.Sprintf("this vchaind knows profiles 1..%d; release v%d needs profile %d: upgrade vchaind", profile.Latest(), version, prof),
+			"replace vchaind with a release that carries execution profile " + strconv.FormatUint(uint64(prof), 10) + " and restart the node"
+	}
+	return fmt.Sprintf("runtime v%d (sha256 %s) is not installed", version, sha), e.InstallHint(version)
 }
 
 type pauseState struct {
@@ -64,15 +79,22 @@ func (e *Executor) InstallHint(version uint64) string {
 // would sign a different app hash.
 func (e *Executor) loadOrPause(ctx context.Context, height int64, eff *statev1.EffectiveRuntime) (*runtime.Module, error) {
 	want := runtime.Hash(eff.CodeSha256)
-	prof, err := profile.Get(max(eff.Profile, 1)) // 0: a record from before profiles, which ran profile 1's rules
-	if err != nil {
-		return nil, fmt.Errorf("runtime v%d: %w", eff.Version, err)
+	load := func() (*runtime.Module, error) {
+		if !profile.Knows(eff.Profile) {
+			return nil, runtime.ErrNotInstalled // a binary restart is the only way on
+		}
+		prof, err := profile.Get(eff.Profile)
+		if err != nil {
+			return nil, err
+		}
+		return e.runtimes.Load(ctx, eff.Version, want, prof)
 	}
-	mod, err := e.runtimes.Load(ctx, eff.Version, want, prof)
+	mod, err := load()
 	if !errors.Is(err, runtime.ErrNotInstalled) {
 		return mod, err
 	}
-	info := &PauseInfo{Height: height, Version: eff.Version, CodeSHA256: want.String(), Since: time.Now(), Install: e.InstallHint(eff.Version)}
+	reason, fix := e.needs(eff.Version, want, eff.Profile)
+	info := &PauseInfo{Height: height, Version: eff.Version, CodeSHA256: want.String(), Profile: eff.Profile, Since: time.Now(), Reason: reason, Install: fix}
 	e.pause.mu.Lock()
 	e.pause.info = info
 	e.pause.mu.Unlock()
@@ -81,8 +103,8 @@ func (e *Executor) loadOrPause(ctx context.Context, height int64, eff *statev1.E
 		e.pause.info = nil
 		e.pause.mu.Unlock()
 	}()
-	e.log.Error("PAUSED: this node cannot execute the next block without a runtime it has not installed",
-		"height", height, "runtime_version", eff.Version, "sha256", info.CodeSHA256, "install", info.Install)
+	e.log.Error("PAUSED: this node cannot execute the next block: "+reason,
+		"height", height, "runtime_version", eff.Version, "sha256", info.CodeSHA256, "profile", eff.Profile, "fix", info.Install)
 	t := time.NewTicker(PauseInterval)
 	defer t.Stop()
 	for {
@@ -93,7 +115,7 @@ func (e *Executor) loadOrPause(ctx context.Context, height int64, eff *statev1.E
 			return nil, ctx.Err()
 		case <-t.C:
 		}
-		mod, err = e.runtimes.Load(ctx, eff.Version, want, prof)
+		mod, err = load()
 		if errors.Is(err, runtime.ErrNotInstalled) {
 			continue
 		}
@@ -119,11 +141,17 @@ func (e *Executor) preparePending() {
 	height := e.store.Height()
 	go func() {
 		defer e.prep.Unlock()
-		prof, err := profile.Get(max(p.Profile, 1)) // 0: a record from before profiles, which ran profile 1's rules
+		left := p.StartHeight - height - 1
+		if !profile.Knows(p.Profile) {
+			reason, fix := e.needs(p.Version, runtime.Hash(p.CodeSha256), p.Profile)
+			e.log.Error("a scheduled runtime switch needs what this node lacks: it will pause at the start height: "+reason,
+				"runtime_version", p.Version, "profile", p.Profile, "start_height", p.StartHeight, "blocks_left", left, "fix", fix)
+			return
+		}
+		prof, err := profile.Get(p.Profile)
 		if err == nil {
 			_, err = e.runtimes.Load(context.Background(), p.Version, runtime.Hash(p.CodeSha256), prof)
 		}
-		left := p.StartHeight - height - 1
 		switch {
 		case errors.Is(err, runtime.ErrNotInstalled):
 			e.log.Error("a scheduled runtime switch needs a version this node has not installed: it will pause at the start height",

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vchain/vchain/app/executor"
 	"github.com/vchain/vchain/app/genesis"
+	"github.com/vchain/vchain/internal/testwasm"
 	txv1 "github.com/vchain/vchain/proto/vchain/tx/v1"
 )
 
@@ -25,15 +27,27 @@ func tamper(t testing.TB, raw []byte) []byte {
 
 func gasLimit(g uint64) txOpt { return func(b *txv1.TxBody) { b.GasLimit = g } }
 
+// initChainMaxGas initialises n's chain with module as v1 and block.max_gas maxGas, as
+// CometBFT's InitChain hands it over.
+func (n *node) initChainMaxGas(module string, initialHeight, maxGas int64) {
+	n.t.Helper()
+	if _, err := n.exec.InitChain(chainID, initialHeight, appState(n.t, testwasm.Module(n.t, module)), genesisValidators(), maxGas); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
 // TestValidateProposal: a proposal is refused for what no correct proposer includes (a
 // transaction failing a stateless check, summed gas limits over block.max_gas) and
 // accepted with transactions that only fail against state, which moves under a proposer.
 func TestValidateProposal(t *testing.T) {
-	n := newNode(t, nil, "", "v1")
-	n.initChain("v1")
-	n.block(signed(t, admin, 1, "kv", "set", `{"key":"a","value":"1"}`))
 	// The default signed transaction asks 20,000,000 gas: two fit, three do not.
-	n.exec.SetMaxBlockGas(50_000_000)
+	n := newNode(t, nil, "", "v1")
+	n.initChainMaxGas("v1", 1, 50_000_000)
+	n.block(signed(t, admin, 1, "kv", "set", `{"key":"a","value":"1"}`))
+	// free is the same chain without a bound (CometBFT's -1).
+	free := newNode(t, nil, "", "v1")
+	free.initChainMaxGas("v1", 1, executor.NoMaxBlockGas)
+	free.block(signed(t, admin, 1, "kv", "set", `{"key":"a","value":"1"}`))
 
 	a, b := key(70), key(71)
 	a1 := signed(t, a, 1, "kv", "set", `{"key":"a1","value":"1"}`)
@@ -78,9 +92,8 @@ func TestValidateProposal(t *testing.T) {
 		})
 	}
 
-	// Without a known block.max_gas (or with CometBFT's -1), only the stateless checks apply.
-	n.exec.SetMaxBlockGas(-1)
-	if err := n.exec.ValidateProposal([][]byte{a1, a2, b1, signed(t, b, 2, "kv", "set", `{}`, gasLimit(10_000_001))}); err != nil {
+	// Without a bound (CometBFT's -1), only the stateless checks apply.
+	if err := free.exec.ValidateProposal([][]byte{a1, a2, b1, signed(t, b, 2, "kv", "set", `{}`, gasLimit(10_000_001))}); err != nil {
 		t.Fatalf("max_gas -1: %v", err)
 	}
 }
@@ -90,10 +103,13 @@ func TestValidateProposal(t *testing.T) {
 // PrepareProposal builds is one ValidateProposal accepts, so an honest proposer is never
 // refused. The chain moves on between proposals, so committed nonces change under them.
 func TestOwnProposalsAccepted(t *testing.T) {
-	n := newNode(t, nil, "", "v1")
-	n.initChain("v1")
 	const maxGas = 25_000_000
-	n.exec.SetMaxBlockGas(maxGas)
+	n := newNode(t, nil, "", "v1")
+	n.initChainMaxGas("v1", 1, maxGas)
+	// free is the same chain without a bound: what it proposes from the same mempool shows
+	// whether max_gas cut n's proposal.
+	free := newNode(t, nil, "", "v1")
+	free.initChainMaxGas("v1", 1, executor.NoMaxBlockGas)
 	rng := rand.New(rand.NewSource(1))
 	senders := []ed25519.PrivateKey{key(80), key(81), key(82), key(83)}
 	var accepted, gasCapped int
@@ -129,13 +145,12 @@ func TestOwnProposalsAccepted(t *testing.T) {
 			t.Fatalf("round %d: our own proposal of %d txs (from a mempool of %d) is rejected: %v", round, len(prop), len(pool), err)
 		}
 		accepted += len(prop)
-		n.exec.SetMaxBlockGas(-1)
-		if len(n.exec.PrepareProposal(pool, maxBytes)) > len(prop) {
+		if len(free.exec.PrepareProposal(pool, maxBytes)) > len(prop) {
 			gasCapped++
 		}
-		n.exec.SetMaxBlockGas(maxGas)
 		if round%3 == 0 {
 			n.block(prop...)
+			free.block(prop...)
 		}
 	}
 	// The mempools must have exercised what is checked: proposals with transactions, and

@@ -3,29 +3,9 @@ package executor
 import (
 	"fmt"
 	"sort"
-	"sync/atomic"
 
 	"github.com/vchain/vchain/app/tx"
 )
-
-// blockGas holds CometBFT's consensus parameter block.max_gas, the bound on a block's
-// summed gas limits. CometBFT hands consensus parameters to the app only at InitChain, and
-// this app never updates block.max_gas (its only update is the version), so the genesis
-// value holds for the chain's whole life: the node reads it from the genesis file at start
-// (SetMaxBlockGas). Nil, or CometBFT's -1, means no bound.
-type blockGas struct{ max atomic.Pointer[int64] }
-
-// SetMaxBlockGas sets the chain's block.max_gas, which proposals must respect.
-func (e *Executor) SetMaxBlockGas(n int64) { e.blockGas.max.Store(&n) }
-
-// maxBlockGas returns block.max_gas and whether it bounds anything.
-func (e *Executor) maxBlockGas() (uint64, bool) {
-	p := e.blockGas.max.Load()
-	if p == nil || *p < 0 {
-		return 0, false
-	}
-	return uint64(*p), true
-}
 
 // ValidateProposal decides whether this node accepts a proposed block (ProcessProposal). It
 // refuses what no correct proposer builds: a transaction that fails a stateless check
@@ -39,7 +19,7 @@ func (e *Executor) ValidateProposal(txs [][]byte) error {
 	if p == nil {
 		return fmt.Errorf("no chain parameters: the chain is not initialised")
 	}
-	max, bounded := e.maxBlockGas()
+	max, bounded := p.MaxBlockGas, p.MaxBlockGas != 0
 	var gas uint64
 	for i, d := range tx.DecodeBlock(txs, tx.Limits{ChainID: p.ChainID, MaxGasPerTx: p.App.MaxGasPerTx}, e.sigs) {
 		if d.Err != nil {
@@ -103,7 +83,7 @@ func (e *Executor) PrepareProposal(txs [][]byte, maxBytes int64) [][]byte {
 			items[at] = mine[i]
 		}
 	}
-	maxGas, bounded := e.maxBlockGas()
+	maxGas, bounded := p.MaxBlockGas, p.MaxBlockGas != 0
 	next := map[tx.Address]uint64{}
 	out := make([][]byte, 0, len(items))
 	var size int64

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/vchain/vchain/app/codes"
+	"github.com/vchain/vchain/app/profile"
 	"github.com/vchain/vchain/app/state"
 	"github.com/vchain/vchain/app/tx"
 )
@@ -64,8 +65,14 @@ type RuntimeInfo struct {
 	Version     uint64 `json:"version"`
 	CodeSHA256  string `json:"code_sha256"`
 	SinceHeight int64  `json:"since_height"`
+	// Profile is the execution profile the version runs under.
+	Profile uint32 `json:"profile"`
 	// Installed says whether this node has the module, with the right hash.
 	Installed bool `json:"installed"`
+	// ProfileKnown says whether this node's vchaind carries the profile.
+	ProfileKnown bool `json:"profile_known"`
+	// Profiles are the execution profiles this node's vchaind carries.
+	Profiles []uint32 `json:"profiles"`
 	// Paused is set while this node waits for a runtime it lacks.
 	Paused *PauseInfo `json:"paused,omitempty"`
 }
@@ -137,7 +144,8 @@ func (e *Executor) QueryAt(path string, data []byte, height int64) QueryResult {
 		if err != nil {
 			return fail(QueryNotFound, "%v", err)
 		}
-		info := RuntimeInfo{Version: eff.Version, CodeSHA256: hex.EncodeToString(eff.CodeSha256), SinceHeight: eff.SinceHeight, Paused: e.Paused()}
+		info := RuntimeInfo{Version: eff.Version, CodeSHA256: hex.EncodeToString(eff.CodeSha256), SinceHeight: eff.SinceHeight,
+			Profile: eff.Profile, ProfileKnown: profile.Knows(eff.Profile), Profiles: profile.Supported(), Paused: e.Paused()}
 		info.Installed = e.installedSet()[ref(eff.Version, eff.CodeSha256)]
 		return answerJSON(info)
 	case len(parts) == 2 && parts[0] == "upgrade" && parts[1] == "status":

@@ -27,6 +27,8 @@ type SimulateResult struct {
 	// RuntimeVersion is the version that would execute it: the next block's, which is the
 	// scheduled one when a switch starts there.
 	RuntimeVersion uint64 `json:"runtime_version"`
+	// Profile is the execution profile that version runs under.
+	Profile uint32 `json:"profile"`
 	// Height is the committed height simulated on; the transaction ran as if in Height+1.
 	Height int64 `json:"height"`
 	// Refused is set when the transaction failed a check CheckTx makes (Code is CheckTx's
@@ -110,7 +112,7 @@ func (e *Executor) simulateChecked(ctx context.Context, raw []byte) (res *Simula
 	}
 	writes.Set(state.AccountKey(t.Sender[:]), state.EncodeUint64(t.Body.Nonce))
 
-	prof, err := profile.Get(max(eff.Profile, 1)) // 0: a record from before profiles, which ran profile 1's rules
+	prof, err := profile.Get(eff.Profile)
 	if err != nil {
 		return nil, nil, codes.Errorf(QueryFailed, "runtime v%d: %v", eff.Version, err)
 	}
@@ -125,7 +127,7 @@ func (e *Executor) simulateChecked(ctx context.Context, raw []byte) (res *Simula
 	defer sess.Close(ctx)
 	b := &blockRun{
 		e: e, ctx: ctx, height: height, writes: writes, sess: sess, params: params, limits: limits,
-		version: strconv.FormatUint(eff.Version, 10),
+		version: strconv.FormatUint(eff.Version, 10), eff: eff,
 	}
 	var out TxResult
 	if call, ok := t.Body.Msg.(*txv1.TxBody_Call); ok {
@@ -136,9 +138,13 @@ func (e *Executor) simulateChecked(ctx context.Context, raw []byte) (res *Simula
 	if err != nil {
 		return nil, nil, codes.Errorf(QueryFailed, "execute: %v", err)
 	}
+	rec, err := DecodeExecResult(out.Data)
+	if err != nil {
+		return nil, nil, codes.Errorf(QueryFailed, "%v", err)
+	}
 	return &SimulateResult{
-		Code: out.Code, CodeName: out.Code.String(), Log: out.Log, Data: out.Data,
-		GasWanted: out.GasWanted, GasUsed: out.GasUsed, RuntimeVersion: eff.Version, Height: e.store.Height(),
+		Code: out.Code, CodeName: out.Code.String(), Log: out.Log, Data: rec.Data,
+		GasWanted: out.GasWanted, GasUsed: out.GasUsed, RuntimeVersion: rec.RuntimeVersion, Profile: rec.Profile, Height: e.store.Height(),
 	}, nil, nil
 }
 

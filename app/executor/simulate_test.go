@@ -104,10 +104,11 @@ func TestSimulate(t *testing.T) {
 			// node runs the block, so the next case simulates on the same state.
 			fork := forkNode(t, n)
 			got := fork.block(tc.raw).TxResults[0]
+			rec := execRecord(t, got.Data)
 			if got.Code != sim.Code || got.GasUsed != sim.GasUsed || got.GasWanted != sim.GasWanted ||
-				!bytes.Equal(got.Data, sim.Data) || got.Log != sim.Log {
-				t.Fatalf("in a block: %s gas %d/%d data %q log %q\nsimulated:  %s gas %d/%d data %q log %q",
-					got.Code, got.GasUsed, got.GasWanted, got.Data, got.Log, sim.Code, sim.GasUsed, sim.GasWanted, sim.Data, sim.Log)
+				!bytes.Equal(rec.Data, sim.Data) || got.Log != sim.Log || rec.RuntimeVersion != sim.RuntimeVersion || rec.Profile != sim.Profile {
+				t.Fatalf("in a block: %s gas %d/%d data %q log %q record %+v\nsimulated:  %s gas %d/%d data %q log %q",
+					got.Code, got.GasUsed, got.GasWanted, rec.Data, got.Log, rec, sim.Code, sim.GasUsed, sim.GasWanted, sim.Data, sim.Log)
 			}
 			t.Logf("%-18s %-14s gas %d", tc.name, sim.Code, sim.GasUsed)
 		})
@@ -213,7 +214,7 @@ func TestSimulateUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ex.InitChain(chainID, 1, appState(t, testwasm.Module(t, "testmod")), genesisValidators()); err != nil {
+	if _, err := ex.InitChain(chainID, 1, appState(t, testwasm.Module(t, "testmod")), genesisValidators(), executor.NoMaxBlockGas); err != nil {
 		t.Fatal(err)
 	}
 	_, qerr := ex.Simulate(signed(t, admin, 1, "kv", "set", `{"key":"a","value":"1"}`))

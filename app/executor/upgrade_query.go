@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/vchain/vchain/app/codes"
+	"github.com/vchain/vchain/app/profile"
 	"github.com/vchain/vchain/app/state"
 	"github.com/vchain/vchain/app/upgrade"
 	statev1 "github.com/vchain/vchain/proto/vchain/state/v1"
@@ -16,12 +17,15 @@ import (
 // PendingInfo is the pending switch as /upgrade/status shows it.
 type PendingInfo struct {
 	upgrade.VersionRef
-	StartHeight     int64 `json:"start_height"`
-	ScheduledHeight int64 `json:"scheduled_height"`
+	StartHeight     int64  `json:"start_height"`
+	ScheduledHeight int64  `json:"scheduled_height"`
+	Profile         uint32 `json:"profile"`
 	// BlocksLeft counts the blocks still executed by the current version.
 	BlocksLeft int64 `json:"blocks_left"`
 	// Installed says whether this node has the module.
 	Installed bool `json:"installed"`
+	// ProfileKnown says whether this node's vchaind carries the profile.
+	ProfileKnown bool `json:"profile_known"`
 }
 
 // ReleaseInfo is a registered release.
@@ -29,13 +33,16 @@ type ReleaseInfo struct {
 	upgrade.VersionRef
 	Note             string `json:"note,omitempty"`
 	RegisteredHeight int64  `json:"registered_height"`
+	Profile          uint32 `json:"profile"`
 	Installed        bool   `json:"installed"`
+	ProfileKnown     bool   `json:"profile_known"`
 }
 
 // HistoryEntry is one switch: the version effective from Height on.
 type HistoryEntry struct {
 	Height int64 `json:"height"`
 	upgrade.VersionRef
+	Profile uint32 `json:"profile"`
 }
 
 // VersionAt returns the runtime version that executed height h according to hist, the
@@ -60,7 +67,9 @@ type UpgradeStatus struct {
 	Readiness *upgrade.Readiness   `json:"readiness"`
 	Releases  []ReleaseInfo        `json:"releases"`
 	Installed []upgrade.VersionRef `json:"installed"`
-	Paused    *PauseInfo           `json:"paused,omitempty"`
+	// Profiles are the execution profiles this node's vchaind carries.
+	Profiles []uint32   `json:"profiles"`
+	Paused   *PauseInfo `json:"paused,omitempty"`
 }
 
 func ref(v uint64, sha []byte) upgrade.VersionRef {
@@ -89,9 +98,9 @@ func (e *Executor) upgradeStatus(data []byte) (any, *codes.Error) {
 		return nil, codes.Errorf(QueryFailed, "%v", err)
 	}
 	installed := e.installedSet()
-	st := UpgradeStatus{Height: e.store.Height(), Paused: e.Paused()}
+	st := UpgradeStatus{Height: e.store.Height(), Profiles: profile.Supported(), Paused: e.Paused()}
 	st.Effective = RuntimeInfo{Version: eff.Version, CodeSHA256: hex.EncodeToString(eff.CodeSha256), SinceHeight: eff.SinceHeight,
-		Installed: installed[ref(eff.Version, eff.CodeSha256)]}
+		Profile: eff.Profile, ProfileKnown: profile.Knows(eff.Profile), Installed: installed[ref(eff.Version, eff.CodeSha256)]}
 	for r := range installed {
 		st.Installed = append(st.Installed, r)
 	}
@@ -100,12 +109,12 @@ func (e *Executor) upgradeStatus(data []byte) (any, *codes.Error) {
 	if err != nil {
 		return nil, codes.Errorf(QueryFailed, "%v", err)
 	}
-	version, sha := uint64(0), []byte(nil)
+	version, sha, prof := uint64(0), []byte(nil), uint32(0)
 	if pend != nil {
 		st.Pending = &PendingInfo{VersionRef: ref(pend.Version, pend.CodeSha256), StartHeight: pend.StartHeight,
-			ScheduledHeight: pend.ScheduledHeight, BlocksLeft: pend.StartHeight - st.Height - 1,
-			Installed: installed[ref(pend.Version, pend.CodeSha256)]}
-		version, sha = pend.Version, pend.CodeSha256
+			ScheduledHeight: pend.ScheduledHeight, Profile: pend.Profile, BlocksLeft: pend.StartHeight - st.Height - 1,
+			Installed: installed[ref(pend.Version, pend.CodeSha256)], ProfileKnown: profile.Knows(pend.Profile)}
+		version, sha, prof = pend.Version, pend.CodeSha256, pend.Profile
 	}
 	if st.Releases, err = e.releases(installed); err != nil {
 		return nil, codes.Errorf(QueryFailed, "%v", err)
@@ -122,9 +131,9 @@ func (e *Executor) upgradeStatus(data []byte) (any, *codes.Error) {
 		if rel == nil {
 			return nil, codes.Errorf(QueryNotFound, "version %d is not registered", v)
 		}
-		version, sha = rel.Version, rel.CodeSha256
+		version, sha, prof = rel.Version, rel.CodeSha256, rel.Profile
 	}
-	if st.Readiness, err = k.Readiness(version, sha, p.App.InstallThreshold); err != nil {
+	if st.Readiness, err = k.Readiness(version, sha, prof, p.App.InstallThreshold); err != nil {
 		return nil, codes.Errorf(QueryFailed, "%v", err)
 	}
 	return st, nil
@@ -155,7 +164,8 @@ func (e *Executor) releases(installed map[upgrade.VersionRef]bool) ([]ReleaseInf
 	var out []ReleaseInfo
 	err := eachRecord(e.store, upgrade.ReleasePrefix, func(_ []byte, r *statev1.Release) {
 		vr := ref(r.Version, r.CodeSha256)
-		out = append(out, ReleaseInfo{VersionRef: vr, Note: r.Note, RegisteredHeight: r.RegisteredHeight, Installed: installed[vr]})
+		out = append(out, ReleaseInfo{VersionRef: vr, Note: r.Note, RegisteredHeight: r.RegisteredHeight, Profile: r.Profile,
+			Installed: installed[vr], ProfileKnown: profile.Knows(r.Profile)})
 	})
 	return out, err
 }
@@ -164,7 +174,7 @@ func (e *Executor) releases(installed map[upgrade.VersionRef]bool) ([]ReleaseInf
 func (e *Executor) History() ([]HistoryEntry, error) {
 	var out []HistoryEntry
 	err := eachRecord(e.store, upgrade.HistoryPrefix, func(k []byte, rv *statev1.RuntimeVersion) {
-		out = append(out, HistoryEntry{Height: upgrade.HeightOfHistoryKey(k), VersionRef: ref(rv.Version, rv.CodeSha256)})
+		out = append(out, HistoryEntry{Height: upgrade.HeightOfHistoryKey(k), VersionRef: ref(rv.Version, rv.CodeSha256), Profile: rv.Profile})
 	})
 	return out, err
 }
@@ -196,19 +206,42 @@ func (e *Executor) Missing() ([]upgrade.VersionRef, error) {
 	return out, nil
 }
 
-// NextRuntime is the runtime the next block (NextHeight) executes with.
-func (e *Executor) NextRuntime() (upgrade.VersionRef, error) {
+// NextRuntime is the runtime the next block (NextHeight) executes with, and its profile.
+func (e *Executor) NextRuntime() (upgrade.VersionRef, uint32, error) {
 	k := upgrade.NewKeeper(state.NewCache(e.store))
 	if p, err := k.Pending(); err != nil {
-		return upgrade.VersionRef{}, err
+		return upgrade.VersionRef{}, 0, err
 	} else if p != nil && p.StartHeight <= e.NextHeight() {
-		return ref(p.Version, p.CodeSha256), nil
+		return ref(p.Version, p.CodeSha256), p.Profile, nil
 	}
 	eff, err := e.EffectiveRuntime()
 	if err != nil {
-		return upgrade.VersionRef{}, err
+		return upgrade.VersionRef{}, 0, err
 	}
-	return ref(eff.Version, eff.CodeSha256), nil
+	return ref(eff.Version, eff.CodeSha256), eff.Profile, nil
+}
+
+// MissingProfiles lists the execution profiles of the chain's history and of the pending
+// switch that this node's vchaind does not carry: replaying or reaching those heights
+// needs a newer binary.
+func (e *Executor) MissingProfiles() ([]uint32, error) {
+	var need []uint32
+	add := func(p uint32) {
+		if !profile.Knows(p) && !slices.Contains(need, p) {
+			need = append(need, p)
+		}
+	}
+	err := eachRecord(e.store, upgrade.HistoryPrefix, func(_ []byte, rv *statev1.RuntimeVersion) { add(rv.Profile) })
+	if err != nil {
+		return nil, err
+	}
+	if p, err := upgrade.NewKeeper(state.NewCache(e.store)).Pending(); err != nil {
+		return nil, err
+	} else if p != nil {
+		add(p.Profile)
+	}
+	slices.Sort(need)
+	return need, nil
 }
 
 func sortRefs(rs []upgrade.VersionRef) {

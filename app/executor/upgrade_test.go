@@ -47,13 +47,18 @@ func (c *chain) call(priv ed25519.PrivateKey, contract, method, args string) []b
 func register(version uint64, module []byte) func(*txv1.TxBody) {
 	sum := sha256.Sum256(module)
 	return func(b *txv1.TxBody) {
-		b.Msg = &txv1.TxBody_RegisterRelease{RegisterRelease: &txv1.RegisterRelease{Version: version, CodeSha256: sum[:], Note: "test"}}
+		b.Msg = &txv1.TxBody_RegisterRelease{RegisterRelease: &txv1.RegisterRelease{Version: version, CodeSha256: sum[:], Note: "test", Profile: 1}}
 	}
 }
 
 func attest(validator int, versions map[uint64][]byte) func(*txv1.TxBody) {
+	return attestProfiles(validator, versions, 1)
+}
+
+// attestProfiles is attest from a node whose vchaind carries profiles.
+func attestProfiles(validator int, versions map[uint64][]byte, profiles ...uint32) func(*txv1.TxBody) {
 	return func(b *txv1.TxBody) {
-		m := &txv1.AttestInstall{Validator: validatorAddr(validator)}
+		m := &txv1.AttestInstall{Validator: validatorAddr(validator), Profiles: profiles}
 		for v, mod := range versions {
 			sum := sha256.Sum256(mod)
 			m.Versions = append(m.Versions, &txv1.InstalledVersion{Version: v, CodeSha256: sum[:]})
@@ -228,8 +233,9 @@ func TestSwitchAtExactHeight(t *testing.T) {
 	}
 	wantCodes(t, r, codes.OK, codes.OK) // append exists only in v2
 	var res struct{ Fee uint64 }
-	if err := json.Unmarshal(r.TxResults[0].Data, &res); err != nil || res.Fee != 1 {
-		t.Fatalf("v2 transfer result %s: want a fee of 1", r.TxResults[0].Data)
+	rec := execRecord(t, r.TxResults[0].Data)
+	if err := json.Unmarshal(rec.Data, &res); err != nil || res.Fee != 1 || rec.RuntimeVersion != 2 {
+		t.Fatalf("v2 transfer result %s of v%d: want a fee of 1 from v2", rec.Data, rec.RuntimeVersion)
 	}
 
 	// Downgrade, effective from the next block.

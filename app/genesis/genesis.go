@@ -46,6 +46,9 @@ type AppState struct {
 type RuntimeRef struct {
 	Version    uint64 `json:"version"`
 	CodeSHA256 string `json:"code_sha256"`
+	// Profile is the execution profile the version runs under (app/profile). Absent or
+	// 0 means profile 1, the rules of the first release.
+	Profile uint32 `json:"profile,omitempty"`
 }
 
 // ValidatorOperator binds a validator (its CometBFT address) to its operator account.
@@ -126,6 +129,9 @@ func (a *AppState) Validate() error {
 		return fmt.Errorf("app_state.runtime.code_sha256: %w", err)
 	}
 	a.Runtime.CodeSHA256 = h.String()
+	if a.Runtime.Profile == 0 {
+		a.Runtime.Profile = 1
+	}
 	for i, v := range a.Validators {
 		if _, err := tx.ParseAddress(v.Validator); err != nil {
 			return fmt.Errorf("app_state.validators[%d].validator: %w", i, err)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/vchain/vchain/app/codes"
 	"github.com/vchain/vchain/app/runtime"
-	"github.com/vchain/vchain/app/runtime/internal/meter"
 	"github.com/vchain/vchain/app/state"
 	"github.com/vchain/vchain/contracts/abi"
 )
@@ -81,8 +80,8 @@ func TestHostileModulesRefusedAtInstall(t *testing.T) {
 		{"truncated in a section header", good[:9], "meter"},
 		{"trailing garbage", append(bytes.Clone(good), 0x0b, 0xff), "meter"},
 		{"oversized", append(bytes.Clone(good), make([]byte, runtime.MaxModuleBytes)...), "the limit is"},
-		{"memory min 4 GiB", hugeMem.bytes(), "over limit of 1024 pages"},
-		{"memory over the cap", overMem.bytes(), "over limit of 1024 pages"},
+		{"memory min 4 GiB", hugeMem.bytes(), "starts at 65536 pages, the limit is 1024"},
+		{"memory over the cap", overMem.bytes(), "starts at 1025 pages, the limit is 1024"},
 		{"table of 2^27 elements", hugeTable.bytes(), "at most 1048576"},
 		{"table.grow", growTable.bytes(), "table.grow"},
 		{"unknown host function", withImport(abiModule(nil), abi.ImportModule, "read_file", typVoid).bytes(), "unknown host function vchain.read_file"},
@@ -136,7 +135,7 @@ func TestHostileModulesBoundedAtRunTime(t *testing.T) {
 	}
 	fillAll := bulkLoop(append(append([]byte{opI32Const, 0, opI32Const, 1, opI32Const}, sleb(memBytes)...), 0xfc, 11, 0)...)
 	copyHalf := bulkLoop(append(append(append([]byte{opI32Const, 0, opI32Const}, sleb(memBytes/2)...), append([]byte{opI32Const}, sleb(memBytes/2)...)...), 0xfc, 10, 0, 0)...)
-	depthMsg := fmt.Sprintf("call depth exceeded %d", meter.MaxCallDepth)
+	depthMsg := fmt.Sprintf("call depth exceeded %d", profile1().MaxCallDepth)
 	cases := []struct {
 		name string
 		mod  wmodule

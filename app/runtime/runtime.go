@@ -287,7 +287,7 @@ func (m *Manager) compile(ctx context.Context, version uint64, sum Hash, wasm []
 	if len(wasm) > MaxModuleBytes {
 		return nil, fmt.Errorf("module is %d bytes, the limit is %d", len(wasm), MaxModuleBytes)
 	}
-	metered, err := meter.Instrument(wasm)
+	metered, err := meter.Instrument(wasm, meterRules(p))
 	if err != nil {
 		return nil, fmt.Errorf("meter module: %w", err)
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/vchain/vchain/app/codes"
 	"github.com/vchain/vchain/app/profile"
 	"github.com/vchain/vchain/app/runtime"
-	"github.com/vchain/vchain/app/runtime/internal/meter"
 	"github.com/vchain/vchain/app/state"
 	"github.com/vchain/vchain/contracts/abi"
 	"github.com/vchain/vchain/internal/testwasm"
@@ -121,7 +120,7 @@ func TestFailuresAreContained(t *testing.T) {
 				}
 				// Go recursion stops at the metering's depth limit, the same frame on every
 				// machine, not where the Go runtime or the native stack gives up.
-				if want := fmt.Sprintf("call depth exceeded %d", meter.MaxCallDepth); tc.method == "recurse" && r.Err.Msg != want {
+				if want := fmt.Sprintf("call depth exceeded %d", profile1().MaxCallDepth); tc.method == "recurse" && r.Err.Msg != want {
 					t.Fatalf("recurse: %q, want %q", r.Err.Msg, want)
 				}
 				if r.Data != nil || r.Events != nil {

@@ -31,7 +31,7 @@ func decodeSeeds(t testing.TB) [][]byte {
 			b.Msg = &txv1.TxBody_Call{Call: &txv1.Call{Contract: "kv", Method: "set", Args: []byte(`{"key":"a","value":"1"}`)}}
 		},
 		func(b *txv1.TxBody) {
-			b.Msg = &txv1.TxBody_RegisterRelease{RegisterRelease: &txv1.RegisterRelease{Version: 2, CodeSha256: sum[:], Note: "n"}}
+			b.Msg = &txv1.TxBody_RegisterRelease{RegisterRelease: &txv1.RegisterRelease{Version: 2, CodeSha256: sum[:], Note: "n", Profile: 1}}
 		},
 		func(b *txv1.TxBody) {
 			b.Msg = &txv1.TxBody_ScheduleUpgrade{ScheduleUpgrade: &txv1.ScheduleUpgrade{Version: 2,

@@ -187,6 +187,9 @@ func checkMsg(b *txv1.TxBody) *codes.Error {
 		if r == nil || r.Version == 0 || len(r.CodeSha256) != 32 || len(r.Note) > 256 {
 			return codes.Errorf(codes.InvalidMessage, "register_release needs a version >= 1, a 32-byte sha256 and a note of at most 256 bytes")
 		}
+		if r.Profile == 0 {
+			return codes.Errorf(codes.InvalidMessage, "register_release needs an execution profile >= 1")
+		}
 		return nil
 	case *txv1.TxBody_ScheduleUpgrade:
 		s := m.ScheduleUpgrade
@@ -232,6 +235,16 @@ func checkMsg(b *txv1.TxBody) *codes.Error {
 				return codes.Errorf(codes.InvalidMessage, "attest_install: each version must be >= 1, listed once, with a 32-byte sha256")
 			}
 			seen[v.Version] = true
+		}
+		if len(a.Profiles) > 256 {
+			return codes.Errorf(codes.InvalidMessage, "attest_install: %d profiles, at most 256", len(a.Profiles))
+		}
+		seenProfile := map[uint32]bool{}
+		for _, p := range a.Profiles {
+			if p == 0 || seenProfile[p] {
+				return codes.Errorf(codes.InvalidMessage, "attest_install: each profile must be >= 1 and listed once")
+			}
+			seenProfile[p] = true
 		}
 		return nil
 	case nil:

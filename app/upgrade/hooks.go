@@ -23,13 +23,13 @@ func (k Keeper) BeginBlock(h int64) (*abi.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := k.SetEffective(&statev1.EffectiveRuntime{Version: p.Version, CodeSha256: p.CodeSha256, SinceHeight: h}); err != nil {
+	if err := k.SetEffective(&statev1.EffectiveRuntime{Version: p.Version, CodeSha256: p.CodeSha256, SinceHeight: h, Profile: p.Profile}); err != nil {
 		return nil, err
 	}
 	k.ClearPending()
 	crashpoint.Hit(crashpoint.SwitchBlock, h)
 	ev := event(EventRuntimeSwitched, "version", u(p.Version), "code_sha256", hex.EncodeToString(p.CodeSha256),
-		"height", i(h), "from_version", u(prev.Version), "scheduled_height", i(p.ScheduledHeight))
+		"profile", u(uint64(p.Profile)), "height", i(h), "from_version", u(prev.Version), "scheduled_height", i(p.ScheduledHeight))
 	return &ev, nil
 }
 

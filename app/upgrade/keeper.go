@@ -64,7 +64,7 @@ func (k Keeper) SetEffective(e *statev1.EffectiveRuntime) error {
 	if err := k.put(state.KeyEffectiveRuntime, e); err != nil {
 		return err
 	}
-	return k.put(historyKey(e.SinceHeight), &statev1.RuntimeVersion{Version: e.Version, CodeSha256: e.CodeSha256})
+	return k.put(historyKey(e.SinceHeight), &statev1.RuntimeVersion{Version: e.Version, CodeSha256: e.CodeSha256, Profile: e.Profile})
 }
 
 // Release returns the release of version, or nil.

@@ -93,15 +93,18 @@ func (k Keeper) RegisterRelease(c Context, m *txv1.RegisterRelease) (Result, err
 	}
 	sha := hex.EncodeToString(m.CodeSha256)
 	if old != nil {
-		if hex.EncodeToString(old.CodeSha256) != sha {
-			return refuse(codes.ReleaseConflict, "version %d is already registered with sha256 %x; a release never changes: register a new version number", m.Version, old.CodeSha256)
+		if hex.EncodeToString(old.CodeSha256) != sha || old.Profile != m.Profile {
+			return refuse(codes.ReleaseConflict, "version %d is already registered with sha256 %x and profile %d; a release never changes: register a new version number", m.Version, old.CodeSha256, old.Profile)
 		}
 		return ok()
 	}
-	if err := k.SetRelease(&statev1.Release{Version: m.Version, CodeSha256: m.CodeSha256, Note: m.Note, RegisteredHeight: c.Height}); err != nil {
+	// A profile this node's binary does not carry is recorded all the same: what the chain
+	// accepts must not depend on the binary. Readiness keeps it from being scheduled until
+	// enough validators attest a binary that carries it.
+	if err := k.SetRelease(&statev1.Release{Version: m.Version, CodeSha256: m.CodeSha256, Note: m.Note, RegisteredHeight: c.Height, Profile: m.Profile}); err != nil {
 		return Result{}, err
 	}
-	return ok(event(EventReleaseRegistered, "version", u(m.Version), "code_sha256", sha, "height", i(c.Height), "note", m.Note))
+	return ok(event(EventReleaseRegistered, "version", u(m.Version), "code_sha256", sha, "profile", u(uint64(m.Profile)), "height", i(c.Height), "note", m.Note))
 }
 
 // StartHeight resolves an activation to the first height of the new version, given the
@@ -140,23 +143,23 @@ func (k Keeper) ScheduleUpgrade(c Context, m *txv1.ScheduleUpgrade) (Result, err
 	if eff.Version == rel.Version {
 		return refuse(codes.BadActivation, "version %d is already effective (since height %d); to drop a pending switch use cancel", rel.Version, eff.SinceHeight)
 	}
-	r, err := k.Readiness(rel.Version, rel.CodeSha256, c.Threshold)
+	r, err := k.Readiness(rel.Version, rel.CodeSha256, rel.Profile, c.Threshold)
 	if err != nil {
 		return Result{}, err
 	}
 	if !r.Ready {
-		return refuse(codes.NotReady, "version %d (sha256 %x) is attested by validators with %d of %d voting power; the install threshold is %s",
-			rel.Version, rel.CodeSha256, r.AttestedPower, r.TotalPower, c.Threshold)
+		return refuse(codes.NotReady, "version %d (sha256 %x, profile %d) is attested by validators with %d of %d voting power; the install threshold is %s",
+			rel.Version, rel.CodeSha256, rel.Profile, r.AttestedPower, r.TotalPower, c.Threshold)
 	}
 	prev, err := k.Pending()
 	if err != nil {
 		return Result{}, err
 	}
-	if err := k.SetPending(&statev1.PendingSwitch{Version: rel.Version, CodeSha256: rel.CodeSha256, StartHeight: start, ScheduledHeight: c.Height}); err != nil {
+	if err := k.SetPending(&statev1.PendingSwitch{Version: rel.Version, CodeSha256: rel.CodeSha256, StartHeight: start, ScheduledHeight: c.Height, Profile: rel.Profile}); err != nil {
 		return Result{}, err
 	}
 	ev := event(EventUpgradeScheduled, "version", u(rel.Version), "code_sha256", hex.EncodeToString(rel.CodeSha256),
-		"start_height", i(start), "scheduled_height", i(c.Height), "from_version", u(eff.Version))
+		"profile", u(uint64(rel.Profile)), "start_height", i(start), "scheduled_height", i(c.Height), "from_version", u(eff.Version))
 	if prev != nil {
 		ev.Attrs = append(ev.Attrs, abi.Attr{Key: "replaces_version", Value: u(prev.Version)}, abi.Attr{Key: "replaces_start_height", Value: i(prev.StartHeight)})
 	}
@@ -179,7 +182,7 @@ func (k Keeper) CancelUpgrade(c Context, _ *txv1.CancelUpgrade) (Result, error) 
 
 // AttestInstall records what a validator's node has installed (after Authorize).
 func (k Keeper) AttestInstall(c Context, m *txv1.AttestInstall) (Result, error) {
-	a := &statev1.Attestation{Validator: strings.ToUpper(m.Validator), Height: c.Height}
+	a := &statev1.Attestation{Validator: strings.ToUpper(m.Validator), Height: c.Height, Profiles: slices.Sorted(slices.Values(m.Profiles))}
 	for _, v := range m.Versions {
 		a.Versions = append(a.Versions, &statev1.RuntimeVersion{Version: v.Version, CodeSha256: v.CodeSha256})
 	}
@@ -191,5 +194,10 @@ func (k Keeper) AttestInstall(c Context, m *txv1.AttestInstall) (Result, error) 
 	if err := k.SetAttestation(a); err != nil {
 		return Result{}, err
 	}
-	return ok(event(EventInstallAttested, "validator", a.Validator, "versions", strings.Join(list, ","), "height", i(c.Height)))
+	profiles := make([]string, len(a.Profiles))
+	for j, p := range a.Profiles {
+		profiles[j] = u(uint64(p))
+	}
+	return ok(event(EventInstallAttested, "validator", a.Validator, "versions", strings.Join(list, ","),
+		"profiles", strings.Join(profiles, ","), "height", i(c.Height)))
 }

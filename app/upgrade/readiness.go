@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"math/big"
+	"slices"
 
 	"github.com/vchain/vchain/app/genesis"
 )
@@ -21,14 +22,20 @@ type ValidatorReadiness struct {
 	Operator string       `json:"operator"`
 	Power    int64        `json:"power"`
 	Attested []VersionRef `json:"attested"`
-	// HasVersion: this validator attested exactly the version and sha256 checked.
+	// Profiles are the execution profiles this validator's vchaind carries, as attested.
+	Profiles []uint32 `json:"profiles"`
+	// HasVersion: this validator attested exactly the version and sha256 checked, and a
+	// binary that carries the release's profile.
 	HasVersion bool `json:"has_version"`
+	// HasProfile: this validator's binary carries the release's profile.
+	HasProfile bool `json:"has_profile"`
 }
 
 // Readiness says whether enough voting power has installed a release.
 type Readiness struct {
 	Version       uint64               `json:"version"`
 	CodeSHA256    string               `json:"code_sha256"`
+	Profile       uint32               `json:"profile"`
 	AttestedPower int64                `json:"attested_power"`
 	TotalPower    int64                `json:"total_power"`
 	Threshold     genesis.Fraction     `json:"threshold"`
@@ -36,28 +43,33 @@ type Readiness struct {
 	Validators    []ValidatorReadiness `json:"validators"`
 }
 
-// Readiness checks version/sha against the attestations of the validator set:
-// ready when attested power * den >= num * total power (exact integer arithmetic).
-func (k Keeper) Readiness(version uint64, sha []byte, th genesis.Fraction) (*Readiness, error) {
+// Readiness checks version/sha/profile against the attestations of the validator set: a
+// validator counts when it attested the module and a binary carrying the profile; ready when
+// attested power * den >= num * total power (exact integer arithmetic).
+func (k Keeper) Readiness(version uint64, sha []byte, profile uint32, th genesis.Fraction) (*Readiness, error) {
 	vals, err := k.Validators()
 	if err != nil {
 		return nil, err
 	}
-	r := &Readiness{Version: version, CodeSHA256: hex.EncodeToString(sha), Threshold: th}
+	r := &Readiness{Version: version, CodeSHA256: hex.EncodeToString(sha), Profile: profile, Threshold: th}
 	for _, v := range vals {
 		vr := ValidatorReadiness{Address: v.Address, Moniker: v.Moniker, Operator: v.Operator, Power: v.Power}
 		a, err := k.Attestation(v.Address)
 		if err != nil {
 			return nil, err
 		}
+		hasModule := false
 		if a != nil {
+			vr.Profiles = a.Profiles
+			vr.HasProfile = slices.Contains(a.Profiles, profile)
 			for _, iv := range a.Versions {
 				vr.Attested = append(vr.Attested, VersionRef{Version: iv.Version, CodeSHA256: hex.EncodeToString(iv.CodeSha256)})
 				if iv.Version == version && bytes.Equal(iv.CodeSha256, sha) {
-					vr.HasVersion = true
+					hasModule = true
 				}
 			}
 		}
+		vr.HasVersion = hasModule && vr.HasProfile
 		r.TotalPower += v.Power
 		if vr.HasVersion {
 			r.AttestedPower += v.Power

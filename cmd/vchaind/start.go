@@ -136,7 +136,15 @@ func prepareRuntime(ctx context.Context, app *node.App, log cmtlog.Logger) error
 		log.Error("runtime version of the chain's history is not installed on this node",
 			"version", m.Version, "sha256", m.CodeSHA256, "install", app.Exec.InstallHint(m.Version))
 	}
-	next, err := app.Exec.NextRuntime()
+	profiles, err := app.Exec.MissingProfiles()
+	if err != nil {
+		return err
+	}
+	for _, p := range profiles {
+		log.Error("an execution profile of the chain's history is newer than this vchaind: it will pause there",
+			"profile", p, "known", fmt.Sprintf("1..%d", profile.Latest()), "fix", "upgrade vchaind")
+	}
+	next, nextProfile, err := app.Exec.NextRuntime()
 	if err != nil {
 		return err
 	}
@@ -144,9 +152,18 @@ func prepareRuntime(ctx context.Context, app *node.App, log cmtlog.Logger) error
 	if err != nil {
 		return err
 	}
-	// VersionRef carries no profile yet; until it does, the check runs under profile 1,
-	// the only one shipped (issue 11 §1 finishes this site).
-	prof, err := profile.Get(1)
+	for logged := false; !profile.Knows(nextProfile); logged = true {
+		if !logged {
+			log.Error(fmt.Sprintf("PAUSED before starting: this vchaind knows profiles 1..%d; release v%d needs profile %d: upgrade vchaind",
+				profile.Latest(), next.Version, nextProfile), "height", app.Exec.Height()+1)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped while waiting: runtime v%d needs execution profile %d, this vchaind knows 1..%d", next.Version, nextProfile, profile.Latest())
+		case <-time.After(time.Second):
+		}
+	}
+	prof, err := profile.Get(nextProfile)
 	if err != nil {
 		return err
 	}
@@ -171,7 +188,7 @@ func prepareRuntime(ctx context.Context, app *node.App, log cmtlog.Logger) error
 	if err != nil {
 		return fmt.Errorf("runtime v%d: %w", next.Version, err)
 	}
-	log.Info("runtime ready", "version", next.Version, "sha256", next.CodeSHA256, "height", app.Exec.Height()+1)
+	log.Info("runtime ready", "version", next.Version, "sha256", next.CodeSHA256, "profile", nextProfile, "height", app.Exec.Height()+1)
 	return nil
 }
 

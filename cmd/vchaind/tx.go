@@ -15,7 +15,10 @@ import (
 	"github.com/vchain/vchain/internal/client"
 )
 
-// txOutput is what `tx call` prints.
+// txOutput is what `tx call` prints. Data, RuntimeVersion and Profile come from the
+// result's execution record, which consensus covers: the contract's data and the runtime
+// version and profile that executed the transaction. A transaction rejected before
+// execution has no record: it shows its block's version from the events, and profile 0.
 type txOutput struct {
 	Height         int64  `json:"height"`
 	Hash           string `json:"hash"`
@@ -26,6 +29,7 @@ type txOutput struct {
 	GasWanted      int64  `json:"gas_wanted"`
 	GasUsed        int64  `json:"gas_used"`
 	RuntimeVersion string `json:"runtime_version"`
+	Profile        uint32 `json:"profile"`
 	Nonce          uint64 `json:"nonce"`
 }
 
@@ -40,6 +44,7 @@ type simOutput struct {
 	GasUsed        uint64 `json:"gas_used"`
 	GasSuggested   uint64 `json:"gas_suggested"`
 	RuntimeVersion string `json:"runtime_version"`
+	Profile        uint32 `json:"profile"`
 	Nonce          uint64 `json:"nonce"`
 }
 
@@ -54,8 +59,9 @@ func newTxCmd(g *globals) *cobra.Command {
 		Short: "Call a contract method and wait for the block that commits it",
 		Long: `Sign a call with the --from key (its nonce is looked up from the node, counting
 transactions still in its mempool), broadcast it, wait until it is committed, and print
-the height, hash, result code and log, result data, gas used and the runtime version that
-executed it. Exits 1 if the node refuses it, 2 if it is committed with a failure code.
+the height, hash, result code and log, result data, gas used, and the runtime version and
+execution profile that executed it (from the result's execution record, which consensus
+covers). Exits 1 if the node refuses it, 2 if it is committed with a failure code.
 
 Gas: without --gas, the call is first simulated on the node's last committed state (the
 /simulate query: nothing is broadcast or kept) and signed with the gas it used plus a
@@ -168,8 +174,14 @@ func submit(cmd *cobra.Command, g *globals, c *client.Client, raw []byte, nonce 
 	r := res.TxResult
 	out := txOutput{
 		Height: res.Height, Hash: fmt.Sprintf("%X", hash), Code: r.Code, CodeName: codes.Code(r.Code).String(),
-		Log: r.Log, Data: printable(r.Data), GasWanted: r.GasWanted, GasUsed: r.GasUsed,
+		Log: r.Log, GasWanted: r.GasWanted, GasUsed: r.GasUsed,
 		RuntimeVersion: client.RuntimeVersion(&r), Nonce: nonce,
+	}
+	profile := "-" // rejected before execution: nothing ran
+	if rec, err := client.Record(&r); err == nil {
+		out.Data, out.Profile, profile = printable(rec.Data), rec.Profile, strconv.FormatUint(uint64(rec.Profile), 10)
+	} else if len(r.Data) != 0 {
+		return res, fmt.Errorf("transaction %X in block %d: %w", hash, res.Height, err)
 	}
 	if err := newPrinter(cmd.OutOrStdout(), g).print(out,
 		field{"height", out.Height},
@@ -179,6 +191,7 @@ func submit(cmd *cobra.Command, g *globals, c *client.Client, raw []byte, nonce 
 		field{"result", out.Data},
 		field{"gas used", fmt.Sprintf("%d of %d", out.GasUsed, out.GasWanted)},
 		field{"runtime version", out.RuntimeVersion},
+		field{"profile", profile},
 	); err != nil {
 		return nil, err
 	}
@@ -193,7 +206,7 @@ func printSimulation(cmd *cobra.Command, g *globals, sim *executor.SimulateResul
 	out := simOutput{
 		Height: sim.Height, Code: uint32(sim.Code), CodeName: sim.Code.String(), Log: sim.Log, Data: printable(sim.Data),
 		GasWanted: sim.GasWanted, GasUsed: sim.GasUsed, GasSuggested: suggested,
-		RuntimeVersion: strconv.FormatUint(sim.RuntimeVersion, 10), Nonce: nonce,
+		RuntimeVersion: strconv.FormatUint(sim.RuntimeVersion, 10), Profile: sim.Profile, Nonce: nonce,
 	}
 	return newPrinter(cmd.OutOrStdout(), g).print(out,
 		field{"simulated on height", out.Height},
@@ -203,6 +216,7 @@ func printSimulation(cmd *cobra.Command, g *globals, sim *executor.SimulateResul
 		field{"gas used", fmt.Sprintf("%d of %d", out.GasUsed, out.GasWanted)},
 		field{"gas limit to use", out.GasSuggested},
 		field{"runtime version", out.RuntimeVersion},
+		field{"profile", out.Profile},
 	)
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vchain/vchain/app/executor"
+	"github.com/vchain/vchain/app/profile"
 	"github.com/vchain/vchain/app/runtime"
 	"github.com/vchain/vchain/app/upgrade"
 	"github.com/vchain/vchain/internal/client"
@@ -71,10 +72,16 @@ A downgrade is the same schedule command with a lower, registered version.`,
 func newRegisterCmd(g *globals) *cobra.Command {
 	var a adminTx
 	var file, shaHex, note string
+	var prof uint32
 	cmd := &cobra.Command{
-		Use:   "register VERSION (--file FILE | --sha256 HEX) --from admin",
-		Short: "Register a release on chain: VERSION is the module with this sha256",
-		Args:  cobra.ExactArgs(1),
+		Use:   "register VERSION (--file FILE | --sha256 HEX) [--profile P] --from admin",
+		Short: "Register a release on chain: VERSION is the module with this sha256, run under execution profile P",
+		Long: `Register a release on chain: VERSION is the module with this sha256, executed under
+execution profile P (the rules outside the module: instruction and host prices, memory cap,
+call depth, minimum gas, float rule). The default is the newest profile this vchaind knows.
+A release naming a profile can be scheduled only once validators holding the install
+threshold of voting power run a vchaind that carries it (see upgrade status).`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			version, err := parseVersion(args[0])
 			if err != nil {
@@ -97,18 +104,25 @@ func newRegisterCmd(g *globals) *cobra.Command {
 			default:
 				return errors.New("give the module with --file FILE, or its hash with --sha256 HEX")
 			}
+			if prof == 0 {
+				return errors.New("--profile must be 1 or more")
+			}
+			if !profile.Knows(prof) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: this vchaind knows profiles 1..%d, not %d; the release can be scheduled once enough validators run a vchaind that does\n", profile.Latest(), prof)
+			}
 			c, err := client.New(g.node)
 			if err != nil {
 				return err
 			}
 			return a.send(cmd, g, c, func(b *txv1.TxBody) {
-				b.Msg = &txv1.TxBody_RegisterRelease{RegisterRelease: &txv1.RegisterRelease{Version: version, CodeSha256: sum[:], Note: note}}
+				b.Msg = &txv1.TxBody_RegisterRelease{RegisterRelease: &txv1.RegisterRelease{Version: version, CodeSha256: sum[:], Note: note, Profile: prof}}
 			})
 		},
 	}
 	cmd.Flags().StringVar(&file, "file", "", "the module file (its sha256 is registered)")
 	cmd.Flags().StringVar(&shaHex, "sha256", "", "the module's sha256, hex")
 	cmd.Flags().StringVar(&note, "note", "", "a note stored with the release (at most 256 bytes)")
+	cmd.Flags().Uint32Var(&prof, "profile", profile.Latest(), "the execution profile the release runs under")
 	a.flags(cmd, "registration")
 	return cmd
 }
@@ -142,20 +156,20 @@ func newStatusCmd(g *globals) *cobra.Command {
 func printStatus(w io.Writer, st *executor.UpgradeStatus) {
 	e := st.Effective
 	fmt.Fprintf(w, "height:     %d\n", st.Height)
-	fmt.Fprintf(w, "effective:  v%d (sha256 %s) since height %d\n", e.Version, e.CodeSHA256, e.SinceHeight)
+	fmt.Fprintf(w, "effective:  v%d (sha256 %s, profile %d) since height %d\n", e.Version, e.CodeSHA256, e.Profile, e.SinceHeight)
 	if p := st.Pending; p != nil {
-		fmt.Fprintf(w, "pending:    v%d (sha256 %s) from height %d, %d blocks left; installed on this node: %v\n",
-			p.Version, p.CodeSHA256, p.StartHeight, p.BlocksLeft, p.Installed)
+		fmt.Fprintf(w, "pending:    v%d (sha256 %s, profile %d) from height %d, %d blocks left; installed on this node: %v; profile known: %v\n",
+			p.Version, p.CodeSHA256, p.Profile, p.StartHeight, p.BlocksLeft, p.Installed, p.ProfileKnown)
 	} else {
 		fmt.Fprintln(w, "pending:    none")
 	}
 	if p := st.Paused; p != nil {
-		fmt.Fprintf(w, "PAUSED:     this node waits for v%d (sha256 %s) to execute block %d, since %s\n            install it: %s\n",
-			p.Version, p.CodeSHA256, p.Height, p.Since.Format(time.RFC3339), p.Install)
+		fmt.Fprintf(w, "PAUSED:     this node cannot execute block %d since %s: %s\n            fix: %s\n",
+			p.Height, p.Since.Format(time.RFC3339), p.Reason, p.Install)
 	}
 	var rel []string
 	for _, r := range st.Releases {
-		rel = append(rel, fmt.Sprintf("v%d %s", r.Version, r.CodeSHA256[:12]))
+		rel = append(rel, fmt.Sprintf("v%d %s profile %d", r.Version, r.CodeSHA256[:12], r.Profile))
 	}
 	fmt.Fprintf(w, "releases:   %s\n", strings.Join(rel, ", "))
 	if r := st.Readiness; r != nil {
@@ -166,9 +180,9 @@ func printStatus(w io.Writer, st *executor.UpgradeStatus) {
 func printReadiness(w io.Writer, r *upgrade.Readiness) {
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	head := "VALIDATOR\tMONIKER\tPOWER\tATTESTED"
+	head := "VALIDATOR\tMONIKER\tPOWER\tATTESTED\tPROFILES"
 	if r.Version != 0 {
-		head += fmt.Sprintf("\tHAS v%d", r.Version)
+		head += fmt.Sprintf("\tHAS v%d + PROFILE %d", r.Version, r.Profile)
 	}
 	fmt.Fprintln(tw, head)
 	for _, v := range r.Validators {
@@ -179,7 +193,11 @@ func printReadiness(w io.Writer, r *upgrade.Readiness) {
 		if len(att) == 0 {
 			att = []string{"-"}
 		}
-		line := fmt.Sprintf("%s\t%s\t%d\t%s", v.Address, v.Moniker, v.Power, strings.Join(att, " "))
+		profiles := "-"
+		if len(v.Profiles) > 0 {
+			profiles = fmt.Sprint(v.Profiles)
+		}
+		line := fmt.Sprintf("%s\t%s\t%d\t%s\t%s", v.Address, v.Moniker, v.Power, strings.Join(att, " "), profiles)
 		if r.Version != 0 {
 			line += "\t" + map[bool]string{true: "yes", false: "no"}[v.HasVersion]
 		}
@@ -191,8 +209,8 @@ func printReadiness(w io.Writer, r *upgrade.Readiness) {
 		if r.Ready {
 			verdict = "READY"
 		}
-		fmt.Fprintf(w, "\nreadiness of v%d (sha256 %s): %d of %d voting power attested, threshold %s: %s\n",
-			r.Version, r.CodeSHA256, r.AttestedPower, r.TotalPower, r.Threshold, verdict)
+		fmt.Fprintf(w, "\nreadiness of v%d (sha256 %s, profile %d): %d of %d voting power attested both, threshold %s: %s\n",
+			r.Version, r.CodeSHA256, r.Profile, r.AttestedPower, r.TotalPower, r.Threshold, verdict)
 	}
 }
 
@@ -243,8 +261,8 @@ is printed and nothing is sent (--force skips this check; the chain checks again
 			if !st.Readiness.Ready {
 				if !force {
 					printReadiness(cmd.ErrOrStderr(), st.Readiness)
-					return fmt.Errorf("refusing to schedule v%d: validators with %d of %d voting power have installed it, the threshold is %s (install it on more nodes, or --force to let the chain decide)",
-						version, st.Readiness.AttestedPower, st.Readiness.TotalPower, st.Readiness.Threshold)
+					return fmt.Errorf("refusing to schedule v%d: validators with %d of %d voting power have installed it and run a vchaind carrying its profile %d, the threshold is %s (install it on more nodes or upgrade their vchaind, or --force to let the chain decide)",
+						version, st.Readiness.AttestedPower, st.Readiness.TotalPower, st.Readiness.Profile, st.Readiness.Threshold)
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: v%d is not ready (%d of %d voting power); sending anyway (--force): the chain will refuse it\n",
 					version, st.Readiness.AttestedPower, st.Readiness.TotalPower)
@@ -317,7 +335,7 @@ so the pending one, if any, is shown after it (JSON: "pending", null when none).
 			}
 			fields := make([]field, 0, len(h.History)+1)
 			for _, e := range h.History {
-				fields = append(fields, field{"from height " + strconv.FormatInt(e.Height, 10), fmt.Sprintf("v%d (sha256 %s)", e.Version, e.CodeSHA256)})
+				fields = append(fields, field{"from height " + strconv.FormatInt(e.Height, 10), fmt.Sprintf("v%d (sha256 %s, profile %d)", e.Version, e.CodeSHA256, e.Profile)})
 			}
 			if p := h.Pending; p != nil {
 				when := "the next block"
@@ -327,7 +345,7 @@ so the pending one, if any, is shown after it (JSON: "pending", null when none).
 				case p.BlocksLeft > 1:
 					when = fmt.Sprintf("after %d more blocks", p.BlocksLeft)
 				}
-				fields = append(fields, field{"pending", fmt.Sprintf("v%d (sha256 %s) from height %d (%s)", p.Version, p.CodeSHA256, p.StartHeight, when)})
+				fields = append(fields, field{"pending", fmt.Sprintf("v%d (sha256 %s, profile %d) from height %d (%s)", p.Version, p.CodeSHA256, p.Profile, p.StartHeight, when)})
 			}
 			return newPrinter(cmd.OutOrStdout(), g).print(h, fields...)
 		},

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
@@ -172,8 +173,22 @@ func (c *Client) WaitTx(ctx context.Context, hash []byte, timeout time.Duration)
 	}
 }
 
-// RuntimeVersion returns the runtime_version attribute of a result's vchain_tx event.
+// Record decodes the execution record a committed transaction's result carries in its
+// data (see executor.DecodeExecResult): the runtime version and profile that executed it,
+// which consensus covers, and the contract's data. A transaction rejected before
+// execution has none (an error).
+func Record(r *abcitypes.ExecTxResult) (*txv1.ExecResult, error) {
+	return executor.DecodeExecResult(r.Data)
+}
+
+// RuntimeVersion returns the runtime version that executed a result's transaction, from
+// its execution record; for a transaction rejected before execution, which has none, the
+// runtime_version attribute of its vchain_tx event (the block's version, which events
+// report but consensus does not cover).
 func RuntimeVersion(r *abcitypes.ExecTxResult) string {
+	if rec, err := Record(r); err == nil {
+		return strconv.FormatUint(rec.RuntimeVersion, 10)
+	}
 	for _, e := range r.Events {
 		if e.Type == executor.EventTx {
 			for _, a := range e.Attributes {

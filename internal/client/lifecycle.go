@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/vchain/vchain/app/executor"
+	"github.com/vchain/vchain/app/profile"
 	txv1 "github.com/vchain/vchain/proto/vchain/tx/v1"
 )
 
@@ -29,10 +30,12 @@ func (c *Client) UpgradeStatus(ctx context.Context, version uint64) (*executor.U
 	return &st, nil
 }
 
-// AttestMsg sets an attestation by validator of versions (version -> sha256 of its module).
+// AttestMsg sets an attestation by validator of versions (version -> sha256 of its module)
+// and of the execution profiles this binary carries: the attestation speaks for the node
+// running this vchaind.
 func AttestMsg(validator string, versions map[uint64][32]byte) func(*txv1.TxBody) {
 	return func(b *txv1.TxBody) {
-		m := &txv1.AttestInstall{Validator: validator}
+		m := &txv1.AttestInstall{Validator: validator, Profiles: profile.Supported()}
 		for v, sum := range versions {
 			m.Versions = append(m.Versions, &txv1.InstalledVersion{Version: v, CodeSha256: append([]byte(nil), sum[:]...)})
 		}

@@ -24,6 +24,7 @@ import (
 	cmttypes "github.com/cometbft/cometbft/types"
 
 	"github.com/vchain/vchain/app/genesis"
+	"github.com/vchain/vchain/app/profile"
 	"github.com/vchain/vchain/app/runtime"
 	"github.com/vchain/vchain/internal/keyring"
 )
@@ -191,7 +192,7 @@ func BuildGenesis(nodes []*Node, o GenesisOptions) (*cmttypes.GenesisDoc, error)
 	app := genesis.AppState{
 		Admins:           o.Admins,
 		InstallThreshold: o.InstallThreshold,
-		Runtime:          genesis.RuntimeRef{Version: 1, CodeSHA256: o.RuntimeSHA256},
+		Runtime:          genesis.RuntimeRef{Version: 1, CodeSHA256: o.RuntimeSHA256, Profile: profile.Latest()},
 	}
 	doc := &cmttypes.GenesisDoc{
 		ChainID:         o.ChainID,

@@ -14,7 +14,6 @@ import (
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
 	"github.com/cometbft/cometbft/proxy"
-	cmttypes "github.com/cometbft/cometbft/types"
 	dbm "github.com/cosmos/cosmos-db"
 	"github.com/spf13/viper"
 
@@ -60,15 +59,6 @@ func OpenApp(ctx context.Context, p home.Paths, c home.AppConfig, log cmtlog.Log
 		st.Close()
 		return nil, err
 	}
-	// ProcessProposal checks block.max_gas, a consensus parameter CometBFT shows the app
-	// only at InitChain; the app never changes it, so the genesis file's value holds.
-	doc, err := cmttypes.GenesisDocFromFile(p.Genesis())
-	if err != nil {
-		rm.Close(ctx)
-		st.Close()
-		return nil, fmt.Errorf("read block.max_gas from the genesis: %w", err)
-	}
-	ex.SetMaxBlockGas(doc.ConsensusParams.Block.MaxGas)
 	return &App{Store: st, Runtimes: rm, Exec: ex, ABCI: abci.New(ex, log.With("module", "vchain"))}, nil
 }
 

@@ -25,7 +25,8 @@ import (
 // gives the length back unchanged, so the original instruction then runs as
 // it was written. Running out of gas therefore stops the module before the
 // bulk instruction does any work. The base cost of the instruction itself
-// (costHeavy) is still charged with its segment.
+// (Rules.Bulk) is still charged with its segment. The length prices are
+// Rules.BulkBytesPerGas and Rules.TableElementsPerGas.
 //
 // The helpers are appended after the module's own functions (and their type
 // after its own types), so no existing function or type index moves. They
@@ -43,16 +44,6 @@ import (
 // value reaches the gas global. The contract benchmarks (BenchmarkCall,
 // BenchmarkCallTransfer, BenchmarkSpin) do not move.
 
-// Length prices, part of the consensus rules like the instruction costs.
-const (
-	// BulkBytesPerGas: memory.copy, memory.fill and memory.init pay one gas
-	// per started BulkBytesPerGas bytes, on top of costHeavy.
-	BulkBytesPerGas = 8
-	// TableElementsPerGas: table.copy, table.init and table.fill pay one
-	// gas per started TableElementsPerGas elements, on top of costHeavy.
-	TableElementsPerGas = 1
-)
-
 // bulkKind says which helper, if any, an instruction needs.
 type bulkKind uint8
 
@@ -65,29 +56,30 @@ const (
 )
 
 // unitsPerGas returns the number of units (bytes or elements) one gas pays
-// for. It must be a power of two: the helper divides with a shift.
-func (k bulkKind) unitsPerGas() uint64 {
+// for under r. It is a power of two (Rules.validate): the helper divides
+// with a shift.
+func (k bulkKind) unitsPerGas(r Rules) uint64 {
 	if k == bulkElems {
-		return TableElementsPerGas
+		return uint64(r.TableElementsPerGas)
 	}
-	return BulkBytesPerGas
+	return uint64(r.BulkBytesPerGas)
 }
 
 // bulkPrice is the gas a bulk instruction of kind k pays for n units on top
-// of costHeavy: ceil(n / unitsPerGas). It is what the helper computes, kept
+// of Rules.Bulk: ceil(n / unitsPerGas). It is what the helper computes, kept
 // here for the tests and the documentation.
-func bulkPrice(k bulkKind, n uint32) int64 {
-	u := k.unitsPerGas()
+func bulkPrice(r Rules, k bulkKind, n uint32) int64 {
+	u := k.unitsPerGas(r)
 	return int64((uint64(n) + u - 1) / u)
 }
 
 // helperType is the function type of every helper: (i32) -> (i32).
 var helperType = []byte{0x60, 0x01, 0x7f, 0x01, 0x7f}
 
-// helperBody returns the size-prefixed body of the helper for kind k, with
-// the gas global at index gas.
-func helperBody(k bulkKind, gas uint32) []byte {
-	u := k.unitsPerGas()
+// helperBody returns the size-prefixed body of the helper for kind k under
+// r, with the gas global at index gas.
+func helperBody(k bulkKind, gas uint32, r Rules) []byte {
+	u := k.unitsPerGas(r)
 	shift := int64(0)
 	for 1<<shift < u {
 		shift++
@@ -149,15 +141,24 @@ func appendVector(old []byte, added uint32, entries []byte) ([]byte, error) {
 }
 
 // helperSections returns the type and function section payloads with the
-// helpers' type and declarations appended.
-func helperSections(m *module) (types, funcs []byte, err error) {
+// helpers' type, then the wrapper block types (see rewriter.wrapper),
+// appended to the types, and, when bulk, the helpers' declarations
+// appended to the functions (funcs is nil otherwise).
+func helperSections(m *module, bulk bool, blockTypes [][]byte) (types, funcs []byte, err error) {
 	if m.typeIdx < 0 || m.funcIdx < 0 {
-		// Bulk instructions live in function bodies, and a module with
-		// bodies has both sections; parseModule checked the type indices.
-		return nil, nil, fmt.Errorf("meter: bulk instructions in a module without type or function section")
+		// Both live in function bodies, and a module with bodies has both
+		// sections; parseModule checked the type indices.
+		return nil, nil, fmt.Errorf("meter: function bodies in a module without type or function section")
 	}
-	if types, err = appendVector(m.sections[m.typeIdx].payload, 1, helperType); err != nil {
+	added := cat(helperType)
+	for _, t := range blockTypes {
+		added = append(added, t...)
+	}
+	if types, err = appendVector(m.sections[m.typeIdx].payload, 1+uint32(len(blockTypes)), added); err != nil {
 		return nil, nil, fmt.Errorf("meter: type section: %w", err)
+	}
+	if !bulk {
+		return types, nil, nil
 	}
 	var decl []byte
 	for i := 0; i < bulkHelpers; i++ {
@@ -167,4 +168,13 @@ func helperSections(m *module) (types, funcs []byte, err error) {
 		return nil, nil, fmt.Errorf("meter: function section: %w", err)
 	}
 	return types, funcs, nil
+}
+
+// cat concatenates byte slices into a new one.
+func cat(parts ...[]byte) []byte {
+	var out []byte
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
 }

@@ -98,7 +98,7 @@ func TestBulkPrice(t *testing.T) {
 		for _, e := range engines {
 			for _, n := range lengths {
 				t.Run(fmt.Sprintf("%s/%s/%d", o.name, e.name, n), func(t *testing.T) {
-					want := 14 + bulkPrice(o.kind, n)
+					want := 14 + bulkPrice(rules1, o.kind, n)
 					_, left, err := run(t, e.cfg(), wasm, want+1000, "f", uint64(n))
 					if err != nil {
 						t.Fatalf("call: %v", err)
@@ -136,8 +136,8 @@ func TestBulkPriceFormula(t *testing.T) {
 		{bulkElems, 1 << 20, 1 << 20},
 	}
 	for _, tc := range tests {
-		if got := bulkPrice(tc.kind, tc.n); got != tc.want {
-			t.Errorf("bulkPrice(%d, %d) = %d, want %d", tc.kind, tc.n, got, tc.want)
+		if got := bulkPrice(rules1, tc.kind, tc.n); got != tc.want {
+			t.Errorf("bulkPrice(rules1, %d, %d) = %d, want %d", tc.kind, tc.n, got, tc.want)
 		}
 	}
 }
@@ -162,7 +162,7 @@ func TestStepBulkKind(t *testing.T) {
 		{[]byte{0x10, 0}, bulkNone},     // call
 	}
 	for _, tc := range tests {
-		d := decoder{gasIdx: 1, bulk: bulkElems} // a stale kind must be cleared
+		d := decoder{gasIdx: 1, rules: rules1, bulk: bulkElems} // a stale kind must be cleared
 		if _, _, _, err := d.step(tc.enc, 0, 0); err != nil {
 			t.Fatalf("% x: %v", tc.enc, err)
 		}
@@ -177,12 +177,12 @@ func TestStepBulkKind(t *testing.T) {
 // gas left on both engines.
 func TestBulkOutOfGasBeforeWork(t *testing.T) {
 	ctx := context.Background()
-	out, err := Instrument(bulkModule(bulkOps[0]))
+	out, err := Instrument(bulkModule(bulkOps[0]), rules1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const n = bulkMemPages << 16
-	cost := 14 + bulkPrice(bulkBytes, n)
+	cost := 14 + bulkPrice(rules1, bulkBytes, n)
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
 			r := wazero.NewRuntimeWithConfig(ctx, e.cfg())
@@ -226,11 +226,11 @@ func TestBulkHelpersLayout(t *testing.T) {
 		{"table.copy", bulkModule(bulkOps[4]), 3, 4, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := Instrument(tc.wasm)
+			out, err := Instrument(tc.wasm, rules1)
 			if err != nil {
 				t.Fatal(err)
 			}
-			again, _ := Instrument(tc.wasm)
+			again, _ := Instrument(tc.wasm, rules1)
 			if !bytes.Equal(out, again) {
 				t.Fatal("two runs gave different output")
 			}
@@ -326,7 +326,7 @@ func BenchmarkBulk(b *testing.B) {
 // it gets 10M gas and must run out.
 func benchGas(b *testing.B, wasm []byte, fn string, forever bool, args ...uint64) {
 	ctx := context.Background()
-	out, err := Instrument(wasm)
+	out, err := Instrument(wasm, rules1)
 	if err != nil {
 		b.Fatal(err)
 	}

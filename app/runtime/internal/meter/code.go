@@ -1,29 +1,10 @@
 package meter
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
-)
-
-// Instruction costs. They are part of consensus: changing any of them
-// changes how much gas every contract uses, so they are constants here and
-// not options.
-const (
-	// costDefault is charged for every original instruction.
-	costDefault = 1
-	// costHeavy is charged for calls and for instructions whose engine
-	// implementation does much more than one machine operation (bulk-writing
-	// memory and tables). Bulk instructions pay for their length on top of
-	// it (see bulk.go).
-	costHeavy = 10
-	// costGrow is charged for memory.grow and costRefFunc for ref.func:
-	// wazero's compiler leaves generated code to run them in Go, which
-	// takes about 25 ns and 110-140 ns (BenchmarkSlowOps), so a loop of them
-	// at costHeavy would buy 4 and 100 times more time per gas than the
-	// cheapest loop of ordinary instructions (about 0.45 ns per gas,
-	// BenchmarkBulk/tightest). These costs bring them to that rate.
-	costGrow    = 60
-	costRefFunc = 300
+	"math"
 )
 
 // term says how an instruction ends a straight-line segment, if it does.
@@ -56,9 +37,9 @@ const (
 // across functions so that decoding does not allocate.
 type decoder struct {
 	gasIdx uint32 // first global index the original code may not use
+	rules  Rules  // prices; zero in constant expressions, which are not charged
 	stack  []byte
 	bulk   bulkKind // set by step: the helper the last instruction needs
-	call   bool     // set by step: the last instruction is call or call_indirect
 }
 
 func isValType(b byte) bool {
@@ -119,9 +100,8 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 	op := b[pos]
 	pos++
 	d.bulk = bulkNone
-	d.call = false
 	t := termNone
-	w := int64(costDefault)
+	w := int64(d.rules.Default)
 	var err error
 	switch op {
 	case 0x00: // unreachable
@@ -169,19 +149,17 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 		t = termDead
 	case 0x10: // call f
 		_, pos, err = readU32(b, pos)
-		w = costHeavy
-		d.call = true
+		w = int64(d.rules.Call)
 	case 0x11: // call_indirect type table
 		pos, err = skipU32s(b, pos, 2)
-		w = costHeavy
-		d.call = true
+		w = int64(d.rules.Call)
 	case 0x12: // return_call f
 		_, pos, err = readU32(b, pos)
-		w = costHeavy
+		w = int64(d.rules.Call)
 		t = termDead
 	case 0x13: // return_call_indirect type table
 		pos, err = skipU32s(b, pos, 2)
-		w = costHeavy
+		w = int64(d.rules.Call)
 		t = termDead
 	case 0x1a, 0x1b: // drop, select
 	case 0x1c: // select vec(valtype)
@@ -225,7 +203,7 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 		pos, err = zeroByte(b, pos)
 	case 0x40: // memory.grow
 		pos, err = zeroByte(b, pos)
-		w = costGrow
+		w = int64(d.rules.MemoryGrow)
 	case 0x41: // i32.const
 		_, pos, err = readSigned(b, pos, 32)
 	case 0x42: // i64.const
@@ -249,7 +227,7 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 	case 0xd1: // ref.is_null
 	case 0xd2: // ref.func f
 		_, pos, err = readU32(b, pos)
-		w = costRefFunc
+		w = int64(d.rules.RefFunc)
 	case 0xfc:
 		var sub uint32
 		if sub, pos, err = readU32(b, pos); err != nil {
@@ -261,27 +239,27 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 			if _, pos, err = readU32(b, pos); err == nil {
 				pos, err = zeroByte(b, pos)
 			}
-			w, d.bulk = costHeavy, bulkBytes
+			w, d.bulk = int64(d.rules.Bulk), bulkBytes
 		case 9: // data.drop
 			_, pos, err = readU32(b, pos)
 		case 10: // memory.copy 0x00 0x00
 			if pos, err = zeroByte(b, pos); err == nil {
 				pos, err = zeroByte(b, pos)
 			}
-			w, d.bulk = costHeavy, bulkBytes
+			w, d.bulk = int64(d.rules.Bulk), bulkBytes
 		case 11: // memory.fill 0x00
 			pos, err = zeroByte(b, pos)
-			w, d.bulk = costHeavy, bulkBytes
+			w, d.bulk = int64(d.rules.Bulk), bulkBytes
 		case 12, 14: // table.init elem table, table.copy table table
 			pos, err = skipU32s(b, pos, 2)
-			w, d.bulk = costHeavy, bulkElems
+			w, d.bulk = int64(d.rules.Bulk), bulkElems
 		case 13, 16: // elem.drop, table.size
 			_, pos, err = readU32(b, pos)
 		case 15: // table.grow: refused, see maxTableElements
 			return pos, t, 0, fmt.Errorf("table.grow at offset %d is not supported: tables keep their declared size", base+start)
 		case 17: // table.fill
 			_, pos, err = readU32(b, pos)
-			w, d.bulk = costHeavy, bulkElems
+			w, d.bulk = int64(d.rules.Bulk), bulkElems
 		default:
 			return pos, t, 0, fmt.Errorf("unsupported opcode 0xfc %d at offset %d", sub, base+start)
 		}
@@ -330,9 +308,39 @@ type rewriter struct {
 	usedBulk bool
 	sites    []site // bulk instructions and calls of the current segment, reused
 
-	// enter and leave go around every call and call_indirect (see
-	// depth.go); nil when the depth is not limited (tests only).
+	// enter and leave count the frame of a function that is not a leaf
+	// (see depth.go): enter at its entry, leave on every way out.
 	enter, leave []byte
+	// types are the block types [] -> results added for the wrapper
+	// blocks of functions with several results, encoded; the first gets
+	// type index module.types+1 (the bulk helpers' type comes first).
+	types [][]byte
+}
+
+// wrapper returns how a counted function of type t is wrapped: its block
+// has the function's results, one value type byte, none (0x40) or, for
+// several, a type index added to the module.
+func (r *rewriter) wrapper(m *module, t uint32) (*depthFrame, error) {
+	res := m.results[t]
+	switch len(res) {
+	case 0:
+		return &depthFrame{blockType: []byte{0x40}}, nil
+	case 1:
+		return &depthFrame{blockType: []byte{res[0]}}, nil
+	}
+	enc := cat([]byte{0x60, 0x00}, appendU32(nil, uint32(len(res))), res)
+	k := 0
+	for k < len(r.types) && !bytes.Equal(r.types[k], enc) {
+		k++
+	}
+	if k == len(r.types) {
+		r.types = append(r.types, enc)
+	}
+	idx := uint64(m.types) + 1 + uint64(k)
+	if idx > math.MaxInt32 {
+		return nil, fmt.Errorf("too many types to add a block type")
+	}
+	return &depthFrame{blockType: appendS64(nil, int64(idx))}, nil
 }
 
 // site is a bulk instruction or a call in a function body: its offset, the
@@ -340,18 +348,32 @@ type rewriter struct {
 type site struct {
 	at, end int
 	kind    bulkKind
-	call    bool
+	exit    bool   // return or tail call of a counted function
+	open    uint32 // blocks open in the original body at the site
 }
 
-// newRewriter returns a rewriter for a module whose gas global has index
-// gasIdx (the depth global follows it), whose bulk instruction helpers
-// start at function index helperBase, and whose call depth may not exceed
-// depthLimit (0: unlimited, for tests).
-func newRewriter(gasIdx, helperBase, depthLimit uint32) *rewriter {
-	r := &rewriter{d: decoder{gasIdx: gasIdx}}
-	if depthLimit > 0 {
-		r.enter, r.leave = depthCode(gasIdx+1, depthLimit)
-	}
+// depthFrame is how a counted function is wrapped: the block type of the
+// wrapper block, which has the function's result types.
+type depthFrame struct {
+	blockType []byte
+}
+
+// Opcodes the rewriter emits or looks for.
+const (
+	opBlock              = 0x02
+	opEnd                = 0x0b
+	opBr                 = 0x0c
+	opReturn             = 0x0f
+	opReturnCall         = 0x12
+	opReturnCallIndirect = 0x13
+)
+
+// newRewriter returns a rewriter applying rules to a module whose gas
+// global has index gasIdx (the depth global follows it) and whose bulk
+// instruction helpers start at function index helperBase.
+func newRewriter(gasIdx, helperBase uint32, rules Rules) *rewriter {
+	r := &rewriter{d: decoder{gasIdx: gasIdx, rules: rules}}
+	r.enter, r.leave = depthCode(gasIdx+1, rules.MaxCallDepth)
 	for k := bulkBytes; int(k) <= bulkHelpers; k++ {
 		r.calls[k] = appendU32([]byte{0x10}, helperBase+uint32(k)-1)
 	}
@@ -383,32 +405,74 @@ func (r *rewriter) appendCharge(out []byte, cost int64) []byte {
 
 var errMissingEnd = errors.New("function body ends before its final end")
 
-// function rewrites one function body (locals and expression, without the
-// size prefix) into r.fn. base is the module offset of body[0].
-func (r *rewriter) function(body []byte, base int) error {
+// isLeaf reports whether a function body (locals and expression) contains no
+// call, call_indirect, return_call or return_call_indirect: a leaf adds one
+// frame to the stack and never more. base is the module offset of body[0].
+func (d *decoder) isLeaf(body []byte, base int) (bool, error) {
+	pos, err := skipLocals(body, base)
+	if err != nil {
+		return false, err
+	}
+	d.stack = d.stack[:0]
+	leaf := true
+	for {
+		if pos >= len(body) {
+			return false, fmt.Errorf("%w (%d blocks open)", errMissingEnd, len(d.stack))
+		}
+		if op := body[pos]; op >= 0x10 && op <= 0x13 {
+			leaf = false
+		}
+		var t term
+		if pos, t, _, err = d.step(body, pos, base); err != nil {
+			return false, err
+		}
+		if t == termFinal {
+			return leaf, nil
+		}
+	}
+}
+
+// skipLocals checks a function body's local declarations and returns the
+// position after them. base is the module offset of body[0].
+func skipLocals(body []byte, base int) (int, error) {
 	n, pos, err := readU32(body, 0)
 	if err != nil {
-		return fmt.Errorf("local declaration count at offset %d: %w", base, err)
+		return pos, fmt.Errorf("local declaration count at offset %d: %w", base, err)
 	}
 	var locals uint64
 	for i := uint32(0); i < n; i++ {
 		var k uint32
 		if k, pos, err = readU32(body, pos); err != nil {
-			return fmt.Errorf("local declaration %d at offset %d: %w", i, base+pos, err)
+			return pos, fmt.Errorf("local declaration %d at offset %d: %w", i, base+pos, err)
 		}
 		if locals += uint64(k); locals > maxLocals {
-			return fmt.Errorf("more than %d locals", maxLocals)
+			return pos, fmt.Errorf("more than %d locals", maxLocals)
 		}
 		if pos >= len(body) {
-			return fmt.Errorf("local declaration %d: %w", i, errEOF)
+			return pos, fmt.Errorf("local declaration %d: %w", i, errEOF)
 		}
 		if !isValType(body[pos]) {
-			return fmt.Errorf("local declaration %d at offset %d: unsupported value type 0x%02x", i, base+pos, body[pos])
+			return pos, fmt.Errorf("local declaration %d at offset %d: unsupported value type 0x%02x", i, base+pos, body[pos])
 		}
 		pos++
 	}
+	return pos, nil
+}
+
+// function rewrites one function body (locals and expression, without the
+// size prefix) into r.fn. base is the module offset of body[0].
+func (r *rewriter) function(body []byte, base int, depth *depthFrame) error {
+	pos, err := skipLocals(body, base)
+	if err != nil {
+		return err
+	}
 	r.fn = append(r.fn[:0], body[:pos]...)
 	r.d.stack = r.d.stack[:0]
+	if depth != nil {
+		r.fn = append(r.fn, r.enter...)
+		r.fn = append(r.fn, opBlock)
+		r.fn = append(r.fn, depth.blockType...)
+	}
 
 	charge := true // function entry
 	for {
@@ -425,17 +489,20 @@ func (r *rewriter) function(body []byte, base int) error {
 				return err
 			}
 			cost += w
-			if r.d.bulk != bulkNone || (r.d.call && r.enter != nil) {
-				r.sites = append(r.sites, site{at, pos, r.d.bulk, r.d.call})
+			op := body[at]
+			exit := depth != nil && (op == opReturn || op == opReturnCall || op == opReturnCallIndirect)
+			if r.d.bulk != bulkNone || exit {
+				r.sites = append(r.sites, site{at: at, end: pos, kind: r.d.bulk, exit: exit, open: uint32(len(r.d.stack))})
 			}
 		}
 		if charge && cost > 0 {
 			r.fn = r.appendCharge(r.fn, cost)
 		}
 		// Copy the segment, with each bulk instruction preceded by the call
-		// to its helper and each call wrapped in the depth count (also in
-		// dead code, where it is valid and never runs: one rule is simpler
-		// to check than two).
+		// to its helper and, in a counted function, each return turned into
+		// a branch to the wrapper block and each tail call preceded by the
+		// depth decrement (also in dead code, where it is valid and never
+		// runs: one rule is simpler to check than two).
 		from := segStart
 		for _, s := range r.sites {
 			r.fn = append(r.fn, body[from:s.at]...)
@@ -444,11 +511,15 @@ func (r *rewriter) function(body []byte, base int) error {
 				r.fn = append(r.fn, r.calls[s.kind]...)
 				r.usedBulk = true
 			}
-			if s.call {
-				r.fn = append(r.fn, r.enter...)
-				r.fn = append(r.fn, body[s.at:s.end]...)
-				r.fn = append(r.fn, r.leave...)
-				from = s.end
+			if s.exit {
+				if body[s.at] == opReturn {
+					// br to the wrapper, the outermost label: priced as
+					// the return it replaces.
+					r.fn = appendU32(append(r.fn, opBr), s.open)
+					from = s.end
+				} else {
+					r.fn = append(r.fn, r.leave...)
+				}
 			}
 		}
 		r.sites = r.sites[:0]
@@ -456,6 +527,12 @@ func (r *rewriter) function(body []byte, base int) error {
 		if t == termFinal {
 			if pos != len(body) {
 				return fmt.Errorf("unbalanced end at offset %d: %d bytes follow the function's final end", base+pos-1, len(body)-pos)
+			}
+			if depth != nil {
+				// The original final end closed the wrapper block: every
+				// way out of the body comes through here.
+				r.fn = append(r.fn, r.leave...)
+				r.fn = append(r.fn, opEnd)
 			}
 			return nil
 		}

@@ -71,7 +71,9 @@ func recursion(name string, live uint32) []byte {
 func callDepth(t *testing.T, cfg wazero.RuntimeConfig, wasm []byte, limit uint32, n uint64) (errs [2]error, depth [2]uint32) {
 	t.Helper()
 	ctx := context.Background()
-	out, err := instrument(wasm, limit)
+	rules := rules1
+	rules.MaxCallDepth = limit
+	out, err := Instrument(wasm, rules)
 	if err != nil {
 		t.Fatalf("instrument: %v", err)
 	}
@@ -94,36 +96,37 @@ func callDepth(t *testing.T, cfg wazero.RuntimeConfig, wasm []byte, limit uint32
 	return errs, depth
 }
 
-// TestCallDepthLimit: MaxCallDepth frames run, one more traps before the
+// TestCallDepthLimit: rules1.MaxCallDepth frames run, one more traps before the
 // call, through call, call_indirect and mutual recursion alike, on both
 // engines; the trap leaves the depth global above the limit (how the host
-// recognises it) and a call that returns leaves it at 1.
+// recognises it) and a call that returns leaves it at 0.
 func TestCallDepthLimit(t *testing.T) {
+	limit := uint64(rules1.MaxCallDepth)
 	cases := []struct {
 		n    uint64 // frames below the host's call
 		trap bool
 	}{
 		{0, false},
-		{MaxCallDepth - 1, false}, // MaxCallDepth frames in all
-		{MaxCallDepth, true},
-		{MaxCallDepth + 1, true},
+		{limit - 1, false}, // limit frames in all
+		{limit, true},
+		{limit + 1, true},
 	}
 	for _, e := range engines {
 		for _, kind := range []string{"call", "call_indirect", "mutual"} {
 			wasm := recursion(kind, 0)
 			for _, tc := range cases {
 				t.Run(fmt.Sprintf("%s/%s/%d", e.name, kind, tc.n), func(t *testing.T) {
-					errs, depth := callDepth(t, e.cfg(), wasm, MaxCallDepth, tc.n)
+					errs, depth := callDepth(t, e.cfg(), wasm, rules1.MaxCallDepth, tc.n)
 					if !tc.trap {
 						for i := range errs {
-							if errs[i] != nil || depth[i] != 1 {
-								t.Fatalf("call %d: err %v, depth global %d; want success and 1", i, errs[i], depth[i])
+							if errs[i] != nil || depth[i] != 0 {
+								t.Fatalf("call %d: err %v, depth global %d; want success and 0", i, errs[i], depth[i])
 							}
 						}
 						return
 					}
-					if errs[0] == nil || depth[0] != MaxCallDepth+1 {
-						t.Fatalf("err %v, depth global %d; want a trap with %d", errs[0], depth[0], MaxCallDepth+1)
+					if errs[0] == nil || depth[0] != rules1.MaxCallDepth+1 {
+						t.Fatalf("err %v, depth global %d; want a trap with %d", errs[0], depth[0], rules1.MaxCallDepth+1)
 					}
 				})
 			}
@@ -138,9 +141,66 @@ func TestCallDepthBeforeNativeStack(t *testing.T) {
 	wasm := recursion("call", 4000)
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
-			errs, depth := callDepth(t, e.cfg(), wasm, MaxCallDepth, 1<<20)
-			if errs[0] == nil || depth[0] != MaxCallDepth+1 {
-				t.Fatalf("err %v, depth global %d; want the depth trap (%d)", errs[0], depth[0], MaxCallDepth+1)
+			errs, depth := callDepth(t, e.cfg(), wasm, rules1.MaxCallDepth, 1<<20)
+			if errs[0] == nil || depth[0] != rules1.MaxCallDepth+1 {
+				t.Fatalf("err %v, depth global %d; want the depth trap (%d)", errs[0], depth[0], rules1.MaxCallDepth+1)
+			}
+		})
+	}
+}
+
+// TestCallDepthLeavesAndExits: a leaf on top of a full stack of counted
+// frames runs (it can add no more than itself), and every way out of a
+// counted function (return, a branch to its label, its end, several
+// results) gives its count back.
+func TestCallDepthLeavesAndExits(t *testing.T) {
+	ctx := context.Background()
+	wasm := mod(
+		sec(secType, vec(
+			functype([]byte{i32}, []byte{i64}),      // 0: f(n)
+			functype(nil, []byte{i64}),              // 1: leaf
+			functype([]byte{i32}, []byte{i64, i32}), // 2: m(n)
+			functype(nil, nil),                      // 3: nop leaf
+		)),
+		sec(secFunction, vec(u32(0), u32(1), u32(2), u32(3))),
+		sec(secExport, vec(export("f", kindFunc, 0), export("m", kindFunc, 2))),
+		sec(secCode, vec(
+			// f(n): if n == 0 { return leaf() }; return f(n-1)
+			body(nil, opLocalGet, 0, opI32Eqz, opIf, bt, opCall, 1, opReturn, opEnd,
+				opLocalGet, 0, opI32Const, 1, opI32Sub, opCall, 0, opEnd),
+			body(nil, opI64Const, 7, opEnd),
+			// m(n): if n { return (1, 2) }; nop(); br 0 with (3, 4)
+			body(nil, opLocalGet, 0, opIf, bt, opI64Const, 1, opI32Const, 2, opReturn, opEnd,
+				opCall, 3, opI64Const, 3, opI32Const, 4, opBr, 0, opEnd),
+			body(nil, opEnd),
+		)),
+	)
+	out, err := Instrument(wasm, rules1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := uint64(rules1.MaxCallDepth)
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			r := wazero.NewRuntimeWithConfig(ctx, e.cfg())
+			defer r.Close(ctx)
+			m, err := r.Instantiate(ctx, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.ExportedGlobal(GasGlobalExport).(api.MutableGlobal).Set(1 << 40)
+			d := m.ExportedGlobal(DepthGlobalExport)
+			// f(limit-1) is limit counted frames, then the leaf.
+			if res, err := m.ExportedFunction("f").Call(ctx, limit-1); err != nil || res[0] != 7 || d.Get() != 0 {
+				t.Fatalf("f(%d) = %v, %v, depth %d; want 7, nil, 0", limit-1, res, err, d.Get())
+			}
+			for n, want := range map[uint64][2]uint64{0: {3, 4}, 1: {1, 2}} {
+				if res, err := m.ExportedFunction("m").Call(ctx, n); err != nil || res[0] != want[0] || res[1] != want[1] || d.Get() != 0 {
+					t.Fatalf("m(%d) = %v, %v, depth %d; want %v, nil, 0", n, res, err, d.Get(), want)
+				}
+			}
+			if _, err := m.ExportedFunction("f").Call(ctx, limit); err == nil || uint64(d.Get()) != limit+1 {
+				t.Fatalf("f(%d): err %v depth %d, want the depth trap", limit, err, d.Get())
 			}
 		})
 	}

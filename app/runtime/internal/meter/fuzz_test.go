@@ -21,7 +21,7 @@ func FuzzInstrument(f *testing.F) {
 	}
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, wasm []byte) {
-		out, err := Instrument(wasm)
+		out, err := Instrument(wasm, rules1)
 		if err != nil {
 			return
 		}

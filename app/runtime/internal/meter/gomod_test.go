@@ -129,7 +129,7 @@ func newGoRuntime(tb testing.TB, cfg wazero.RuntimeConfig, wasm []byte) (wazero.
 
 func TestGoModule(t *testing.T) {
 	wasm := goModule(t)
-	out, err := Instrument(wasm)
+	out, err := Instrument(wasm, rules1)
 	if err != nil {
 		t.Fatalf("Instrument: %v", err)
 	}
@@ -205,7 +205,7 @@ func TestGoModuleEnginesAgree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("interpreter run of the Go module is slow")
 	}
-	out, err := Instrument(goModule(t))
+	out, err := Instrument(goModule(t), rules1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func BenchmarkInstrument(b *testing.B) {
 	b.SetBytes(int64(len(wasm)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Instrument(wasm); err != nil {
+		if _, err := Instrument(wasm, rules1); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -245,7 +245,7 @@ func BenchmarkInstrument(b *testing.B) {
 func BenchmarkSpin(b *testing.B) {
 	ctx := context.Background()
 	plain := goModule(b)
-	metered, err := Instrument(plain)
+	metered, err := Instrument(plain, rules1)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,14 +5,6 @@ package meter
 
 func u32(v uint32) []byte { return appendU32(nil, v) }
 
-func cat(parts ...[]byte) []byte {
-	var out []byte
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}
-
 // vec encodes a vector: element count, then the elements.
 func vec(items ...[]byte) []byte {
 	return cat(u32(uint32(len(items))), cat(items...))
@@ -52,14 +44,10 @@ const (
 // Opcodes used by the tests.
 const (
 	opUnreachable = 0x00
-	opBlock       = 0x02
 	opLoop        = 0x03
 	opIf          = 0x04
 	opElse        = 0x05
-	opEnd         = 0x0b
-	opBr          = 0x0c
 	opBrIf        = 0x0d
-	opReturn      = 0x0f
 	opCall        = 0x10
 	opDrop        = 0x1a
 	opLocalGet    = 0x20
@@ -77,3 +65,18 @@ const (
 	opI64Sub      = 0x7d
 	bt            = 0x40 // empty block type
 )
+
+// rules1 are profile 1's rules (app/profile), the ones the chain ships; the
+// tests' expected gas figures are computed with them.
+var rules1 = Rules{
+	Default:             1,
+	Call:                10,
+	Bulk:                10,
+	MemoryGrow:          60,
+	RefFunc:             300,
+	BulkBytesPerGas:     8,
+	TableElementsPerGas: 1,
+	MaxCallDepth:        1000,
+	MemoryLimitPages:    1024,
+	CanonicalNaN:        true,
+}

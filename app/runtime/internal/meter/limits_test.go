@@ -32,7 +32,7 @@ func TestTableLimits(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Instrument(tc.wasm)
+			_, err := Instrument(tc.wasm, rules1)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("refused: %v", err)

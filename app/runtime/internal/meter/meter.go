@@ -4,7 +4,7 @@
 // stop a contract at exactly the same instruction when its gas runs out.
 // Instrument therefore rewrites the module itself: the metering is ordinary
 // wasm code, so any conforming engine runs it identically, and the rewrite
-// is a pure function of the input bytes (no maps, no clocks, no options).
+// is a pure function of the input bytes and the Rules (no maps, no clocks).
 //
 // # What is injected
 //
@@ -43,25 +43,34 @@
 // from a contract's own trap by the global being negative.
 //
 // A second global, exported as DepthGlobalExport, counts the frames in
-// progress, and every call and call_indirect is wrapped to trap when there
-// would be more than MaxCallDepth (see depth.go), so recursion stops at the
-// same frame on every machine instead of wherever the native stack ends.
+// progress of functions that make calls: each such function counts itself
+// at entry and traps when there would be more than Rules.MaxCallDepth (see
+// depth.go), so recursion stops at the same frame on every machine instead
+// of wherever the native stack ends.
+//
+// The memory's declared maximum is lowered to Rules.MemoryLimitPages (set
+// to it when absent), so the cap is part of the module rather than an
+// engine setting.
 //
 // # Cost model
 //
-// Every original instruction costs 1 (costDefault), including block, end
-// and the branch instructions. Calls (call, call_indirect, return_call,
-// return_call_indirect), memory.init, memory.copy, memory.fill, table.init,
-// table.copy and table.fill cost 10 (costHeavy); memory.grow costs 60
-// (costGrow) and ref.func 300 (costRefFunc), which wazero runs in Go.
-// The bulk instructions also pay for their length when they run: memory.init,
-// memory.copy and memory.fill one gas per started BulkBytesPerGas bytes,
-// table.init, table.copy and table.fill one gas per started
-// TableElementsPerGas elements. That charge is made by a helper function the
-// pass appends and calls right before each bulk instruction (see bulk.go),
-// so a module out of gas stops before the instruction does its work. The
-// injected instructions themselves are free. These numbers are consensus
-// rules.
+// Every original instruction costs Rules.Default, including block, end and
+// the branch instructions. Calls (call, call_indirect, return_call,
+// return_call_indirect) cost Rules.Call; memory.init, memory.copy,
+// memory.fill, table.init, table.copy and table.fill cost Rules.Bulk;
+// memory.grow and ref.func, which wazero runs in Go, cost Rules.MemoryGrow
+// and Rules.RefFunc. Profile 1 prices them 1, 10, 10, 60 and 300: at 60
+// and 300 a loop of memory.grow (about 25 ns) or ref.func (110-140 ns,
+// BenchmarkSlowOps) buys no more time per gas than the cheapest loop of
+// ordinary instructions (about 0.45 ns per gas, BenchmarkBulk/tightest).
+// The bulk instructions also pay for their length when they run:
+// memory.init, memory.copy and memory.fill one gas per started
+// Rules.BulkBytesPerGas bytes, table.init, table.copy and table.fill one gas
+// per started Rules.TableElementsPerGas elements. That charge is made by a
+// helper function the pass appends and calls right before each bulk
+// instruction (see bulk.go), so a module out of gas stops before the
+// instruction does its work. The injected instructions themselves are free.
+// The Rules are consensus rules: every node must use the same.
 //
 // # Supported input
 //
@@ -70,8 +79,10 @@
 // block types and the tail-call opcodes; this covers Go's wasip1 output.
 // SIMD, threads, exception handling, GC, multiple memories and anything
 // unknown are refused with an error, as are modules that already export
-// GasGlobalExport or DepthGlobalExport or whose code names a global index that does not exist
-// (after the rewrite it would name the gas global). table.grow is refused,
+// GasGlobalExport or DepthGlobalExport or whose code names a global index
+// that does not exist (after the rewrite it would name the gas global).
+// Imported memories are refused (the cap applies to the module's own
+// memory), and so is a memory that starts above the cap. table.grow is refused,
 // and a table may declare at most 2^20 elements: wazero allocates tables in
 // full, and gas charged per instruction could not pay for that memory.
 //
@@ -79,7 +90,7 @@
 // allocate by a forged count or panic (see screen.go and
 // module.parseFunctions): declared counts must fit the bytes that follow
 // them, a function may have at most 50000 locals, and function type indices
-// must be in range. Like the costs, these are consensus rules.
+// must be in range. Like the Rules, these are consensus rules.
 //
 // # Using the result
 //
@@ -104,23 +115,23 @@ import (
 const GasGlobalExport = "vchain_gas"
 
 // DepthGlobalExport is the export name of the injected mutable i32 global
-// counting the wasm frames in progress. It is 1 between calls; after a trap
-// it is above MaxCallDepth exactly when the trap is the injected call depth
-// check.
+// counting the frames in progress of functions that make calls (see
+// depth.go). It is 0 between calls; after a trap
+// it is above Rules.MaxCallDepth exactly when the trap is the injected call
+// depth check.
 const DepthGlobalExport = "vchain_depth"
 
-// Instrument returns a copy of the module with gas metering injected.
-// Sections other than global, export and code (and type and function, which
-// get the bulk instruction helpers when the code uses bulk instructions) are
-// copied byte for byte, and inside function bodies every original
-// instruction is copied verbatim with charges and helper calls inserted
-// between them. The input is never modified. A malformed or
-// unsupported module yields an error, never a panic.
-func Instrument(wasm []byte) ([]byte, error) { return instrument(wasm, MaxCallDepth) }
-
-// instrument is Instrument with the call depth limit as a parameter, so
-// tests can show what a smaller or no limit would do.
-func instrument(wasm []byte, limit uint32) ([]byte, error) {
+// Instrument returns a copy of the module with gas metering injected under
+// rules. Sections other than memory, global, export and code (and type and
+// function, which get the bulk instruction helpers when the code uses bulk
+// instructions) are copied byte for byte, and inside function bodies every
+// original instruction is copied verbatim with charges and helper calls
+// inserted between them. The input is never modified. Invalid rules, or a
+// malformed or unsupported module, yield an error, never a panic.
+func Instrument(wasm []byte, rules Rules) ([]byte, error) {
+	if err := rules.validate(); err != nil {
+		return nil, err
+	}
 	m, err := parseModule(wasm)
 	if err != nil {
 		return nil, err
@@ -132,9 +143,9 @@ func instrument(wasm []byte, limit uint32) ([]byte, error) {
 	depth := gas + 1
 
 	// Global section: old entries plus the gas global, (mut i64) (i64.const
-	// 0), and the depth global, (mut i32) (i32.const 1): the host's call
-	// into an export is the first frame.
-	newGlobal := []byte{0x7e, 0x01, 0x42, 0x00, 0x0b, 0x7f, 0x01, 0x41, 0x01, 0x0b}
+	// 0), and the depth global, (mut i32) (i32.const 0): no frame is in
+	// progress.
+	newGlobal := []byte{0x7e, 0x01, 0x42, 0x00, 0x0b, 0x7f, 0x01, 0x41, 0x00, 0x0b}
 	var globals []byte
 	if m.globalIdx >= 0 {
 		old := m.sections[m.globalIdx].payload
@@ -171,6 +182,13 @@ func instrument(wasm []byte, limit uint32) ([]byte, error) {
 		exports = appendU32(exports, g.idx)
 	}
 
+	var memory []byte
+	if m.memoryIdx >= 0 {
+		if memory, err = capMemory(m.sections[m.memoryIdx], rules.MemoryLimitPages); err != nil {
+			return nil, err
+		}
+	}
+
 	// Code section, then the type and function sections if the code needs
 	// the bulk instruction helpers.
 	var code, types, funcs []byte
@@ -179,12 +197,12 @@ func instrument(wasm []byte, limit uint32) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		r := newRewriter(gas, helpers, limit)
+		r := newRewriter(gas, helpers, rules)
 		if code, err = instrumentCode(m, m.sections[m.codeIdx], r); err != nil {
 			return nil, err
 		}
-		if r.usedBulk {
-			if types, funcs, err = helperSections(m); err != nil {
+		if r.usedBulk || len(r.types) > 0 {
+			if types, funcs, err = helperSections(m, r.usedBulk, r.types); err != nil {
 				return nil, err
 			}
 		}
@@ -192,7 +210,7 @@ func instrument(wasm []byte, limit uint32) ([]byte, error) {
 		return nil, fmt.Errorf("meter: function section declares %d functions but there is no code section", m.definedFuncs)
 	}
 
-	out := make([]byte, 0, len(wasm)+len(code)-codeLen(m)+len(globals)+len(exports)+len(types)+len(funcs)+32)
+	out := make([]byte, 0, len(wasm)+len(code)-codeLen(m)+len(globals)+len(exports)+len(types)+len(funcs)+len(memory)+32)
 	out = append(out, wasmHeader...)
 	globalAt, exportAt := -1, -1
 	if m.globalIdx < 0 {
@@ -218,6 +236,8 @@ func instrument(wasm []byte, limit uint32) ([]byte, error) {
 			out = appendSection(out, secExport, exports)
 		case i == m.codeIdx:
 			out = appendSection(out, secCode, code)
+		case i == m.memoryIdx:
+			out = appendSection(out, secMemory, memory)
 		case i == m.typeIdx && types != nil:
 			out = appendSection(out, secType, types)
 		case i == m.funcIdx && funcs != nil:
@@ -261,7 +281,11 @@ func instrumentCode(m *module, s section, r *rewriter) ([]byte, error) {
 	// regrowing. The body count is not known until the bodies are done (the
 	// helpers come only with bulk instructions), so the first maxU32Len
 	// bytes are kept for it.
-	out := make([]byte, maxU32Len, len(b)+len(b)/2+16)
+	type fn struct {
+		body []byte
+		base int // module offset of body[0]
+	}
+	bodies := make([]fn, 0, n)
 	for i := uint32(0); i < n; i++ {
 		fidx := uint64(m.importedFuncs) + uint64(i)
 		size, p, err := readU32(b, pos)
@@ -271,19 +295,38 @@ func instrumentCode(m *module, s section, r *rewriter) ([]byte, error) {
 		if uint64(p)+uint64(size) > uint64(len(b)) {
 			return nil, fmt.Errorf("meter: function %d: body size %d at offset %d exceeds the %d bytes left in the code section", fidx, size, s.offset+pos, len(b)-p)
 		}
-		if err := r.function(b[p:p+int(size)], s.offset+p); err != nil {
-			return nil, fmt.Errorf("meter: function %d: %w", fidx, err)
-		}
-		out = appendU32(out, uint32(len(r.fn)))
-		out = append(out, r.fn...)
+		bodies = append(bodies, fn{b[p : p+int(size)], s.offset + p})
 		pos = p + int(size)
 	}
 	if pos != len(b) {
 		return nil, fmt.Errorf("meter: code section at offset %d: section size mismatch: %d bytes left after %d bodies", s.offset, len(b)-pos, n)
 	}
+	// Which functions count their frame (see depth.go): those that make
+	// a call.
+	frames := make([]*depthFrame, len(bodies))
+	for i, f := range bodies {
+		fidx := uint64(m.importedFuncs) + uint64(i)
+		leaf, err := r.d.isLeaf(f.body, f.base)
+		if err != nil {
+			return nil, fmt.Errorf("meter: function %d: %w", fidx, err)
+		}
+		if !leaf {
+			if frames[i], err = r.wrapper(m, m.funcTypes[i]); err != nil {
+				return nil, fmt.Errorf("meter: function %d: %w", fidx, err)
+			}
+		}
+	}
+	out := make([]byte, maxU32Len, len(b)+len(b)/2+16)
+	for i, f := range bodies {
+		if err := r.function(f.body, f.base, frames[i]); err != nil {
+			return nil, fmt.Errorf("meter: function %d: %w", uint64(m.importedFuncs)+uint64(i), err)
+		}
+		out = appendU32(out, uint32(len(r.fn)))
+		out = append(out, r.fn...)
+	}
 	if r.usedBulk {
 		for k := bulkBytes; int(k) <= bulkHelpers; k++ {
-			out = append(out, helperBody(k, r.d.gasIdx)...)
+			out = append(out, helperBody(k, r.d.gasIdx, r.d.rules)...)
 		}
 		n += uint32(bulkHelpers) // helperBase checked that it fits
 	}

@@ -27,8 +27,14 @@ var engines = []struct {
 // error.
 func run(t *testing.T, cfg wazero.RuntimeConfig, wasm []byte, limit int64, fn string, args ...uint64) ([]uint64, int64, error) {
 	t.Helper()
+	return runWith(t, cfg, wasm, rules1, limit, fn, args...)
+}
+
+// runWith is run under the given rules.
+func runWith(t *testing.T, cfg wazero.RuntimeConfig, wasm []byte, rules Rules, limit int64, fn string, args ...uint64) ([]uint64, int64, error) {
+	t.Helper()
 	ctx := context.Background()
-	out, err := Instrument(wasm)
+	out, err := Instrument(wasm, rules)
 	if err != nil {
 		t.Fatalf("Instrument: %v", err)
 	}
@@ -286,7 +292,7 @@ func TestLayout(t *testing.T) {
 	exportSec := sec(secExport, vec(export("get", kindFunc, 0), export("bump", kindFunc, 1)))
 
 	wasm := mod(custom1, typeSec, importSec, funcSec, custom2, memSec, globalSec, exportSec, codeSec, dataSec, custom3)
-	out, err := Instrument(wasm)
+	out, err := Instrument(wasm, rules1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,10 +307,14 @@ func TestLayout(t *testing.T) {
 	if want := []byte{0, 1, 2, 3, 0, 5, 6, 7, 10, 11, 0}; !bytes.Equal(ids, want) {
 		t.Fatalf("section ids = %v, want %v", ids, want)
 	}
-	for i, want := range [][]byte{custom1, typeSec, importSec, funcSec, custom2, memSec} {
+	for i, want := range [][]byte{custom1, typeSec, importSec, funcSec, custom2} {
 		if got := secs[i].raw; !bytes.Equal(got, want) {
 			t.Errorf("section %d changed: % x, want % x", i, got, want)
 		}
+	}
+	// The memory gets the cap as its maximum.
+	if got, want := secs[5].raw, sec(secMemory, vec(cat([]byte{0x01, 0x01}, u32(rules1.MemoryLimitPages)))); !bytes.Equal(got, want) {
+		t.Errorf("memory section % x, want % x", got, want)
 	}
 	if got := secs[9].raw; !bytes.Equal(got, dataSec) {
 		t.Errorf("data section changed")
@@ -369,7 +379,7 @@ func TestCreatesMissingSections(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := Instrument(tc.wasm)
+			out, err := Instrument(tc.wasm, rules1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -399,11 +409,11 @@ func TestCreatesMissingSections(t *testing.T) {
 
 func TestInstrumentIsPure(t *testing.T) {
 	in := bytes.Clone(recursiveModule)
-	a, err := Instrument(in)
+	a, err := Instrument(in, rules1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Instrument(in)
+	b, err := Instrument(in, rules1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -507,7 +517,7 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := Instrument(tc.wasm)
+			out, err := Instrument(tc.wasm, rules1)
 			if err == nil {
 				t.Fatalf("no error; output % x", out)
 			}
@@ -520,7 +530,7 @@ func TestErrors(t *testing.T) {
 		})
 	}
 	// Decoding errors keep their cause.
-	_, err := Instrument(fn(opI32Const, 0x80))
+	_, err := Instrument(fn(opI32Const, 0x80), rules1)
 	if !errors.Is(err, errEOF) {
 		t.Errorf("errors.Is(%v, errEOF) = false", err)
 	}
@@ -598,7 +608,7 @@ func TestStep(t *testing.T) {
 		}{[]byte{byte(op)}, termNone, 1})
 	}
 	for _, tc := range tests {
-		d := decoder{gasIdx: 3}
+		d := decoder{gasIdx: 3, rules: rules1}
 		// A trailing byte proves the decoder stops at the boundary.
 		enc := append(bytes.Clone(tc.enc), 0xee)
 		pos, term, cost, err := d.step(enc, 0, 0)
@@ -611,7 +621,7 @@ func TestStep(t *testing.T) {
 		}
 		// Every proper prefix is truncated and must fail cleanly.
 		for n := 1; n < len(tc.enc); n++ {
-			d := decoder{gasIdx: 3}
+			d := decoder{gasIdx: 3, rules: rules1}
 			if _, _, _, err := d.step(tc.enc[:n], 0, 0); err == nil {
 				t.Errorf("% x: prefix of %d bytes accepted", tc.enc, n)
 			}
@@ -703,7 +713,7 @@ func TestTailCalls(t *testing.T) {
 // (found by FuzzInstrument). Instrument must reject it first.
 func TestWazeroTypeIndexPanic(t *testing.T) {
 	wasm := []byte("\x00asm\x01\x00\x00\x00\x01\x06\x01`\x01\x7f\x01\x7f\x03\x03\x02\x000\a\x05\x01\x010\x00\x00\n\x13\x02\t\x00A0\x10\x01A\xe80\v\a\x00A0000\v")
-	if _, err := Instrument(wasm); err == nil || !strings.Contains(err.Error(), "type index 48 out of range (1 types)") {
+	if _, err := Instrument(wasm, rules1); err == nil || !strings.Contains(err.Error(), "type index 48 out of range (1 types)") {
 		t.Fatalf("err = %v, want a type index error", err)
 	}
 }

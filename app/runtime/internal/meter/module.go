@@ -68,7 +68,9 @@ type section struct {
 type module struct {
 	sections []section
 
-	types           uint32 // entries in the type section
+	types           uint32   // entries in the type section
+	results         [][]byte // each type's result types, one byte each
+	funcTypes       []uint32 // each defined function's type index
 	importedFuncs   uint32
 	importedGlobals uint32
 	definedGlobals  uint32
@@ -78,6 +80,7 @@ type module struct {
 	codeIdx         int
 	typeIdx         int
 	funcIdx         int
+	memoryIdx       int
 }
 
 // parseModule splits the binary into sections, checks their order and reads
@@ -87,7 +90,7 @@ func parseModule(b []byte) (*module, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &module{sections: secs, globalIdx: -1, exportIdx: -1, codeIdx: -1, typeIdx: -1, funcIdx: -1}
+	m := &module{sections: secs, globalIdx: -1, exportIdx: -1, codeIdx: -1, typeIdx: -1, funcIdx: -1, memoryIdx: -1}
 	for i, s := range m.sections {
 		var err error
 		if hasVector(s.id) {
@@ -107,8 +110,8 @@ func parseModule(b []byte) (*module, error) {
 			err = m.parseImports(s)
 		case secType:
 			m.typeIdx = i
-			if err = screenTypes(s); err == nil {
-				m.types, _, err = readU32(s.payload, 0)
+			if m.results, err = screenTypes(s); err == nil {
+				m.types = uint32(len(m.results))
 			}
 		case secFunction:
 			m.funcIdx = i
@@ -120,6 +123,8 @@ func parseModule(b []byte) (*module, error) {
 			m.exportIdx = i
 		case secTable:
 			err = screenTables(s)
+		case secMemory:
+			m.memoryIdx = i
 		case secElement:
 			err = m.screenElements(s)
 		case secCode:
@@ -242,7 +247,10 @@ func (m *module) parseImports(s section) error {
 			}
 			pos, err = skipLimits(b, pos+1)
 		case kindMemory:
-			pos, err = skipLimits(b, pos)
+			// The memory cap is enforced by rewriting the module's own
+			// memory section (see capMemory); an imported memory would
+			// escape it, and the host offers none.
+			err = fmt.Errorf("imported memory not supported: a module defines its own")
 		case kindGlobal:
 			if pos+2 > len(b) {
 				err = errEOF
@@ -288,6 +296,7 @@ func (m *module) parseFunctions(s section) error {
 		if t >= m.types {
 			return fmt.Errorf("function %d: type index %d out of range (%d types)", i, t, m.types)
 		}
+		m.funcTypes = append(m.funcTypes, t)
 	}
 	if pos != len(b) {
 		return fmt.Errorf("section size mismatch: %d bytes left after %d functions", len(b)-pos, n)
@@ -373,4 +382,56 @@ func (m *module) insertAt(id byte) int {
 		}
 	}
 	return at
+}
+
+// capMemory returns the memory section's payload with the memory's maximum
+// lowered to limit pages, or set to limit when the module declares none, so
+// no engine setting is needed to bound it: memory.grow beyond the cap fails
+// (returns -1) the same way on every node. A module whose memory starts
+// above the cap is refused, as are more than one memory (multi-memory) and
+// shared memories (threads).
+func capMemory(s section, limit uint32) ([]byte, error) {
+	b := s.payload
+	n, pos, err := readU32(b, 0)
+	if err != nil {
+		return nil, fmt.Errorf("meter: memory section at offset %d: memory count: %w", s.offset, err)
+	}
+	if n > 1 {
+		return nil, fmt.Errorf("meter: memory section at offset %d: %d memories (multiple memories are not supported)", s.offset, n)
+	}
+	out := appendU32(nil, n)
+	if n == 1 {
+		if pos >= len(b) {
+			return nil, fmt.Errorf("meter: memory section at offset %d: memory 0: %w", s.offset, errEOF)
+		}
+		flags := b[pos]
+		if flags > 1 {
+			return nil, fmt.Errorf("meter: memory section at offset %d: memory 0: limits flags 0x%02x not supported (shared or 64-bit memory)", s.offset, flags)
+		}
+		var min, max uint32
+		if min, pos, err = readU32(b, pos+1); err != nil {
+			return nil, fmt.Errorf("meter: memory section at offset %d: memory 0: minimum: %w", s.offset, err)
+		}
+		max = limit
+		if flags == 1 {
+			var declared uint32
+			if declared, pos, err = readU32(b, pos); err != nil {
+				return nil, fmt.Errorf("meter: memory section at offset %d: memory 0: maximum: %w", s.offset, err)
+			}
+			max = declared
+			if declared > limit {
+				max = limit
+			}
+		}
+		if min > limit {
+			return nil, fmt.Errorf("meter: memory section at offset %d: memory 0 starts at %d pages, the limit is %d", s.offset, min, limit)
+		}
+		out = append(out, 0x01)
+		out = appendU32(out, min)
+		out = appendU32(out, max)
+	}
+	if pos != len(b) {
+		return nil, fmt.Errorf("meter: memory section at offset %d: section size mismatch: %d bytes left after %d memories", s.offset, len(b)-pos, n)
+	}
+	return out, nil
 }

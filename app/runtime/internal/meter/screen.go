@@ -85,19 +85,21 @@ func skipBytes(b []byte, pos int) (int, error) {
 }
 
 // screenTypes checks the type section: function types only, with
-// single-byte value types and parameter and result counts that fit.
-func screenTypes(s section) error {
+// single-byte value types and parameter and result counts that fit. It
+// returns each type's result types (one byte each).
+func screenTypes(s section) (results [][]byte, err error) {
 	b := s.payload
 	n, pos, err := readU32(b, 0)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	results = make([][]byte, 0, n) // n fits the payload (checkCount)
 	for i := uint32(0); i < n; i++ {
 		if pos >= len(b) {
-			return fmt.Errorf("type %d: %w", i, errEOF)
+			return nil, fmt.Errorf("type %d: %w", i, errEOF)
 		}
 		if b[pos] != 0x60 {
-			return fmt.Errorf("type %d: unsupported type form 0x%02x", i, b[pos])
+			return nil, fmt.Errorf("type %d: unsupported type form 0x%02x", i, b[pos])
 		}
 		pos++
 		for j := 0; j < 2; j++ { // params, results
@@ -106,20 +108,24 @@ func screenTypes(s section) error {
 				err = checkCount(k, b, pos)
 			}
 			if err != nil {
-				return fmt.Errorf("type %d: %w", i, err)
+				return nil, fmt.Errorf("type %d: %w", i, err)
 			}
+			start := pos
 			for ; k > 0; k-- {
 				if !isValType(b[pos]) {
-					return fmt.Errorf("type %d: unsupported value type 0x%02x", i, b[pos])
+					return nil, fmt.Errorf("type %d: unsupported value type 0x%02x", i, b[pos])
 				}
 				pos++
+			}
+			if j == 1 {
+				results = append(results, b[start:pos])
 			}
 		}
 	}
 	if pos != len(b) {
-		return fmt.Errorf("section size mismatch: %d bytes left after %d types", len(b)-pos, n)
+		return nil, fmt.Errorf("section size mismatch: %d bytes left after %d types", len(b)-pos, n)
 	}
-	return nil
+	return results, nil
 }
 
 // screenData checks the data section: mode, offset expression and the size
