@@ -25,12 +25,6 @@ import (
 // warm-up fails it, and with it the module's initialisation.
 const ExportWarmup = "vchain_warmup"
 
-// globalExportPrefix names the exports the meter adds for every defined mutable global
-// (meter.GlobalExportPrefix once the meter exports them), so their values can be
-// snapshotted and restored; a module's own globals (Go's stack pointer among them) are
-// otherwise invisible to the host.
-const globalExportPrefix = "vchain_global_"
-
 // snapshot is the instance state every call starts from: linear memory and every mutable
 // global right after _initialize and the warm-up, and the guest's clocks and random
 // stream at that point. Restoring it before a call makes the call's result and gas a

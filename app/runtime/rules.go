@@ -17,7 +17,6 @@ func meterRules(p profile.Profile) meter.Rules {
 		MemoryGrow:          i.MemoryGrow,
 		RefFunc:             i.RefFunc,
 		BulkBytesPerGas:     i.BulkBytesPerGas,
-		TableElementsPerGas: i.TableElementsPerGas,
 		MaxCallDepth:        p.MaxCallDepth,
 		MemoryLimitPages:    p.MemoryLimitPages,
 		CanonicalNaN:        p.CanonicalNaN,

@@ -11,7 +11,6 @@ package runtime
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -26,6 +25,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/vchain/vchain/app/modhash"
 	"github.com/vchain/vchain/app/profile"
 	"github.com/vchain/vchain/app/runtime/internal/meter"
 	"github.com/vchain/vchain/internal/crashpoint"
@@ -42,21 +42,10 @@ const MaxModuleBytes = 32 << 20
 
 // Hash is the sha256 of a module's original (unmetered) bytes: the identity the chain
 // records for a version.
-type Hash [32]byte
-
-// String returns the hash in lower-case hex, as sha256sum prints it.
-func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+type Hash = modhash.Hash
 
 // ParseHash parses a hex sha256.
-func ParseHash(s string) (Hash, error) {
-	var h Hash
-	b, err := hex.DecodeString(s)
-	if err != nil || len(b) != len(h) {
-		return h, fmt.Errorf("sha256 %q: want 64 hex characters", s)
-	}
-	copy(h[:], b)
-	return h, nil
-}
+func ParseHash(s string) (Hash, error) { return modhash.Parse(s) }
 
 // ErrNotInstalled reports a version that has no module in this node's runtime directory.
 var ErrNotInstalled = errors.New("runtime version not installed")
@@ -299,7 +288,10 @@ func (m *Manager) compile(ctx context.Context, version uint64, sum Hash, wasm []
 		compiled.Close(ctx)
 		return nil, fmt.Errorf("validate module: %w", err)
 	}
-	globals, err := globalExports(metered, globalExportPrefix)
+	// The meter exports every defined mutable global (Go's stack pointer among them) so
+	// the host can snapshot and restore it; a module's own globals are otherwise
+	// invisible to the host.
+	globals, err := globalExports(metered, meter.GlobalExportPrefix)
 	if err != nil {
 		compiled.Close(ctx)
 		return nil, fmt.Errorf("read the metered module's exports: %w", err)

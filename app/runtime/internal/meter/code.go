@@ -186,8 +186,10 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 			// it would name the gas global and let a contract refill it.
 			return pos, t, 0, fmt.Errorf("global index %d at offset %d out of range (%d globals)", idx, base+start, d.gasIdx)
 		}
-	case 0x25, 0x26: // table.get/set
+	case 0x25: // table.get
 		_, pos, err = readU32(b, pos)
+	case 0x26:
+		return pos, t, 0, errInstanceState("table.set", base+start)
 	case 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f, 0x30, 0x31, 0x32, 0x33,
 		0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e: // loads, stores
 		var align uint32
@@ -240,8 +242,6 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 				pos, err = zeroByte(b, pos)
 			}
 			w, d.bulk = int64(d.rules.Bulk), bulkBytes
-		case 9: // data.drop
-			_, pos, err = readU32(b, pos)
 		case 10: // memory.copy 0x00 0x00
 			if pos, err = zeroByte(b, pos); err == nil {
 				pos, err = zeroByte(b, pos)
@@ -250,16 +250,12 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 		case 11: // memory.fill 0x00
 			pos, err = zeroByte(b, pos)
 			w, d.bulk = int64(d.rules.Bulk), bulkBytes
-		case 12, 14: // table.init elem table, table.copy table table
-			pos, err = skipU32s(b, pos, 2)
-			w, d.bulk = int64(d.rules.Bulk), bulkElems
-		case 13, 16: // elem.drop, table.size
+		case 16: // table.size
 			_, pos, err = readU32(b, pos)
 		case 15: // table.grow: refused, see maxTableElements
 			return pos, t, 0, fmt.Errorf("table.grow at offset %d is not supported: tables keep their declared size", base+start)
-		case 17: // table.fill
-			_, pos, err = readU32(b, pos)
-			w, d.bulk = int64(d.rules.Bulk), bulkElems
+		case 9, 12, 13, 14, 17:
+			return pos, t, 0, errInstanceState(stateOps[sub], base+start)
 		default:
 			return pos, t, 0, fmt.Errorf("unsupported opcode 0xfc %d at offset %d", sub, base+start)
 		}
@@ -273,6 +269,18 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 		return pos, t, 0, fmt.Errorf("opcode 0x%02x at offset %d: %w", op, base+start, err)
 	}
 	return pos, t, w, nil
+}
+
+// stateOps names the 0xfc instructions refused by errInstanceState.
+var stateOps = map[uint32]string{9: "data.drop", 12: "table.init", 13: "elem.drop", 14: "table.copy", 17: "table.fill"}
+
+// errInstanceState refuses an instruction that changes instance state the
+// host cannot restore: tables, and which data and element segments are
+// dropped. The host resets memory and globals before every call (see
+// GlobalExportPrefix); anything else a call changed would leak into the next
+// call, and nodes that reset at different times would disagree.
+func errInstanceState(op string, offset int) error {
+	return fmt.Errorf("%s at offset %d is not supported: a call must start from a state the host can restore (memory and globals)", op, offset)
 }
 
 // constExpr skips a constant expression (a global initializer) starting at

@@ -3,6 +3,7 @@ package meter
 import (
 	"bytes"
 	"fmt"
+	"strings"
 )
 
 // Section ids of the WebAssembly binary format.
@@ -74,8 +75,9 @@ type module struct {
 	importedFuncs   uint32
 	importedGlobals uint32
 	definedGlobals  uint32
-	definedFuncs    uint32 // from the function section
-	globalIdx       int    // index into sections, -1 when absent
+	definedFuncs    uint32   // from the function section
+	mutableGlobals  []uint32 // indices of the defined mutable globals, ascending
+	globalIdx       int      // index into sections, -1 when absent
 	exportIdx       int
 	codeIdx         int
 	typeIdx         int
@@ -256,6 +258,12 @@ func (m *module) parseImports(s section) error {
 				err = errEOF
 				break
 			}
+			if b[pos+1] != 0 {
+				// Its value lives outside the instance, where the host
+				// could not reset it between calls; the host offers none.
+				err = fmt.Errorf("imported mutable global not supported: a call must start from a state the host can restore (memory and globals)")
+				break
+			}
 			pos += 2 // valtype, mutability
 			m.importedGlobals++
 		case kindTag:
@@ -324,6 +332,9 @@ func (m *module) parseGlobals(s section) error {
 		if pos+2 > len(b) {
 			return fmt.Errorf("global %d: %w", i, errEOF)
 		}
+		if b[pos+1] != 0 {
+			m.mutableGlobals = append(m.mutableGlobals, m.importedGlobals+i)
+		}
 		pos += 2 // valtype, mutability
 		if pos, err = d.constExpr(b, pos, s.offset); err != nil {
 			return fmt.Errorf("global %d: initializer: %w", i, err)
@@ -350,6 +361,8 @@ func (m *module) checkExports(s section) error {
 		}
 		if n := string(b[start:end]); n == GasGlobalExport || n == DepthGlobalExport {
 			return fmt.Errorf("export %d: name %q is reserved for the metering globals", i, n)
+		} else if strings.HasPrefix(n, GlobalExportPrefix) {
+			return fmt.Errorf("export %d: name %q: the prefix %q is reserved for the exported mutable globals", i, n, GlobalExportPrefix)
 		}
 		pos = end
 		if pos >= len(b) {
