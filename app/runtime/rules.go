@@ -11,14 +11,14 @@ import (
 func meterRules(p profile.Profile) meter.Rules {
 	i := p.Instructions
 	return meter.Rules{
-		Default:             i.Default,
-		Call:                i.Call,
-		Bulk:                i.Bulk,
-		MemoryGrow:          i.MemoryGrow,
-		RefFunc:             i.RefFunc,
-		BulkBytesPerGas:     i.BulkBytesPerGas,
-		MaxCallDepth:        p.MaxCallDepth,
-		MemoryLimitPages:    p.MemoryLimitPages,
-		CanonicalNaN:        p.CanonicalNaN,
+		Default:          i.Default,
+		Call:             i.Call,
+		Bulk:             i.Bulk,
+		MemoryGrow:       i.MemoryGrow,
+		RefFunc:          i.RefFunc,
+		BulkBytesPerGas:  i.BulkBytesPerGas,
+		MaxCallDepth:     p.MaxCallDepth,
+		MemoryLimitPages: p.MemoryLimitPages,
+		CanonicalNaN:     p.CanonicalNaN,
 	}
 }
