@@ -279,7 +279,7 @@ func calibrate() (tracked, compared time.Duration, err error) {
 		for i := 0; i < written; i++ {
 			plain[(i*53+r)%850*4096] = 1
 		}
-		copyChanged(plain, snap)
+		copyChanged(plain, snap, zeroPages(snap))
 	}
 	return tracked, time.Since(start) / rounds, nil
 }

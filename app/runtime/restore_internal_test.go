@@ -163,3 +163,27 @@ func BenchmarkReplaceInstance(b *testing.B) {
 		in.close(ctx)
 	}
 }
+
+// BenchmarkCompare is the full compare of the memory of v1 after a kv.set against its
+// snapshot, reading zero pages against the cached zero page ("zero-aware") or against
+// the snapshot's bytes ("plain").
+func BenchmarkCompare(b *testing.B) {
+	ctx := context.Background()
+	mod, s, st := benchModule(b)
+	req := abi.Request{Contract: "kv", Method: "set", Args: []byte(`{"key":"k","value":"v"}`)}
+	if _, err := s.Execute(ctx, testEnv{state.NewCache(st)}, req, 10_000_000); err != nil {
+		b.Fatal(err)
+	}
+	mem, _ := s.in.mem.Read(0, s.in.mem.Size())
+	dirty := append([]byte(nil), mem...)
+	for name, zero := range map[string][]bool{"zero-aware": mod.snap.zero, "plain": nil} {
+		b.Run(name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				copy(mem, dirty)
+				b.StartTimer()
+				copyChanged(mem, mod.snap.mem, zero)
+			}
+		})
+	}
+}
