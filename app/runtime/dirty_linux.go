@@ -206,12 +206,6 @@ func (t *trackedMemory) written(size uint64, fn func(lo, hi uint64)) error {
 	}
 }
 
-var mechanism struct {
-	once  sync.Once
-	track bool
-	why   string
-}
-
 // useTracking reports whether instances get kernel-tracked memory. Tracking costs a page
 // fault per page a call writes; copyChanged costs a pass over the whole memory. Which is
 // cheaper depends on the machine: under shadow paging (a nested VM) a write-protect fault

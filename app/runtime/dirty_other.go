@@ -19,7 +19,13 @@ func (t *trackedMemory) written(uint64, func(lo, hi uint64)) error {
 	return trackingAvailable()
 }
 
-func useTracking() bool { return false }
+func useTracking() bool {
+	mechanism.once.Do(func() { mechanism.why = "full compare (page tracking needs Linux)" })
+	return mechanism.track
+}
 
 // RestoreMechanism says how this process restores instances, and why.
-func RestoreMechanism() string { return "full compare (page tracking needs Linux)" }
+func RestoreMechanism() string {
+	useTracking()
+	return mechanism.why
+}

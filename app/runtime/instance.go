@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
+	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -244,6 +245,13 @@ func (in *instance) restore(s *snapshot) bool {
 }
 
 const wasmPageSize = 1 << 16
+
+// mechanism is how this process restores instances (see useTracking), chosen once.
+var mechanism struct {
+	once  sync.Once
+	track bool
+	why   string
+}
 
 // copyChanged makes dst equal to src (of the same length) page by page, writing only the
 // pages that differ. Reading both costs less than writing all of dst: a copy also reads
