@@ -7,9 +7,9 @@ package executor_test
 // that stores state. `make test` runs the vectors with the tag too.
 func init() {
 	profileVectors[2] = profileVector{
-		meteredV1: "565b229e54f44ebed078c5b32741fa7b478d5c5be18402fc7e30427d05035065",
-		meteredV2: "ab44427874edaf988abcdd4e1315e8778f0dff4ed5014d4beeb2abcfb97bda49",
-		results:   []string{"ok/466352", "ok/119137", "ok/503329", "ok/596097", "contract_error/225463", "ok/378683", "ok/74956", "contract_error/95527", "out_of_gas/30000", "contract_error/101332"},
-		appHash:   "ba6ce435f68e4553277002da6a1f66ce2189db1152f09cbbbcf0c1d69b205dfe",
+		meteredV1: "9c14ee98adbcffeacb02628b39fc2ff5dc8e608d360ac64c7a0d6cba4c9926b1",
+		meteredV2: "64602704072b44df4e425bcc118e404601731c1f968b99706fdbf120f8967e3a",
+		results:   []string{"ok/200000", "ok/200000", "ok/200000", "ok/275443", "contract_error/239176", "ok/200000", "ok/200000", "contract_error/200000", "out_of_gas/30000", "contract_error/200000"},
+		appHash:   "5dccf4a5474caf14feeb10397c703c7460b5f5fba4d7f1830c33757385d14129",
 	}
 }

@@ -33,10 +33,10 @@ type profileVector struct {
 // Files built with other tags (vchain_profile2) add theirs in init.
 var profileVectors = map[uint32]profileVector{
 	1: {
-		meteredV1: "565b229e54f44ebed078c5b32741fa7b478d5c5be18402fc7e30427d05035065",
-		meteredV2: "ab44427874edaf988abcdd4e1315e8778f0dff4ed5014d4beeb2abcfb97bda49",
-		results:   []string{"ok/466352", "ok/119137", "ok/503329", "ok/596097", "contract_error/225463", "ok/378683", "ok/74956", "contract_error/95527", "out_of_gas/30000", "contract_error/101332"},
-		appHash:   "313e692a86260ca0466426dc5e1220ac16e8bb0f65a464cc10e293e94377381e",
+		meteredV1: "9c14ee98adbcffeacb02628b39fc2ff5dc8e608d360ac64c7a0d6cba4c9926b1",
+		meteredV2: "64602704072b44df4e425bcc118e404601731c1f968b99706fdbf120f8967e3a",
+		results:   []string{"ok/200000", "ok/200000", "ok/200000", "ok/271843", "contract_error/239176", "ok/200000", "ok/200000", "contract_error/200000", "out_of_gas/30000", "contract_error/200000"},
+		appHash:   "6f471630a3f405abbc25aba46e38e9af16de7e0f538f360526d7a2fbbe16deda",
 	},
 }
 

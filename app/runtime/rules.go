@@ -1,8 +1,6 @@
 package runtime
 
 import (
-	"fmt"
-
 	"github.com/vchain/vchain/app/profile"
 	"github.com/vchain/vchain/app/runtime/internal/meter"
 )
@@ -23,16 +21,4 @@ func meterRules(p profile.Profile) meter.Rules {
 		MemoryLimitPages: p.MemoryLimitPages,
 		CanonicalNaN:     p.CanonicalNaN,
 	}
-}
-
-// rules are the metering rules every module is compiled with: profile 1's, until modules
-// are compiled per profile.
-var rules = meterRules(mustProfile(1))
-
-func mustProfile(id uint32) profile.Profile {
-	p, err := profile.Get(id)
-	if err != nil {
-		panic(fmt.Sprintf("runtime: %v", err))
-	}
-	return p
 }
