@@ -291,7 +291,7 @@ func Instrument(wasm []byte, rules Rules) ([]byte, error) {
 			out = append(out, s.raw...)
 		}
 	}
-	return out, nil
+	return trackWrites(out)
 }
 
 // appendSection appends a section the pass rewrote or created.

@@ -1,0 +1,596 @@
+package meter
+
+import (
+	"fmt"
+	"math"
+)
+
+// # Write tracking
+//
+// The host resets an instance's linear memory to a snapshot before every
+// call, so that gas does not depend on what earlier transactions left in
+// memory. Comparing the whole memory (3.4 MB for a Go contract) costs more
+// than a small call, and the kernel's dirty-page tracking is slower still,
+// so the module itself records where it wrote: trackWrites, the last step
+// of Instrument, appends a mutable i64 global, initialised to 0 and
+// exported as WrittenGlobalExport, and sets bit r mod 64 of it before any
+// instruction writes into the 64 KiB region r (bytes [r<<16, (r+1)<<16)).
+//
+// A store (i32.store, i64.store, f32.store, f64.store, i32.store8/16,
+// i64.store8/16/32) at effective address ea = addr + offset marks region
+// ea>>16, the one its first byte lands in, and is rewritten to
+//
+//	local.set $v; local.set $a
+//	global.get W; i64.const 1
+//	local.get $a; i64.extend_i32_u; [i64.const offset; i64.add]
+//	i64.const 16; i64.shr_u; i64.shl    ;; 1 << (region mod 64)
+//	i64.or; global.set W
+//	local.get $a; local.get $v; <the store, unchanged>
+//
+// The address is summed in i64, so the region is the one of the full 33-bit
+// effective address, as the engine computes it. Its last byte may spill up
+// to 7 bytes into region r+1, which is not marked: see the host's contract
+// below. An out-of-bounds store traps after the marking, which is harmless
+// (a bit too many only makes the host compare more).
+//
+// memory.copy (dst, src, n), memory.fill (dst, val, n) and memory.init
+// (dst, seg_offset, n) mark every region from dst>>16 to (dst+n-1)>>16
+// (nothing when n is 0), inline as well:
+//
+//	local.set $n; local.set $x; local.tee $a    ;; dst stays on the stack
+//	local.get $n; if
+//	  global.get W
+//	  i64.const 2; last - first; local.tee $c; i64.shl; i64.const 1; i64.sub
+//	  i64.const -1; local.get $c; i64.const 64; i64.lt_u; select
+//	  first; i64.rotl; i64.or; global.set W
+//	end
+//	local.get $x; local.get $n; <the instruction, unchanged>
+//
+// with first = dst>>16 and last = (dst+n-1)>>16 computed in i64: a span
+// of c+1 regions sets c+1 consecutive bits (mod 64) starting at first, and
+// all 64 when it covers 64 regions or more. The meter's charge for the
+// length (bulk.go) is already in the code right before the instruction, so
+// a module out of gas stops before marking.
+//
+// The scratch locals ($a, $n: i32; $v: one per stored value type, the i32
+// one doubling as $x and the i64 one as $c) are appended to the function's
+// local declarations, only those the body needs; a function may thus have
+// up to 6 locals more than the maxLocals screen allows its input, which
+// wazero accepts. Functions without stores or bulk memory instructions,
+// and every other section but global, export and code, are left byte for
+// byte. Nothing is charged: the pass runs after the meter, on its output,
+// and adds no instruction the meter could price, no call and no function,
+// so gas and the call depth count are exactly those without it.
+//
+// # The host's contract
+//
+// Before a call the host sets the global to 0 (it may keep it across calls
+// that it does not reset in between). After the call, whether it returned
+// or trapped, every byte of linear memory that the module's own code
+// changed lies in [r<<16, (r+1)<<16 + 8) for some region r whose bit
+// r mod 64 is set; with a memory over 4 MiB, regions 64 apart share a bit
+// and the host checks each of them. That is, for bit b set, the host
+// compares (or restores) regions b, b+64, b+128, ... below the memory's
+// current size, each with the 8 bytes that follow it. A trap leaves the
+// bits of every write made before it.
+//
+// What the module does not mark: writes by the host itself (a host
+// function writing into memory, the request the host copies in), which the
+// host must record on its own side (or OR into the global); and memory.grow,
+// which writes nothing but adds zeroed pages beyond the snapshot's size,
+// which the host must notice from the memory's size. Active data segments
+// are written at instantiation, before any snapshot is taken.
+
+// WrittenGlobalExport is the export name of the injected mutable i64 global
+// whose bit r mod 64 is set when the module writes into the 64 KiB region r
+// of its memory (see "The host's contract" in writes.go).
+const WrittenGlobalExport = "vchain_written"
+
+// Opcodes of the write tracking.
+const (
+	opStoreFirst = 0x36 // i32.store
+	opStoreLast  = 0x3e // i64.store32
+	opSelect     = 0x1b
+	opLocalTee   = 0x22
+	opI64Shl     = 0x86
+	opI64ShrU    = 0x88
+	opI64Rotl    = 0x89
+	opI64Or      = 0x84
+	opI64LtU     = 0x54
+	opI64Extend  = 0xad // i64.extend_i32_u
+	opPrefixFC   = 0xfc
+	fcMemoryInit = 8
+	fcMemoryCopy = 10
+	fcMemoryFill = 11
+)
+
+// storeType is the value type a store opcode takes from the stack.
+func storeType(op byte) byte {
+	switch op {
+	case 0x36, 0x3a, 0x3b:
+		return 0x7f // i32
+	case 0x37, 0x3c, 0x3d, 0x3e:
+		return 0x7e // i64
+	case 0x38:
+		return 0x7d // f32
+	default: // 0x39
+		return 0x7c // f64
+	}
+}
+
+// Scratch locals a function may need, in the order they are declared.
+const (
+	scratchAddr = iota // i32: the address, dst of a bulk instruction
+	scratchLen         // i32: n of a bulk instruction
+	scratchI32         // i32: stored value, src or val of a bulk instruction
+	scratchI64         // i64: stored value, region count of a bulk instruction
+	scratchF32
+	scratchF64
+	numScratch
+)
+
+var scratchTypes = [numScratch]byte{0x7f, 0x7f, 0x7f, 0x7e, 0x7d, 0x7c}
+
+// scratchFor is the scratch local holding a stored value of type t.
+func scratchFor(t byte) int {
+	switch t {
+	case 0x7f:
+		return scratchI32
+	case 0x7e:
+		return scratchI64
+	case 0x7d:
+		return scratchF32
+	}
+	return scratchF64
+}
+
+// writeModule is what trackWrites reads of its input. parseModule cannot
+// be used: it refuses the names of the metering globals, which Instrument's
+// output exports.
+type writeModule struct {
+	module
+	params []uint32 // parameter count of each type
+}
+
+func parseWriteModule(b []byte) (*writeModule, error) {
+	secs, err := splitSections(b)
+	if err != nil {
+		return nil, err
+	}
+	m := &writeModule{module: module{sections: secs, globalIdx: -1, exportIdx: -1, codeIdx: -1, typeIdx: -1, funcIdx: -1, memoryIdx: -1}}
+	for i, s := range secs {
+		var err error
+		switch s.id {
+		case secType:
+			m.typeIdx = i
+			if m.params, err = typeParams(s); err == nil {
+				m.types = uint32(len(m.params))
+			}
+		case secImport:
+			err = m.parseImports(s)
+		case secFunction:
+			m.funcIdx = i
+			err = m.parseFunctions(s)
+		case secGlobal:
+			m.globalIdx = i
+			err = m.parseGlobals(s)
+		case secExport:
+			m.exportIdx = i
+		case secCode:
+			m.codeIdx = i
+		}
+		if err != nil {
+			return nil, fmt.Errorf("section id %d at offset %d: %w", s.id, s.offset, err)
+		}
+	}
+	return m, nil
+}
+
+// typeParams returns the parameter count of each function type.
+func typeParams(s section) ([]uint32, error) {
+	b := s.payload
+	n, pos, err := readU32(b, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCount(n, b, pos); err != nil {
+		return nil, err
+	}
+	params := make([]uint32, 0, n)
+	for i := uint32(0); i < n; i++ {
+		if pos >= len(b) || b[pos] != 0x60 {
+			return nil, fmt.Errorf("type %d: not a function type", i)
+		}
+		pos++
+		for j := 0; j < 2; j++ {
+			var k uint32
+			if k, pos, err = readU32(b, pos); err == nil {
+				err = checkCount(k, b, pos)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("type %d: %w", i, err)
+			}
+			if j == 0 {
+				params = append(params, k)
+			}
+			pos += int(k) // one byte per value type (screenTypes)
+		}
+	}
+	if pos != len(b) {
+		return nil, fmt.Errorf("section size mismatch: %d bytes left after %d types", len(b)-pos, n)
+	}
+	return params, nil
+}
+
+// trackWrites is the pass Instrument ends with: addWriteTracking. It is a
+// variable only so that the tests can run Instrument without it and show
+// that gas is the same.
+var trackWrites = addWriteTracking
+
+// addWriteTracking returns a copy of wasm in which every write to linear memory
+// by the module's code first marks its 64 KiB region in an appended global
+// exported as WrittenGlobalExport (see the comment at the top of this
+// file). It runs on Instrument's output; a module that already exports
+// that name is refused.
+func addWriteTracking(wasm []byte) ([]byte, error) {
+	m, err := parseWriteModule(wasm)
+	if err != nil {
+		return nil, fmt.Errorf("meter: write tracking: %w", err)
+	}
+	w := m.gasIndex() // the first free global index
+	if w == math.MaxUint32 {
+		return nil, fmt.Errorf("meter: write tracking: too many globals")
+	}
+
+	var globals []byte
+	newGlobal := []byte{0x7e, 0x01, 0x42, 0x00, 0x0b} // (mut i64) (i64.const 0)
+	if m.globalIdx >= 0 {
+		if globals, err = appendVector(m.sections[m.globalIdx].payload, 1, newGlobal); err != nil {
+			return nil, fmt.Errorf("meter: write tracking: global section: %w", err)
+		}
+	} else {
+		globals = cat(appendU32(nil, 1), newGlobal)
+	}
+
+	entry := appendU32(nil, uint32(len(WrittenGlobalExport)))
+	entry = append(entry, WrittenGlobalExport...)
+	entry = appendU32(append(entry, kindGlobal), w)
+	var exports []byte
+	if m.exportIdx >= 0 {
+		old := m.sections[m.exportIdx].payload
+		if err := refuseExport(old, WrittenGlobalExport); err != nil {
+			return nil, fmt.Errorf("meter: write tracking: export section: %w", err)
+		}
+		if exports, err = appendVector(old, 1, entry); err != nil {
+			return nil, fmt.Errorf("meter: write tracking: export section: %w", err)
+		}
+	} else {
+		exports = cat(appendU32(nil, 1), entry)
+	}
+
+	var code []byte
+	if m.codeIdx >= 0 {
+		if code, err = m.trackCode(w); err != nil {
+			return nil, fmt.Errorf("meter: write tracking: %w", err)
+		}
+	}
+
+	out := make([]byte, 0, len(wasm)+len(code)-codeLen(&m.module)+len(entry)+len(newGlobal)+16)
+	out = append(out, wasmHeader...)
+	globalAt, exportAt := -1, -1
+	if m.globalIdx < 0 {
+		globalAt = m.insertAt(secGlobal)
+	}
+	if m.exportIdx < 0 {
+		exportAt = m.insertAt(secExport)
+	}
+	for i := 0; i <= len(m.sections); i++ {
+		if i == globalAt {
+			out = appendSection(out, secGlobal, globals)
+		}
+		if i == exportAt {
+			out = appendSection(out, secExport, exports)
+		}
+		if i == len(m.sections) {
+			break
+		}
+		switch s := m.sections[i]; {
+		case i == m.globalIdx:
+			out = appendSection(out, secGlobal, globals)
+		case i == m.exportIdx:
+			out = appendSection(out, secExport, exports)
+		case i == m.codeIdx && code != nil:
+			out = appendSection(out, secCode, code)
+		default:
+			out = append(out, s.raw...)
+		}
+	}
+	return out, nil
+}
+
+// refuseExport returns an error if the export section payload b has an
+// export called name.
+func refuseExport(b []byte, name string) error {
+	n, pos, err := readU32(b, 0)
+	if err != nil {
+		return err
+	}
+	for i := uint32(0); i < n; i++ {
+		var start, end int
+		if start, end, err = readName(b, pos); err != nil {
+			return fmt.Errorf("export %d: name: %w", i, err)
+		}
+		if string(b[start:end]) == name {
+			return fmt.Errorf("export %d: name %q is reserved for the write tracking global", i, name)
+		}
+		if end >= len(b) {
+			return fmt.Errorf("export %d: kind: %w", i, errEOF)
+		}
+		if _, pos, err = readU32(b, end+1); err != nil {
+			return fmt.Errorf("export %d: index: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// trackCode returns the code section payload with every function's writes
+// tracked in global w, or nil when no function writes to memory (the
+// section is then copied as it is).
+func (m *writeModule) trackCode(w uint32) ([]byte, error) {
+	s := m.sections[m.codeIdx]
+	b := s.payload
+	n, pos, err := readU32(b, 0)
+	if err != nil {
+		return nil, fmt.Errorf("code section at offset %d: function count: %w", s.offset, err)
+	}
+	if n != m.definedFuncs {
+		return nil, fmt.Errorf("code section has %d bodies but the function section declares %d", n, m.definedFuncs)
+	}
+	t := &writeTracker{d: decoder{gasIdx: w}, w: w}
+	out := make([]byte, 0, len(b)+len(b)/4)
+	out = append(out, b[:pos]...) // the count, as it was encoded
+	changed := false
+	for i := uint32(0); i < n; i++ {
+		fidx := uint64(m.importedFuncs) + uint64(i)
+		start := pos
+		size, p, err := readU32(b, pos)
+		if err != nil {
+			return nil, fmt.Errorf("function %d: body size at offset %d: %w", fidx, s.offset+pos, err)
+		}
+		if uint64(p)+uint64(size) > uint64(len(b)) {
+			return nil, fmt.Errorf("function %d: body size %d at offset %d exceeds the %d bytes left in the code section", fidx, size, s.offset+pos, len(b)-p)
+		}
+		pos = p + int(size)
+		body, err := t.function(b[p:pos], s.offset+p, m.params[m.funcTypes[i]])
+		if err != nil {
+			return nil, fmt.Errorf("function %d: %w", fidx, err)
+		}
+		if body == nil {
+			out = append(out, b[start:pos]...) // size prefix included
+			continue
+		}
+		changed = true
+		out = appendU32(out, uint32(len(body)))
+		out = append(out, body...)
+	}
+	if pos != len(b) {
+		return nil, fmt.Errorf("code section at offset %d: section size mismatch: %d bytes left after %d bodies", s.offset, len(b)-pos, n)
+	}
+	if !changed {
+		return nil, nil
+	}
+	if uint64(len(out)) > math.MaxUint32 {
+		return nil, fmt.Errorf("code section with write tracking exceeds 4 GiB")
+	}
+	return out, nil
+}
+
+// writeTracker rewrites function bodies; its buffers are reused.
+type writeTracker struct {
+	d     decoder
+	w     uint32 // the written global's index
+	sites []int  // offsets of the writing instructions of the current body
+	local [numScratch]uint32
+	fn    []byte
+}
+
+// function returns body with its writes tracked, or nil when it has none.
+// base is the module offset of body[0]; params is the function's parameter
+// count.
+func (t *writeTracker) function(body []byte, base int, params uint32) ([]byte, error) {
+	codeAt, err := skipLocalsUnbounded(body, base)
+	if err != nil {
+		return nil, err
+	}
+	t.d.stack = t.d.stack[:0]
+	t.sites = t.sites[:0]
+	var used [numScratch]bool
+	for pos := codeAt; ; {
+		if pos >= len(body) {
+			return nil, fmt.Errorf("%w (%d blocks open)", errMissingEnd, len(t.d.stack))
+		}
+		at := pos
+		var tm term
+		if pos, tm, _, err = t.d.step(body, pos, base); err != nil {
+			return nil, err
+		}
+		switch op := body[at]; {
+		case op >= opStoreFirst && op <= opStoreLast:
+			t.sites = append(t.sites, at)
+			used[scratchAddr] = true
+			used[scratchFor(storeType(op))] = true
+		case op == opPrefixFC && isBulkMemory(body, at):
+			t.sites = append(t.sites, at)
+			used[scratchAddr], used[scratchLen], used[scratchI32], used[scratchI64] = true, true, true, true
+		}
+		if tm == termFinal {
+			if pos != len(body) {
+				return nil, fmt.Errorf("unbalanced end at offset %d: %d bytes follow the function's final end", base+pos-1, len(body)-pos)
+			}
+			break
+		}
+	}
+	if len(t.sites) == 0 {
+		return nil, nil
+	}
+
+	// Local declarations: the old ones, then one entry per scratch local
+	// used, numbered after every parameter and declared local.
+	decls, p, _ := readU32(body, 0) // checked by skipLocalsUnbounded
+	next := uint64(params)
+	for q := p; q < codeAt; {
+		var k uint32
+		k, q, _ = readU32(body, q)
+		next += uint64(k)
+		q++ // value type
+	}
+	added := uint32(0)
+	for k := range used {
+		if used[k] {
+			added++
+		}
+	}
+	if next+uint64(added) > math.MaxUint32 {
+		return nil, fmt.Errorf("too many locals to add the write tracking's")
+	}
+	t.fn = appendU32(t.fn[:0], decls+added) // decls <= len(body), far below 2^32-6
+	t.fn = append(t.fn, body[p:codeAt]...)
+	for k := range used {
+		if used[k] {
+			t.local[k] = uint32(next)
+			next++
+			t.fn = append(t.fn, 0x01, scratchTypes[k])
+		}
+	}
+
+	from := codeAt
+	for _, at := range t.sites {
+		t.fn = append(t.fn, body[from:at]...)
+		if op := body[at]; op == opPrefixFC {
+			t.fn = t.markSpan(t.fn)
+		} else {
+			_, q, _ := readU32(body, at+1) // alignment; checked by step
+			offset, _, _ := readU32(body, q)
+			t.fn = t.markStore(t.fn, storeType(op), offset)
+		}
+		from = at
+	}
+	t.fn = append(t.fn, body[from:]...)
+	return t.fn, nil
+}
+
+// isBulkMemory reports whether the 0xfc instruction at b[at] is
+// memory.init, memory.copy or memory.fill (step has decoded it).
+func isBulkMemory(b []byte, at int) bool {
+	sub, _, err := readU32(b, at+1)
+	return err == nil && (sub == fcMemoryInit || sub == fcMemoryCopy || sub == fcMemoryFill)
+}
+
+// skipLocalsUnbounded is skipLocals without the maxLocals screen: the
+// input is Instrument's output, screened already, and trackWrites may run
+// on a module whose functions the screen would refuse only because of the
+// locals it added itself.
+func skipLocalsUnbounded(body []byte, base int) (int, error) {
+	n, pos, err := readU32(body, 0)
+	if err != nil {
+		return pos, fmt.Errorf("local declaration count at offset %d: %w", base, err)
+	}
+	for i := uint32(0); i < n; i++ {
+		if _, pos, err = readU32(body, pos); err != nil {
+			return pos, fmt.Errorf("local declaration %d at offset %d: %w", i, base+pos, err)
+		}
+		if pos >= len(body) {
+			return pos, fmt.Errorf("local declaration %d: %w", i, errEOF)
+		}
+		if !isValType(body[pos]) {
+			return pos, fmt.Errorf("local declaration %d at offset %d: unsupported value type 0x%02x", i, base+pos, body[pos])
+		}
+		pos++
+	}
+	return pos, nil
+}
+
+func (t *writeTracker) get(b []byte, k int) []byte {
+	return appendU32(append(b, opLocalGetW), t.local[k])
+}
+func (t *writeTracker) set(b []byte, k int) []byte {
+	return appendU32(append(b, opLocalSetW), t.local[k])
+}
+func (t *writeTracker) tee(b []byte, k int) []byte {
+	return appendU32(append(b, opLocalTee), t.local[k])
+}
+
+// Opcodes shared with the test helpers' names, spelled apart so the two
+// files stay independent.
+const (
+	opLocalGetW  = 0x20
+	opLocalSetW  = 0x21
+	opGlobalGetW = 0x23
+	opGlobalSetW = 0x24
+	opI64ConstW  = 0x42
+	opI64AddW    = 0x7c
+	opI64SubW    = 0x7d
+	opIfW        = 0x04
+)
+
+// markStore appends the code that marks the region of a store of a value
+// of type vt at offset from the address on the stack, leaving the stack as
+// the store expects it.
+func (t *writeTracker) markStore(b []byte, vt byte, offset uint32) []byte {
+	v := scratchFor(vt)
+	b = t.set(b, v)
+	b = t.set(b, scratchAddr)
+	b = appendU32(append(b, opGlobalGetW), t.w)
+	b = append(b, opI64ConstW, 1)
+	b = t.get(b, scratchAddr)
+	b = append(b, opI64Extend)
+	if offset != 0 {
+		b = appendS64(append(b, opI64ConstW), int64(offset))
+		b = append(b, opI64AddW)
+	}
+	b = append(b, opI64ConstW, 16, opI64ShrU, opI64Shl, opI64Or)
+	b = appendU32(append(b, opGlobalSetW), t.w)
+	b = t.get(b, scratchAddr)
+	return t.get(b, v)
+}
+
+// markSpan appends the code that marks the regions of the n bytes from dst
+// written by a bulk instruction whose operands (dst, x, n) are on the
+// stack, leaving them there.
+func (t *writeTracker) markSpan(b []byte) []byte {
+	b = t.set(b, scratchLen)
+	b = t.set(b, scratchI32)
+	b = t.tee(b, scratchAddr)
+	b = t.get(b, scratchLen)
+	b = append(b, opIfW, 0x40)
+	b = appendU32(append(b, opGlobalGetW), t.w)
+	// mask = c < 64 ? (2 << c) - 1 : -1, c+1 regions from first on.
+	b = append(b, opI64ConstW, 2)
+	b = t.first(t.last(b))
+	b = append(b, opI64SubW)
+	b = t.tee(b, scratchI64)
+	b = append(b, opI64Shl, opI64ConstW, 1, opI64SubW, opI64ConstW, 0x7f) // i64.const -1
+	b = t.get(b, scratchI64)
+	b = append(b, opI64ConstW, 0xc0, 0x00, opI64LtU, opSelect) // i64.const 64
+	b = t.first(b)
+	b = append(b, opI64Rotl, opI64Or)
+	b = appendU32(append(b, opGlobalSetW), t.w)
+	b = append(b, opEnd)
+	b = t.get(b, scratchI32)
+	return t.get(b, scratchLen)
+}
+
+// first appends (i64) dst >> 16.
+func (t *writeTracker) first(b []byte) []byte {
+	b = t.get(b, scratchAddr)
+	return append(b, opI64Extend, opI64ConstW, 16, opI64ShrU)
+}
+
+// last appends (i64) (dst + n - 1) >> 16, for n >= 1.
+func (t *writeTracker) last(b []byte) []byte {
+	b = t.get(b, scratchAddr)
+	b = append(b, opI64Extend)
+	b = t.get(b, scratchLen)
+	b = append(b, opI64Extend, opI64AddW, opI64ConstW, 1, opI64SubW, opI64ConstW, 16, opI64ShrU)
+	return b
+}

@@ -1,0 +1,433 @@
+package meter
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/bits"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/vchain/vchain/contracts/abi"
+	"github.com/vchain/vchain/internal/testwasm"
+)
+
+// A minimal host for the contracts of contracts/v1, enough to run kv calls
+// through wazero directly. Its functions are free (the runtime's host
+// prices are not the meter's business), and those that write into the
+// instance's memory mark what they write in the written global, as the
+// host's contract asks.
+type kvHost struct {
+	state   map[string][]byte
+	written api.MutableGlobal // of the instance being called
+}
+
+// markHost ORs the regions of [ptr, ptr+n) into the written global, as
+// the pass marks a bulk instruction's span.
+func (h *kvHost) markHost(ptr, n uint32) {
+	if n == 0 || h.written == nil {
+		return
+	}
+	first, last := uint64(ptr)>>16, (uint64(ptr)+uint64(n)-1)>>16
+	mask := ^uint64(0)
+	if c := last - first; c < 63 {
+		mask = bits.RotateLeft64(1<<(c+1)-1, int(first%64))
+	}
+	h.written.Set(h.written.Get() | mask)
+}
+
+func (h *kvHost) write(mod api.Module, ptr uint32, b []byte) {
+	if !mod.Memory().Write(ptr, b) {
+		panic(fmt.Sprintf("host write at %#x+%d outside memory", ptr, len(b)))
+	}
+	h.markHost(ptr, uint32(len(b)))
+}
+
+func (h *kvHost) read(mod api.Module, ptr, n uint32) []byte {
+	b, ok := mod.Memory().Read(ptr, n)
+	if !ok {
+		panic(fmt.Sprintf("host read at %#x+%d outside memory", ptr, n))
+	}
+	return b
+}
+
+func (h *kvHost) instantiate(ctx context.Context, r wazero.Runtime) error {
+	i32, i64 := api.ValueTypeI32, api.ValueTypeI64
+	b := r.NewHostModuleBuilder(abi.ImportModule)
+	def := func(name string, params, results []api.ValueType, fn api.GoModuleFunc) {
+		b.NewFunctionBuilder().WithGoModuleFunction(fn, params, results).Export(name)
+	}
+	def(abi.ImportStateGet, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}, func(_ context.Context, mod api.Module, s []uint64) {
+		v, ok := h.state[string(h.read(mod, uint32(s[0]), uint32(s[1])))]
+		if !ok {
+			s[0] = api.EncodeI32(-1)
+			return
+		}
+		if len(v) <= int(uint32(s[3])) {
+			h.write(mod, uint32(s[2]), v)
+		}
+		s[0] = api.EncodeI32(int32(len(v)))
+	})
+	def(abi.ImportStateSet, []api.ValueType{i32, i32, i32, i32}, nil, func(_ context.Context, mod api.Module, s []uint64) {
+		h.state[string(h.read(mod, uint32(s[0]), uint32(s[1])))] = append([]byte(nil), h.read(mod, uint32(s[2]), uint32(s[3]))...)
+	})
+	def(abi.ImportStateDelete, []api.ValueType{i32, i32}, nil, func(_ context.Context, mod api.Module, s []uint64) {
+		delete(h.state, string(h.read(mod, uint32(s[0]), uint32(s[1]))))
+	})
+	def(abi.ImportEmitEvent, []api.ValueType{i32, i32}, nil, func(_ context.Context, mod api.Module, s []uint64) {
+		h.read(mod, uint32(s[0]), uint32(s[1]))
+	})
+	def(abi.ImportCaller, []api.ValueType{i32, i32}, []api.ValueType{i32}, func(_ context.Context, mod api.Module, s []uint64) {
+		addr := []byte("0123456789abcdef0123456789abcdef01234567")
+		if len(addr) <= int(uint32(s[1])) {
+			h.write(mod, uint32(s[0]), addr)
+		}
+		s[0] = api.EncodeI32(int32(len(addr)))
+	})
+	def(abi.ImportBlockHeight, nil, []api.ValueType{i64}, func(_ context.Context, _ api.Module, s []uint64) {
+		s[0] = api.EncodeI64(7)
+	})
+	def(abi.ImportAbort, []api.ValueType{i32, i32}, nil, func(_ context.Context, mod api.Module, s []uint64) {
+		panic(fmt.Sprintf("abort: %s", h.read(mod, uint32(s[0]), uint32(s[1]))))
+	})
+	_, err := b.Instantiate(ctx)
+	return err
+}
+
+// contract is one initialised instance of a contracts/ module.
+type contract struct {
+	host    *kvHost
+	mod     api.Module
+	gas     api.MutableGlobal
+	written api.MutableGlobal // nil without write tracking
+	alloc   api.Function
+	exec    api.Function
+	init    int64 // gas _initialize used
+}
+
+// newContract instruments wasm (with or without write tracking) and
+// returns an initialised instance in its own runtime.
+func newContract(tb testing.TB, wasm []byte, track bool) *contract {
+	tb.Helper()
+	ctx := context.Background()
+	var out []byte
+	var err error
+	if track {
+		out, err = Instrument(wasm, rules1)
+	} else {
+		withoutTracking(func() { out, err = Instrument(wasm, rules1) })
+	}
+	if err != nil {
+		tb.Fatalf("Instrument: %v", err)
+	}
+	r := wazero.NewRuntime(ctx)
+	tb.Cleanup(func() { r.Close(ctx) })
+	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+	h := &kvHost{state: map[string][]byte{}}
+	if err := h.instantiate(ctx, r); err != nil {
+		tb.Fatal(err)
+	}
+	compiled, err := r.CompileModule(ctx, out)
+	if err != nil {
+		tb.Fatalf("compile: %v", err)
+	}
+	mod, err := r.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	if err != nil {
+		tb.Fatalf("instantiate: %v", err)
+	}
+	c := &contract{host: h, mod: mod, alloc: mod.ExportedFunction(abi.ExportAlloc), exec: mod.ExportedFunction(abi.ExportExecute)}
+	c.gas = mod.ExportedGlobal(GasGlobalExport).(api.MutableGlobal)
+	if g := mod.ExportedGlobal(WrittenGlobalExport); g != nil {
+		c.written = g.(api.MutableGlobal)
+		h.written = c.written
+	} else if track {
+		tb.Fatalf("no %s global", WrittenGlobalExport)
+	}
+	c.gas.Set(uint64(hugeGas))
+	if _, err := mod.ExportedFunction(abi.ExportInitialize).Call(ctx); err != nil {
+		tb.Fatalf("_initialize: %v", err)
+	}
+	c.init = hugeGas - int64(c.gas.Get())
+	return c
+}
+
+// call runs one request the way the runtime does (alloc, copy in,
+// execute) and returns the gas used and the response.
+func (c *contract) call(tb testing.TB, req abi.Request) (int64, abi.Response) {
+	tb.Helper()
+	ctx := context.Background()
+	raw := abi.EncodeRequest(req)
+	c.gas.Set(uint64(hugeGas))
+	res, err := c.alloc.Call(ctx, uint64(len(raw)))
+	if err != nil {
+		tb.Fatalf("alloc: %v", err)
+	}
+	ptr := api.DecodeU32(res[0])
+	c.host.write(c.mod, ptr, raw)
+	if res, err = c.exec.Call(ctx, uint64(ptr), uint64(len(raw))); err != nil {
+		tb.Fatalf("%s.%s: %v", req.Contract, req.Method, err)
+	}
+	used := hugeGas - int64(c.gas.Get())
+	rp, rn := abi.UnpackPtrLen(res[0])
+	out, ok := c.mod.Memory().Read(rp, rn)
+	if !ok {
+		tb.Fatalf("result outside memory")
+	}
+	resp, err := abi.DecodeResponse(out)
+	if err != nil {
+		tb.Fatalf("response: %v", err)
+	}
+	return used, resp
+}
+
+// kvRequests are v1 kv calls of every method, with values from 1 byte to
+// 60 KB (the allocator, the JSON decoder and the runtime's memclr and
+// memmove all run), then the same keys again.
+func kvRequests() []abi.Request {
+	var reqs []abi.Request
+	req := func(method string, args any) {
+		b, _ := json.Marshal(args)
+		reqs = append(reqs, abi.Request{Contract: "kv", Method: method, Args: b})
+	}
+	for round := 0; round < 2; round++ {
+		for i, size := range []int{1, 100, 5000, 60000, 10} {
+			key := fmt.Sprintf("key-%d", i)
+			req("set", map[string]string{"key": key, "value": strings.Repeat(string(rune('a'+i+round)), size)})
+			req("get", map[string]string{"key": key})
+		}
+		req("delete", map[string]string{"key": "key-1"})
+		req("get", map[string]string{"key": "missing"})
+	}
+	return reqs
+}
+
+// faultRequests are testmod calls that allocate and write large buffers:
+// Go clears reused memory with memory.fill and copies with memory.copy,
+// so these reach regions that no store of the same call writes.
+func faultRequests() []abi.Request {
+	var reqs []abi.Request
+	req := func(method, args string) {
+		reqs = append(reqs, abi.Request{Contract: "fault", Method: method, Args: []byte(args)})
+	}
+	for round := 0; round < 3; round++ {
+		for _, kb := range []int{1, 16, 64, 40, 64} {
+			req("big_value", fmt.Sprintf(`{"kb":%d}`, kb))
+		}
+		req("many_values", `{"n":4}`)
+		req("big_event", `{"kb":3}`)
+		req("alloc", `{"mb":1}`)
+		req("caller", `{}`)
+		req("many_events", `{"n":20}`)
+	}
+	return append(reqs, kvRequests()...)
+}
+
+// TestWriteTrackingGoContract runs v1's kv calls, and testmod's calls that
+// write large buffers, on an instance with write tracking and checks, call
+// by call, the host's contract against a full comparison of memory before
+// and after: every changed byte lies in a marked region or in the 8 bytes
+// after one. A second instance without the tracking runs the same calls
+// and must use the same gas to the unit.
+func TestWriteTrackingGoContract(t *testing.T) {
+	for _, tc := range []struct {
+		module string
+		reqs   []abi.Request
+	}{
+		{"v1", kvRequests()},
+		{"testmod", faultRequests()},
+	} {
+		t.Run(tc.module, func(t *testing.T) {
+			wasm := testwasm.Module(t, tc.module)
+			tracked, plain := newContract(t, wasm, true), newContract(t, wasm, false)
+			if tracked.init != plain.init {
+				t.Errorf("_initialize: %d gas with tracking, %d without", tracked.init, plain.init)
+			}
+			for i, req := range tc.reqs {
+				before := memCopy(tracked.mod.Memory())
+				tracked.written.Set(0)
+				used, resp := tracked.call(t, req)
+				after := memCopy(tracked.mod.Memory())
+				w := tracked.written.Get()
+				if err := checkContract(before, after, w); err != nil {
+					t.Errorf("call %d (%s.%s): %v", i, req.Contract, req.Method, err)
+				}
+				if n := bits.OnesCount64(w); n == 64 || uint64(n)*region >= uint64(len(after)) {
+					t.Errorf("call %d (%s.%s): %d of %d regions marked: the check is vacuous", i, req.Contract, req.Method, n, len(after)/region)
+				}
+				plainUsed, plainResp := plain.call(t, req)
+				if used != plainUsed || resp.Err != plainResp.Err || string(resp.Data) != string(plainResp.Data) {
+					t.Errorf("call %d (%s.%s): %d gas, %q with tracking; %d gas, %q without", i, req.Contract, req.Method, used, resp.Err, plainUsed, plainResp.Err)
+				}
+				if i < 4 {
+					t.Logf("%s.%s %d bytes: %d gas, memory %d KiB, marked %d regions (%#016x)", req.Contract, req.Method, len(req.Args), used, len(after)>>10, bits.OnesCount64(w), w)
+				}
+			}
+		})
+	}
+}
+
+// TestWriteTrackingGoBulk: testdata/writemod writes a large buffer with
+// stores, memory.fill (Go's clear) and memory.copy (Go's copy) in separate
+// calls, so each kind of write is the only one in its regions: skipping the
+// marking of any of them breaks the host's contract here.
+func TestWriteTrackingGoBulk(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go command not on PATH")
+	}
+	out := filepath.Join(t.TempDir(), "writemod.wasm")
+	cmd := exec.Command(goBin, "build", "-buildmode=c-shared", "-trimpath", "-o", out, ".")
+	cmd.Dir = filepath.Join("testdata", "writemod")
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, msg)
+	}
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metered, err := Instrument(wasm, rules1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, compiled := newGoRuntime(t, wazero.NewRuntimeConfig(), metered)
+	in := newGoInstance(t, r, compiled)
+	written := in.mod.ExportedGlobal(WrittenGlobalExport).(api.MutableGlobal)
+	ctx := context.Background()
+	for i, c := range []struct {
+		fn   string
+		args []uint64
+	}{
+		{"set", []uint64{1}}, {"zero", nil}, {"set", []uint64{2}}, {"move", []uint64{70000}},
+		{"move", []uint64{1}}, {"zero", nil},
+	} {
+		before := memCopy(in.mod.Memory())
+		written.Set(0)
+		in.gas.Set(uint64(hugeGas))
+		if _, err := in.mod.ExportedFunction(c.fn).Call(ctx, c.args...); err != nil {
+			t.Fatalf("%s: %v", c.fn, err)
+		}
+		after, w := memCopy(in.mod.Memory()), written.Get()
+		changed := 0
+		for j := range before {
+			if before[j] != after[j] {
+				changed++
+			}
+		}
+		if changed < 3*region {
+			t.Errorf("call %d (%s): %d bytes changed, want most of the buffer: the test is not what it says", i, c.fn, changed)
+		}
+		if err := checkContract(before, after, w); err != nil {
+			t.Errorf("call %d (%s): %v", i, c.fn, err)
+		}
+		t.Logf("%s%v: marked %d regions (%#016x)", c.fn, c.args, bits.OnesCount64(w), w)
+	}
+}
+
+// TestWriteTrackingGoModule: loopmod's spin (map writes, allocation,
+// collection) uses the same gas with and without the tracking.
+func TestWriteTrackingGoModule(t *testing.T) {
+	wasm := goModule(t)
+	var plainOut []byte
+	withoutTracking(func() {
+		var err error
+		if plainOut, err = Instrument(wasm, rules1); err != nil {
+			t.Fatal(err)
+		}
+	})
+	out, err := Instrument(wasm, rules1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1, c1 := newGoRuntime(t, wazero.NewRuntimeConfig(), out)
+	r2, c2 := newGoRuntime(t, wazero.NewRuntimeConfig(), plainOut)
+	a, b := newGoInstance(t, r1, c1), newGoInstance(t, r2, c2)
+	if a.initUsed != b.initUsed {
+		t.Errorf("_initialize: %d gas with tracking, %d without", a.initUsed, b.initUsed)
+	}
+	for _, n := range []int32{0, 10, 1000, 20000} {
+		ra, ua, err1 := a.call(n, hugeGas)
+		rb, ub, err2 := b.call(n, hugeGas)
+		if err1 != nil || err2 != nil || ra != rb || ua != ub {
+			t.Errorf("spin(%d): %d, %d gas (%v) with tracking; %d, %d gas (%v) without", n, ra, ua, err1, rb, ub, err2)
+		}
+	}
+	_, ua, _ := newGoInstance(t, r1, c1).call(1<<30, 300_000)
+	_, ub, _ := newGoInstance(t, r2, c2).call(1<<30, 300_000)
+	if ua != ub {
+		t.Errorf("out of gas: %d gas with tracking, %d without", ua, ub)
+	}
+}
+
+// cpuTime is the process's user plus system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkWriteTracking measures what the tracking costs at run time: a
+// v1 kv.set of a 100-byte value (a new key each time, as transactions do)
+// and loopmod's spin(1000), with and without it. Besides ns/op it reports
+// the process's CPU time per op (cpu-ns/op), the figure to trust on a
+// loaded machine.
+func BenchmarkWriteTracking(b *testing.B) {
+	wasm := testwasm.Module(b, "v1")
+	for _, track := range []bool{false, true} {
+		name := map[bool]string{false: "untracked", true: "tracked"}[track]
+		b.Run("kv.set/"+name, func(b *testing.B) {
+			c := newContract(b, wasm, track)
+			value := strings.Repeat("v", 100)
+			i := 0
+			start := cpuTime()
+			for b.Loop() {
+				args, _ := json.Marshal(map[string]string{"key": fmt.Sprintf("key-%d", i), "value": value})
+				i++
+				if c.written != nil {
+					c.written.Set(0)
+				}
+				if _, resp := c.call(b, abi.Request{Contract: "kv", Method: "set", Args: args}); resp.Err != "" {
+					b.Fatal(resp.Err)
+				}
+				if i%1000 == 0 {
+					c.host.state = map[string][]byte{}
+				}
+			}
+			b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+		})
+	}
+	plain := goModule(b)
+	for _, track := range []bool{false, true} {
+		name := map[bool]string{false: "untracked", true: "tracked"}[track]
+		b.Run("spin/"+name, func(b *testing.B) {
+			var out []byte
+			var err error
+			if track {
+				out, err = Instrument(plain, rules1)
+			} else {
+				withoutTracking(func() { out, err = Instrument(plain, rules1) })
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			r, compiled := newGoRuntime(b, wazero.NewRuntimeConfig(), out)
+			in := newGoInstance(b, r, compiled)
+			start := cpuTime()
+			for b.Loop() {
+				if _, _, err := in.call(1000, hugeGas); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
