@@ -7,9 +7,9 @@ package executor_test
 // that stores state. `make test` runs the vectors with the tag too.
 func init() {
 	profileVectors[2] = profileVector{
-		meteredV1: "9c14ee98adbcffeacb02628b39fc2ff5dc8e608d360ac64c7a0d6cba4c9926b1",
-		meteredV2: "64602704072b44df4e425bcc118e404601731c1f968b99706fdbf120f8967e3a",
-		results:   []string{"ok/200000", "ok/200000", "ok/200000", "ok/275443", "contract_error/239176", "ok/200000", "ok/200000", "contract_error/200000", "out_of_gas/30000", "contract_error/200000"},
-		appHash:   "5dccf4a5474caf14feeb10397c703c7460b5f5fba4d7f1830c33757385d14129",
+		meteredV1: "34b77c25f8ce4b34acee27f3a941c7ce23b78644ce817e9f50b266adca89c6a5",
+		meteredV2: "d2061b709f53f3fd16822842d837648c8f7748c2066ad32cafa18a2517931107",
+		results:   []string{"ok/121071", "ok/124353", "ok/203556", "ok/298117", "contract_error/245071", "ok/89600", "ok/89276", "contract_error/98358", "out_of_gas/30000", "contract_error/62363"},
+		appHash:   "0bf2f4055d7db814b9f2eac7aee6188630a3d72c2abb3e39c389a524a024f5dc",
 	}
 }

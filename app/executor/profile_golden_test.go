@@ -33,10 +33,10 @@ type profileVector struct {
 // Files built with other tags (vchain_profile2) add theirs in init.
 var profileVectors = map[uint32]profileVector{
 	1: {
-		meteredV1: "9c14ee98adbcffeacb02628b39fc2ff5dc8e608d360ac64c7a0d6cba4c9926b1",
-		meteredV2: "64602704072b44df4e425bcc118e404601731c1f968b99706fdbf120f8967e3a",
-		results:   []string{"ok/200000", "ok/200000", "ok/200000", "ok/271843", "contract_error/239176", "ok/200000", "ok/200000", "contract_error/200000", "out_of_gas/30000", "contract_error/200000"},
-		appHash:   "6f471630a3f405abbc25aba46e38e9af16de7e0f538f360526d7a2fbbe16deda",
+		meteredV1: "34b77c25f8ce4b34acee27f3a941c7ce23b78644ce817e9f50b266adca89c6a5",
+		meteredV2: "d2061b709f53f3fd16822842d837648c8f7748c2066ad32cafa18a2517931107",
+		results:   []string{"ok/119271", "ok/122553", "ok/199956", "ok/294517", "contract_error/245071", "ok/89600", "ok/89276", "contract_error/98358", "out_of_gas/30000", "contract_error/62363"},
+		appHash:   "d2208611ecd51e3b76733c83c8b3bacdb2cb122b2c35bd0cf3babe775f15908a",
 	},
 }
 

@@ -60,6 +60,10 @@ type Profile struct {
 	// MinTxGas is the least gas any contract call is charged, whatever it did: it pays
 	// for resetting the instance after the call.
 	MinTxGas uint64
+	// GrowGas is charged to a call that leaves the instance's memory larger than the
+	// snapshot every call starts from: a wasm memory never shrinks, so the node must
+	// replace the instance, which costs far more than the reset MinTxGas pays for.
+	GrowGas uint64
 	// CanonicalNaN: every NaN a float instruction produces is replaced by the canonical
 	// quiet NaN of its width, so results never depend on the machine's NaN bits.
 	CanonicalNaN bool
@@ -84,6 +88,7 @@ func (p Profile) Encode() []byte {
 	u32(p.MaxCallDepth)
 	u64(p.InitGas)
 	u64(p.MinTxGas)
+	u64(p.GrowGas)
 	if p.CanonicalNaN {
 		b = append(b, 1)
 	} else {

@@ -29,9 +29,11 @@ type callKey struct{}
 // context. Host functions stop a call by recording failure and panicking with it: wazero
 // unwinds the guest and returns the panic as the call's error.
 type call struct {
-	env     Env // nil during the warm-up, which may not touch state
-	gas     api.MutableGlobal
-	host    *profile.HostCosts
+	env  Env // nil during the warm-up, which may not touch state
+	gas  api.MutableGlobal
+	host *profile.HostCosts
+	in   *instance // nil during the warm-up, which runs before the snapshot
+
 	events  []abi.Event
 	failure *codes.Error
 }
@@ -64,6 +66,9 @@ func (c *call) read(mod api.Module, ptr, n uint32, limit int, what string) []byt
 func (c *call) write(mod api.Module, ptr uint32, b []byte, what string) {
 	if !mod.Memory().Write(ptr, b) {
 		c.fail(codes.Errorf(codes.ContractTrap, "%s buffer at %#x+%d is outside memory", what, ptr, len(b)))
+	}
+	if c.in != nil {
+		c.in.mark(ptr, uint32(len(b)))
 	}
 }
 

@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
-	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/vchain/vchain/app/codes"
 	"github.com/vchain/vchain/app/runtime/internal/meter"
@@ -105,9 +103,12 @@ type instance struct {
 	exec    api.Function
 	clock   *clock
 	stderr  *limitedBuffer
-	// track lists the pages written since the last restore; nil where the kernel
-	// cannot, and then a restore copies the whole memory.
-	track *trackedMemory
+	// written is the meter's record of the 64 KiB regions the guest wrote since the last
+	// restore (meter.WrittenGlobalExport); the host adds its own writes (mark).
+	written api.MutableGlobal
+	// whole is set while the memory is not known to match the snapshot except in the
+	// marked regions: a new instance, whose memory is the module's initial one.
+	whole bool
 	// dirty is set once a call ran since the last restore.
 	dirty bool
 }
@@ -126,26 +127,11 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		WithWalltime(clk.walltime, 1000).
 		WithNanotime(clk.nanotime, 1).
 		WithRandSource(clk)
-	var track *trackedMemory
-	var allocErr error
-	if useTracking() {
-		ctx = experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(func(_, max uint64) experimental.LinearMemory {
-			if track, allocErr = newTrackedMemory(max); allocErr != nil {
-				return &heapMemory{max: max}
-			}
-			return track
-		}))
-	}
 	mod, err := m.rt.InstantiateModule(ctx, m.compiled, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("instantiate runtime v%d: %w", m.Version, err)
 	}
-	if allocErr != nil {
-		// The same state, reached by copying the whole memory on each restore: this
-		// instance's memory could not be tracked (out of address space or descriptors).
-		track = nil
-	}
-	in := &instance{mod: mod, mem: mod.Memory(), clock: clk, stderr: stderr, track: track}
+	in := &instance{mod: mod, mem: mod.Memory(), clock: clk, stderr: stderr, whole: true}
 	fail := func(what string) (*instance, error) {
 		mod.Close(ctx)
 		return nil, fmt.Errorf("runtime v%d: %s missing after metering", m.Version, what)
@@ -156,6 +142,9 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	}
 	if in.depth, ok = mod.ExportedGlobal(meter.DepthGlobalExport).(api.MutableGlobal); !ok {
 		return fail("depth global")
+	}
+	if in.written, ok = mod.ExportedGlobal(meter.WrittenGlobalExport).(api.MutableGlobal); !ok {
+		return fail("written global")
 	}
 	if in.mem == nil {
 		return fail("memory")
@@ -213,6 +202,11 @@ func (in *instance) take() *snapshot {
 
 // restore sets in back to s. It reports false when it cannot: the memory grew (a wasm
 // memory never shrinks), and the instance must be replaced.
+//
+// Only the regions the written global marks can differ from the snapshot (the meter's
+// contract, meter.WrittenGlobalExport): for each set bit b, regions b, b+64, b+128, ...
+// and the 8 bytes after each, compared page by page and copied back where they differ.
+// A new instance is compared whole.
 func (in *instance) restore(s *snapshot) bool {
 	size := in.mem.Size()
 	switch {
@@ -225,15 +219,13 @@ func (in *instance) restore(s *snapshot) bool {
 		}
 	}
 	buf, _ := in.mem.Read(0, uint32(len(s.mem)))
-	if in.track == nil || !in.track.armed || in.track.written(uint64(len(s.mem)), func(lo, hi uint64) {
-		copy(buf[lo:hi], s.mem[lo:hi])
-	}) != nil {
+	if in.whole {
 		copyChanged(buf, s.mem, s.zero)
+		in.whole = false
+	} else {
+		restoreRegions(buf, s, in.written.Get())
 	}
-	if in.track != nil {
-		// On failure the next restore compares everything again (armed is false).
-		_ = in.track.arm(uint64(len(s.mem)))
-	}
+	in.written.Set(0)
 	for i, g := range in.globals {
 		g.Set(s.globals[i])
 	}
@@ -244,14 +236,43 @@ func (in *instance) restore(s *snapshot) bool {
 	return true
 }
 
-const wasmPageSize = 1 << 16
+// regionShift is the log2 of the meter's write-tracking region (64 KiB).
+const regionShift = 16
 
-// mechanism is how this process restores instances (see useTracking), chosen once.
-var mechanism struct {
-	once  sync.Once
-	track bool
-	why   string
+// restoreRegions copies back the regions of buf that bits marks (see restore).
+func restoreRegions(buf []byte, s *snapshot, bits uint64) {
+	n := (len(buf) + 1<<regionShift - 1) >> regionShift
+	for b := 0; bits != 0 && b < 64; b++ {
+		if bits&(1<<b) == 0 {
+			continue
+		}
+		bits &^= 1 << b
+		for r := b; r < n; r += 64 {
+			lo := r << regionShift
+			hi := min(lo+1<<regionShift+8, len(buf)) // a store's last bytes may spill over
+			copyChanged(buf[lo:hi], s.mem[lo:hi], s.zero[lo/snapPage:])
+		}
+	}
 }
+
+// mark records a write the host made into the guest's memory, [ptr, ptr+n), as the
+// meter's code records the guest's own.
+func (in *instance) mark(ptr, n uint32) {
+	if n == 0 {
+		return
+	}
+	first, last := uint64(ptr)>>regionShift, (uint64(ptr)+uint64(n)-1)>>regionShift
+	bits := ^uint64(0)
+	if last-first < 63 {
+		bits = 0
+		for r := first; r <= last; r++ {
+			bits |= 1 << (r % 64)
+		}
+	}
+	in.written.Set(in.written.Get() | bits)
+}
+
+const wasmPageSize = 1 << 16
 
 // copyChanged makes dst equal to src (of the same length) page by page, writing only the
 // pages that differ. Reading both costs less than writing all of dst: a copy also reads
@@ -287,27 +308,6 @@ func zeroPages(mem []byte) []bool {
 	}
 	return zero
 }
-
-// heapMemory is a linear memory on the Go heap, reserved at its maximum so it never
-// moves: the fallback when a tracked region cannot be created.
-type heapMemory struct {
-	max uint64
-	buf []byte
-}
-
-// Reallocate implements experimental.LinearMemory.
-func (h *heapMemory) Reallocate(size uint64) []byte {
-	if size > h.max {
-		return nil
-	}
-	if h.buf == nil {
-		h.buf = make([]byte, 0, h.max)
-	}
-	return h.buf[:size]
-}
-
-// Free implements experimental.LinearMemory.
-func (h *heapMemory) Free() { h.buf = nil }
 
 // globalExports returns the names of wasm's exports that start with prefix, in the
 // order of the export section, reading only the section headers and the export section

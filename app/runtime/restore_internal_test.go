@@ -20,17 +20,11 @@ func (e testEnv) Height() int64  { return 7 }
 
 // TestRestoreIsExact checks the instance itself, not only the gas: after every kind of
 // call, the instance the next call gets holds the snapshot's memory byte for byte, its
-// globals, depth and clocks, with each restore mechanism this machine has (kernel page
-// tracking where available, the full compare everywhere). A page a restore missed would
-// be a consensus split even where no gas figure shows it.
+// globals, depth and clocks. The restore checks only the regions the module marked as
+// written (and those the host marked), so a write the marking missed shows here as a
+// page that differs. A missed page would be a consensus split even where no gas figure
+// shows it.
 func TestRestoreIsExact(t *testing.T) {
-	mechanisms := map[string]bool{"full compare": false}
-	if trackingAvailable() == nil {
-		mechanisms["kernel page tracking"] = true
-	}
-	useTracking() // run the calibration once, then override its choice
-	saved := mechanism.track
-	defer func() { mechanism.track = saved }()
 	calls := []struct{ contract, method, args string }{
 		{"kv", "set", `{"key":"k","value":"v"}`},
 		{"kv", "set", `{"key":"other","value":"longer value"}`},
@@ -43,9 +37,8 @@ func TestRestoreIsExact(t *testing.T) {
 		{"fault", "spin", `{"n":1000}`},
 		{"bank", "mint", `{"amount":5}`},
 	}
-	for name, track := range mechanisms {
-		t.Run(name, func(t *testing.T) {
-			mechanism.track = track
+	{
+		{
 			ctx := context.Background()
 			m, err := NewManager(ctx, t.TempDir(), WithCacheDir(testwasm.CacheDir()))
 			if err != nil {
@@ -72,13 +65,10 @@ func TestRestoreIsExact(t *testing.T) {
 						t.Fatal(err)
 					}
 					s.in = in
-					if track && in.track == nil {
-						t.Fatal("tracking was chosen but the instance is untracked")
-					}
 					checkSnapshotState(t, c.method, in, mod.snap)
 				}
 			}
-		})
+		}
 	}
 }
 
@@ -126,12 +116,11 @@ func benchModule(b *testing.B) (*Module, *Session, *state.Store) {
 }
 
 // BenchmarkRestore is the reset alone: restoring the instance after one kv.set, with the
-// mechanism this process chose (reported). It is what MinTxGas pays for.
+// regions the call marked written. It is what MinTxGas pays for.
 func BenchmarkRestore(b *testing.B) {
 	ctx := context.Background()
 	mod, s, st := benchModule(b)
 	req := abi.Request{Contract: "kv", Method: "set", Args: []byte(`{"key":"k","value":"v"}`)}
-	b.Log(RestoreMechanism())
 	var d time.Duration
 	for i := 0; i < b.N; i++ {
 		if _, err := s.Execute(ctx, testEnv{state.NewCache(st)}, req, 10_000_000); err != nil {

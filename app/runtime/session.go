@@ -186,10 +186,23 @@ func (s *Session) Execute(ctx context.Context, env Env, req abi.Request, gasLimi
 		return Result{GasUsed: gasLimit, Err: codes.Errorf(codes.OutOfGas, "out of gas: limit %d is below the minimum of %d per call", gasLimit, p.MinTxGas)}, nil
 	}
 	res, err := s.execute(ctx, env, req, gasLimit)
-	if err == nil {
-		res.GasUsed = max(res.GasUsed, p.MinTxGas)
+	if err != nil {
+		return res, err
 	}
-	return res, err
+	if s.in != nil && s.mod.snap != nil && s.in.mem.Size() > uint32(len(s.mod.snap.mem)) {
+		// The memory grew: the instance cannot be reset, only replaced (GrowGas).
+		switch {
+		case res.Err != nil:
+			res.GasUsed = min(gasLimit, res.GasUsed+min(p.GrowGas, gasLimit))
+		case p.GrowGas > gasLimit-res.GasUsed:
+			res = Result{GasUsed: gasLimit, Err: codes.Errorf(codes.OutOfGas,
+				"out of gas: the call grew the memory, which costs %d gas more (limit %d)", p.GrowGas, gasLimit)}
+		default:
+			res.GasUsed += p.GrowGas
+		}
+	}
+	res.GasUsed = max(res.GasUsed, p.MinTxGas)
+	return res, nil
 }
 
 func (s *Session) execute(ctx context.Context, env Env, req abi.Request, gasLimit uint64) (Result, error) {
@@ -203,7 +216,7 @@ func (s *Session) execute(ctx context.Context, env Env, req abi.Request, gasLimi
 	s.in = in
 	in.dirty = true
 	p := &s.mod.Profile
-	c := &call{env: env, gas: in.gas, host: &p.Host}
+	c := &call{env: env, gas: in.gas, host: &p.Host, in: in}
 	ctx = context.WithValue(ctx, callKey{}, c)
 	in.gas.Set(gasLimit)
 	data, err := s.run(ctx, abi.EncodeRequest(req))
@@ -278,6 +291,7 @@ func (s *Session) run(ctx context.Context, req []byte) (out []byte, err error) {
 	if !s.in.mem.Write(ptr, req) {
 		return nil, fmt.Errorf("allocator returned %#x+%d outside memory", ptr, len(req))
 	}
+	s.in.mark(ptr, uint32(len(req)))
 	r, err = s.in.exec.Call(ctx, uint64(ptr), uint64(len(req)))
 	if err != nil {
 		return nil, unwrapNodeError(err)
