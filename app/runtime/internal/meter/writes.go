@@ -62,6 +62,13 @@ import (
 // and adds no instruction the meter could price, no call and no function,
 // so gas and the call depth count are exactly those without it.
 //
+// What it costs at run time (BenchmarkWriteTracking, wazero's compiler,
+// thread CPU time of interleaved chunks on a loaded 2-core machine): a v1
+// kv.set of a 100-byte value about 8% (minima 19.0 -> 20.4 us), loopmod's
+// spin(1000), whose map updates store a lot, about 12% (85 -> 96 us). The
+// Go v1 module has about 64,000 stores and 550 bulk memory instructions;
+// the pass makes its code section 39% larger (3.84 -> 5.33 MB).
+//
 // # The host's contract
 //
 // Before a call the host sets the global to 0 (it may keep it across calls

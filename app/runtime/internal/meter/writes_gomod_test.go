@@ -8,10 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -368,66 +371,97 @@ func TestWriteTrackingGoModule(t *testing.T) {
 	}
 }
 
-// cpuTime is the process's user plus system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkWriteTracking measures what the tracking costs at run time: a
 // v1 kv.set of a 100-byte value (a new key each time, as transactions do)
-// and loopmod's spin(1000), with and without it. Besides ns/op it reports
-// the process's CPU time per op (cpu-ns/op), the figure to trust on a
-// loaded machine.
+// and loopmod's spin(1000), with and without it. The machine the tests run
+// on is shared and loaded, so each iteration runs a chunk of calls on the
+// untracked instance, then the same on the tracked one, timing each chunk
+// with the calling thread's CPU time; the figures are the medians and
+// minima over chunks (ns per call), and the tracked/untracked ratio of the
+// medians.
 func BenchmarkWriteTracking(b *testing.B) {
-	wasm := testwasm.Module(b, "v1")
-	for _, track := range []bool{false, true} {
-		name := map[bool]string{false: "untracked", true: "tracked"}[track]
-		b.Run("kv.set/"+name, func(b *testing.B) {
-			c := newContract(b, wasm, track)
-			value := strings.Repeat("v", 100)
-			i := 0
-			start := cpuTime()
-			for b.Loop() {
-				args, _ := json.Marshal(map[string]string{"key": fmt.Sprintf("key-%d", i), "value": value})
-				i++
-				if c.written != nil {
-					c.written.Set(0)
-				}
-				if _, resp := c.call(b, abi.Request{Contract: "kv", Method: "set", Args: args}); resp.Err != "" {
-					b.Fatal(resp.Err)
-				}
-				if i%1000 == 0 {
-					c.host.state = map[string][]byte{}
-				}
+	const chunk = 20
+	kvWasm := testwasm.Module(b, "v1")
+	value := strings.Repeat("v", 100)
+	kv := func(track bool) func(int) {
+		c := newContract(b, kvWasm, track)
+		return func(i int) {
+			args, _ := json.Marshal(map[string]string{"key": fmt.Sprintf("key-%d", i), "value": value})
+			if c.written != nil {
+				c.written.Set(0)
 			}
-			b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
-		})
+			if _, resp := c.call(b, abi.Request{Contract: "kv", Method: "set", Args: args}); resp.Err != "" {
+				b.Fatal(resp.Err)
+			}
+			if i%1000 == 999 {
+				c.host.state = map[string][]byte{}
+			}
+		}
 	}
 	plain := goModule(b)
-	for _, track := range []bool{false, true} {
-		name := map[bool]string{false: "untracked", true: "tracked"}[track]
-		b.Run("spin/"+name, func(b *testing.B) {
-			var out []byte
-			var err error
-			if track {
-				out, err = Instrument(plain, rules1)
-			} else {
-				withoutTracking(func() { out, err = Instrument(plain, rules1) })
-			}
-			if err != nil {
+	spin := func(track bool) func(int) {
+		var out []byte
+		var err error
+		if track {
+			out, err = Instrument(plain, rules1)
+		} else {
+			withoutTracking(func() { out, err = Instrument(plain, rules1) })
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		r, compiled := newGoRuntime(b, wazero.NewRuntimeConfig(), out)
+		in := newGoInstance(b, r, compiled)
+		return func(int) {
+			if _, _, err := in.call(1000, hugeGas); err != nil {
 				b.Fatal(err)
 			}
-			r, compiled := newGoRuntime(b, wazero.NewRuntimeConfig(), out)
-			in := newGoInstance(b, r, compiled)
-			start := cpuTime()
+		}
+	}
+	for _, bc := range []struct {
+		name string
+		make func(bool) func(int)
+	}{{"kv.set", kv}, {"spin", spin}} {
+		b.Run(bc.name, func(b *testing.B) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			fns := [2]func(int){bc.make(false), bc.make(true)}
+			var per [2][]float64
+			i := 0
 			for b.Loop() {
-				if _, _, err := in.call(1000, hugeGas); err != nil {
-					b.Fatal(err)
+				for k, fn := range fns {
+					start := threadCPU()
+					for j := 0; j < chunk; j++ {
+						fn(i + j)
+					}
+					per[k] = append(per[k], float64(threadCPU()-start)/chunk)
 				}
+				i += chunk
 			}
-			b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+			med := [2]float64{median(per[0]), median(per[1])}
+			b.ReportMetric(med[0], "untracked-ns/call")
+			b.ReportMetric(med[1], "tracked-ns/call")
+			b.ReportMetric(slices.Min(per[0]), "untracked-min-ns/call")
+			b.ReportMetric(slices.Min(per[1]), "tracked-min-ns/call")
+			b.ReportMetric(med[1]/med[0], "ratio")
+			b.ReportMetric(0, "ns/op") // wall time per chunk pair is meaningless here
 		})
 	}
+}
+
+// threadCPU is the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID:
+// getrusage's per-thread figure only moves with the scheduler tick).
+func threadCPU() time.Duration {
+	var ts syscall.Timespec
+	const clockThreadCPUTimeID = 3
+	if _, _, e := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTimeID, uintptr(unsafe.Pointer(&ts)), 0); e != 0 {
+		panic(e)
+	}
+	return time.Duration(ts.Nano())
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
