@@ -46,7 +46,9 @@ import (
 //	end
 //	local.get $x; local.get $n; <the instruction, unchanged>
 //
-// with first = dst>>16 and last = (dst+n-1)>>16 computed in i64: a span
+// with first = dst>>16 and last = (dst+n-1)>>16 computed in i64 (no
+// wrap-around: dst+n-1 < 2^33), so a span that ends beyond the memory is
+// marked and then traps without writing anything, which is harmless. A span
 // of c+1 regions sets c+1 consecutive bits (mod 64) starting at first, and
 // all 64 when it covers 64 regions or more. The meter's charge for the
 // length (bulk.go) is already in the code right before the instruction, so
