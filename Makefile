@@ -55,7 +55,8 @@ demo: build
 ## test: every test, end-to-end networks included (a 2-minute soak, the crash points, the
 ## disk faults); the app's packages again under the race detector (CometBFT calls CheckTx,
 ## Query and FinalizeBlock from different goroutines); the crash-point switch itself; every
-## fuzz target briefly; and no build output in the tree
+## fuzz target briefly; the profile vectors with the test-only profile 2 too; and no build
+## output in the tree
 test:
 	$(MAKE) --no-print-directory check-tree
 	$(GO) vet ./...
@@ -63,6 +64,7 @@ test:
 	$(GO) test -race -short -count=1 -timeout 30m ./abci/... ./app/... ./internal/node/...
 	$(GO) test -count=1 -tags crashpoints ./internal/crashpoint
 	$(GO) test -count=1 -tags faults ./internal/fault
+	$(GO) test -count=1 -tags vchain_profile2 -run 'TestProfileVectors|TestSupportedIsContiguous|TestProfileGates' ./app/profile ./app/executor
 	$(MAKE) --no-print-directory fuzz-short FUZZTIME=3s
 
 ## test-short: skips the long end-to-end tests

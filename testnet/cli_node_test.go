@@ -213,7 +213,7 @@ func TestCLINodeOfHome(t *testing.T) {
 		t.Fatalf("upgrade history right after scheduling v2 from %d: %+v (pending %+v)", switchHeight, hist, hist.Pending)
 	}
 	text := cli(0, "upgrade", "history").stdout
-	if !regexp.MustCompile(fmt.Sprintf(`(?m)^pending: +v2 \(sha256 [0-9a-f]{64}\) from height %d \(after \d+ more blocks?\)$`, switchHeight)).MatchString(text) {
+	if !regexp.MustCompile(fmt.Sprintf(`(?m)^pending: +v2 \(sha256 [0-9a-f]{64}, profile 1\) from height %d \(after \d+ more blocks?\)$`, switchHeight)).MatchString(text) {
 		t.Fatalf("upgrade history text shows no pending line for v2 from %d:\n%s", switchHeight, text)
 	}
 	for deadline := time.Now().Add(120 * time.Second); ; {

@@ -1,6 +1,7 @@
 package testnet
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,8 +94,15 @@ func TestProcessBinaryRollover(t *testing.T) {
 	logPath := filepath.Join(p.M.HomeOf(n3), localnet.LogFile)
 	waitSay(t, logPath, 0, "it will pause at the start height: this vchaind knows profiles 1..1; release v2 needs profile 2", 60*time.Second)
 	waitSay(t, logPath, 0, "PAUSED: this node cannot execute the next block: this vchaind knows profiles 1..1; release v2 needs profile 2: upgrade vchaind", 60*time.Second)
-	if s := p.Status(t, "node3"); !s.Paused || s.Height != start-1 {
-		t.Fatalf("node3 on binary A: %+v, want paused at %d", s, start-1)
+	if s := p.Status(t, "node3"); !s.Paused || s.PausedFor != 2 {
+		t.Fatalf("node3 on binary A: %+v, want paused for v2", s)
+	}
+	info, err := p.Client(t, "node3").RPC.ABCIInfo(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ah := info.Response.LastBlockHeight; ah != start-1 {
+		t.Fatalf("node3 on binary A executed up to %d, want %d: the block of the switch must not run under profile 1", ah, start-1)
 	}
 	p.WaitHeight(t, start+2, 60*time.Second, validators4[:3]...)
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/vchain/vchain/app/codes"
 )
@@ -87,4 +88,81 @@ func BenchmarkCheckTx(b *testing.B) {
 			b.Fatal(cerr)
 		}
 	}
+}
+
+// BenchmarkAdversarialBlock compares a block of 5,000 transactions that each fail (half
+// trap with a panic, half run out of gas in an endless loop with a limit of 200,000) with
+// a block of 5,000 ordinary kv.set calls, on the same module (testmod, which has both).
+// Every call starts from the instance's snapshot, so a failure costs a restore, not a new
+// instance: the issue asks for the failing block to take at most twice as long. A third
+// block of 5,000 os.Exit calls checks that an exit, which wazero's WASI answers by closing
+// the instance, is restored like a trap. (A call that grows the memory still needs a new
+// instance, a wasm memory never shrinking: runtime's BenchmarkReplaceInstance prices
+// that.) Reported: ms per block and the ratios to kv.set.
+func BenchmarkAdversarialBlock(b *testing.B) {
+	const senders, perBlock = 100, 5000
+	n := newNode(b, nil, "", "testmod")
+	n.initChain("testmod")
+	keys := make([]ed25519.PrivateKey, senders)
+	for i := range keys {
+		keys[i] = key(byte(100 + i))
+	}
+	var nonce uint64
+	makeBlock := func(kind string) [][]byte {
+		txs := make([][]byte, 0, perBlock)
+		for j := 0; j < perBlock/senders; j++ {
+			nonce++
+			for s, k := range keys {
+				var raw []byte
+				switch {
+				case kind == "kv.set":
+					raw = signed(b, k, nonce, "kv", "set", fmt.Sprintf(`{"key":"s%d-%d","value":"%d"}`, s, j, nonce))
+				case kind == "exit":
+					raw = signed(b, k, nonce, "fault", "exit", "")
+				case (s+j)%2 == 0:
+					raw = signed(b, k, nonce, "fault", "panic", "")
+				default:
+					raw = signed(b, k, nonce, "fault", "loop", "", gasLimit(200_000))
+				}
+				txs = append(txs, raw)
+			}
+		}
+		return txs
+	}
+	run := func(kind string) time.Duration {
+		b.StopTimer()
+		txs := makeBlock(kind)
+		b.StartTimer()
+		start := time.Now()
+		res, err := n.exec.FinalizeBlock(context.Background(), n.store.Height()+1, txs)
+		d := time.Since(start)
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for j, r := range res.TxResults {
+			if ok := r.Code == codes.OK; ok != (kind == "kv.set") {
+				b.Fatalf("%s block, tx %d: %s %s", kind, j, r.Code, r.Log)
+			}
+		}
+		if _, err := n.exec.Commit(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		return d
+	}
+	run("kv.set") // genesis and the module's snapshot: keep them out of the figures
+	var kv, bad, exit time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		kv += run("kv.set")
+		bad += run("trap/out of gas")
+		exit += run("exit")
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(b.N) / 1e6 }
+	b.ReportMetric(ms(kv), "kvset-ms/block")
+	b.ReportMetric(ms(bad), "failing-ms/block")
+	b.ReportMetric(ms(exit), "exit-ms/block")
+	b.ReportMetric(float64(bad)/float64(kv), "failing/kvset")
+	b.ReportMetric(float64(exit)/float64(kv), "exit/kvset")
 }

@@ -60,11 +60,14 @@ func genesisValidators() []executor.GenesisValidator {
 
 func addr(k ed25519.PrivateKey) string { return tx.AddressOf(k.Public().(ed25519.PublicKey)).String() }
 
-func appState(t testing.TB, module []byte) []byte {
+func appState(t testing.TB, module []byte) []byte { return appStateProfile(t, module, 1) }
+
+// appStateProfile is appState with the genesis runtime under execution profile prof.
+func appStateProfile(t testing.TB, module []byte, prof uint32) []byte {
 	sum := sha256.Sum256(module)
 	a := genesis.AppState{
 		Admins:  []string{addr(admin)},
-		Runtime: genesis.RuntimeRef{Version: 1, CodeSHA256: hex.EncodeToString(sum[:])},
+		Runtime: genesis.RuntimeRef{Version: 1, CodeSHA256: hex.EncodeToString(sum[:]), Profile: prof},
 	}
 	for i, op := range operators {
 		a.Validators = append(a.Validators, genesis.ValidatorOperator{Validator: validatorAddr(i), Operator: addr(op)})

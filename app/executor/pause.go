@@ -83,7 +83,11 @@ func (e *Executor) loadOrPause(ctx context.Context, height int64, eff *statev1.E
 		if !profile.Knows(eff.Profile) {
 			return nil, runtime.ErrNotInstalled // a binary restart is the only way on
 		}
-		return e.runtimes.Load(ctx, eff.Version, want)
+		prof, err := profile.Get(eff.Profile)
+		if err != nil {
+			return nil, err
+		}
+		return e.runtimes.Load(ctx, eff.Version, want, prof)
 	}
 	mod, err := load()
 	if !errors.Is(err, runtime.ErrNotInstalled) {
@@ -144,7 +148,10 @@ func (e *Executor) preparePending() {
 				"runtime_version", p.Version, "profile", p.Profile, "start_height", p.StartHeight, "blocks_left", left, "fix", fix)
 			return
 		}
-		_, err := e.runtimes.Load(context.Background(), p.Version, runtime.Hash(p.CodeSha256))
+		prof, err := profile.Get(p.Profile)
+		if err == nil {
+			_, err = e.runtimes.Load(context.Background(), p.Version, runtime.Hash(p.CodeSha256), prof)
+		}
 		switch {
 		case errors.Is(err, runtime.ErrNotInstalled):
 			e.log.Error("a scheduled runtime switch needs a version this node has not installed: it will pause at the start height",

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/vchain/vchain/app/codes"
+	"github.com/vchain/vchain/app/profile"
 	"github.com/vchain/vchain/app/runtime"
 	"github.com/vchain/vchain/app/state"
 	"github.com/vchain/vchain/app/tx"
@@ -111,7 +112,11 @@ func (e *Executor) simulateChecked(ctx context.Context, raw []byte) (res *Simula
 	}
 	writes.Set(state.AccountKey(t.Sender[:]), state.EncodeUint64(t.Body.Nonce))
 
-	mod, err := e.runtimes.Load(ctx, eff.Version, runtime.Hash(eff.CodeSha256))
+	prof, err := profile.Get(eff.Profile)
+	if err != nil {
+		return nil, nil, codes.Errorf(QueryFailed, "runtime v%d: %v", eff.Version, err)
+	}
+	mod, err := e.runtimes.Load(ctx, eff.Version, runtime.Hash(eff.CodeSha256), prof)
 	if errors.Is(err, runtime.ErrNotInstalled) {
 		return nil, nil, codes.Errorf(QueryUnavailable, "runtime v%d, which executes the next block, is not installed on this node: %s", eff.Version, e.InstallHint(eff.Version))
 	}

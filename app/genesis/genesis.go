@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/vchain/vchain/app/runtime"
+	"github.com/vchain/vchain/app/modhash"
 	"github.com/vchain/vchain/app/tx"
 )
 
@@ -124,7 +124,7 @@ func (a *AppState) Validate() error {
 	if a.Runtime.Version == 0 {
 		return fmt.Errorf("app_state.runtime.version: must be 1 or more")
 	}
-	h, err := runtime.ParseHash(a.Runtime.CodeSHA256)
+	h, err := modhash.Parse(a.Runtime.CodeSHA256)
 	if err != nil {
 		return fmt.Errorf("app_state.runtime.code_sha256: %w", err)
 	}

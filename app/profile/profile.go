@@ -27,10 +27,10 @@ type InstructionCosts struct {
 	// MemoryGrow and RefFunc price the instructions wazero runs in Go.
 	MemoryGrow uint32
 	RefFunc    uint32
-	// BulkBytesPerGas and TableElementsPerGas are the length prices of the bulk
-	// instructions: one gas per started unit. Both are powers of two.
-	BulkBytesPerGas     uint32
-	TableElementsPerGas uint32
+	// BulkBytesPerGas is the length price of memory.copy, memory.fill and memory.init: one
+	// gas per started BulkBytesPerGas bytes; a power of two. (Instructions that change
+	// tables are refused, so they have no price.)
+	BulkBytesPerGas uint32
 }
 
 // HostCosts are the prices of the host functions: a base cost plus a cost per byte moved.
@@ -73,7 +73,7 @@ func (p Profile) Encode() []byte {
 	u64 := func(v uint64) { b = binary.BigEndian.AppendUint64(b, v) }
 	u32(p.ID)
 	i := p.Instructions
-	for _, v := range []uint32{i.Default, i.Call, i.Bulk, i.MemoryGrow, i.RefFunc, i.BulkBytesPerGas, i.TableElementsPerGas} {
+	for _, v := range []uint32{i.Default, i.Call, i.Bulk, i.MemoryGrow, i.RefFunc, i.BulkBytesPerGas} {
 		u32(v)
 	}
 	h := p.Host

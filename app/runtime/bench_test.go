@@ -9,8 +9,8 @@ import (
 	"github.com/vchain/vchain/contracts/abi"
 )
 
-// BenchmarkCall is the per-call cost of the runtime on a warm instance (the common case:
-// every transaction of a block after the first): kv.set, which parses JSON arguments,
+// BenchmarkCall is the per-call cost of the runtime, including the restore of the
+// instance to its snapshot that precedes every call: kv.set, which parses JSON arguments,
 // writes one key and emits one event.
 func BenchmarkCall(b *testing.B) {
 	_, mod := install(b, "v1")
@@ -32,8 +32,9 @@ func BenchmarkCall(b *testing.B) {
 	b.ReportMetric(float64(gas), "gas/call")
 }
 
-// BenchmarkFreshInstance is the fixed cost paid once per block (and after a failed call):
-// instantiating the module, running the Go runtime's initialisation, and the first call.
+// BenchmarkFreshInstance is a block's first call: a new session, which takes an idle
+// instance of the module (a new one only when none is idle), restores it and calls
+// kv.set. The Go runtime's initialisation runs once per module, for its snapshot.
 func BenchmarkFreshInstance(b *testing.B) {
 	_, mod := install(b, "v1")
 	ctx := context.Background()

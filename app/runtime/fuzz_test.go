@@ -96,10 +96,10 @@ func FuzzLoad(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer os.Remove(m.Path(v))
-		if _, err := m.Load(ctx, v, runtime.Hash(sha256.Sum256(append(wasm, 0)))); !errors.Is(err, runtime.ErrHashMismatch) {
+		if _, err := m.Load(ctx, v, runtime.Hash(sha256.Sum256(append(wasm, 0))), latest()); !errors.Is(err, runtime.ErrHashMismatch) {
 			t.Fatalf("a file with another sha256 was not refused as a mismatch: %v", err)
 		}
-		if _, err := m.Load(ctx, v, runtime.Hash(sha256.Sum256(wasm))); err != nil && err.Error() == "" {
+		if _, err := m.Load(ctx, v, runtime.Hash(sha256.Sum256(wasm)), latest()); err != nil && err.Error() == "" {
 			t.Fatal("refusal without a message")
 		}
 	})

@@ -8,6 +8,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/vchain/vchain/app/codes"
+	"github.com/vchain/vchain/app/profile"
 	"github.com/vchain/vchain/contracts/abi"
 )
 
@@ -28,8 +29,9 @@ type callKey struct{}
 // context. Host functions stop a call by recording failure and panicking with it: wazero
 // unwinds the guest and returns the panic as the call's error.
 type call struct {
-	env     Env
+	env     Env // nil during the warm-up, which may not touch state
 	gas     api.MutableGlobal
+	host    *profile.HostCosts
 	events  []abi.Event
 	failure *codes.Error
 }
@@ -70,6 +72,11 @@ func current(ctx context.Context) *call {
 	if c == nil {
 		panic("vchain host function called outside an execution")
 	}
+	if c.env == nil {
+		// The warm-up runs once per module, before the snapshot, with no transaction:
+		// what it read or wrote would leak into every call.
+		c.fail(codes.Errorf(codes.ContractTrap, "host function called during %s: the warm-up may not use the chain", ExportWarmup))
+	}
 	return c
 }
 
@@ -85,13 +92,13 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
 	}
 	def(abi.ImportStateGet, func(ctx context.Context, mod api.Module, s []uint64) {
 		c := current(ctx)
-		c.charge(GasStateGetBase)
+		c.charge(c.host.StateGetBase)
 		key := c.read(mod, u32(s[0]), u32(s[1]), abi.MaxKeyLen, "key")
 		v, err := c.env.Get(key)
 		if err != nil {
 			panic(&nodeError{fmt.Errorf("state read: %w", err)}) // the store's failure, not the contract's
 		}
-		c.charge(GasStateGetByte * uint64(len(key)+len(v)))
+		c.charge(c.host.StateGetByte * uint64(len(key)+len(v)))
 		if v == nil {
 			s[0] = api.EncodeI32(-1)
 			return
@@ -103,10 +110,10 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
 	})
 	def(abi.ImportStateSet, func(ctx context.Context, mod api.Module, s []uint64) {
 		c := current(ctx)
-		c.charge(GasStateSetBase)
+		c.charge(c.host.StateSetBase)
 		key := c.read(mod, u32(s[0]), u32(s[1]), abi.MaxKeyLen, "key")
 		val := c.read(mod, u32(s[2]), u32(s[3]), abi.MaxValueLen, "value")
-		c.charge(GasStateSetByte * uint64(len(key)+len(val)))
+		c.charge(c.host.StateSetByte * uint64(len(key)+len(val)))
 		if len(key) == 0 {
 			c.fail(codes.Errorf(codes.ContractAbort, "empty key"))
 		}
@@ -114,15 +121,15 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
 	})
 	def(abi.ImportStateDelete, func(ctx context.Context, mod api.Module, s []uint64) {
 		c := current(ctx)
-		c.charge(GasStateDeleteBase)
+		c.charge(c.host.StateDeleteBase)
 		key := c.read(mod, u32(s[0]), u32(s[1]), abi.MaxKeyLen, "key")
 		c.env.Delete(key)
 	})
 	def(abi.ImportEmitEvent, func(ctx context.Context, mod api.Module, s []uint64) {
 		c := current(ctx)
-		c.charge(GasEmitEventBase)
+		c.charge(c.host.EmitEventBase)
 		raw := c.read(mod, u32(s[0]), u32(s[1]), abi.MaxEventLen, "event")
-		c.charge(GasEmitEventByte * uint64(len(raw)))
+		c.charge(c.host.EmitEventByte * uint64(len(raw)))
 		if len(c.events) >= abi.MaxEventsPerTx {
 			c.fail(codes.Errorf(codes.ContractAbort, "more than %d events", abi.MaxEventsPerTx))
 		}
@@ -134,7 +141,7 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
 	})
 	def(abi.ImportCaller, func(ctx context.Context, mod api.Module, s []uint64) {
 		c := current(ctx)
-		c.charge(GasCallerBase)
+		c.charge(c.host.CallerBase)
 		addr := []byte(c.env.Caller())
 		if uint32(len(addr)) <= u32(s[1]) {
 			c.write(mod, u32(s[0]), addr, "caller")
@@ -143,7 +150,7 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
 	})
 	def(abi.ImportBlockHeight, func(ctx context.Context, mod api.Module, s []uint64) {
 		c := current(ctx)
-		c.charge(GasBlockHeightBase)
+		c.charge(c.host.BlockHeightBase)
 		s[0] = api.EncodeI64(c.env.Height())
 	})
 	def(abi.ImportAbort, func(ctx context.Context, mod api.Module, s []uint64) {

@@ -1,8 +1,6 @@
 package runtime
 
 import (
-	"fmt"
-
 	"github.com/vchain/vchain/app/profile"
 	"github.com/vchain/vchain/app/runtime/internal/meter"
 )
@@ -13,27 +11,14 @@ import (
 func meterRules(p profile.Profile) meter.Rules {
 	i := p.Instructions
 	return meter.Rules{
-		Default:             i.Default,
-		Call:                i.Call,
-		Bulk:                i.Bulk,
-		MemoryGrow:          i.MemoryGrow,
-		RefFunc:             i.RefFunc,
-		BulkBytesPerGas:     i.BulkBytesPerGas,
-		TableElementsPerGas: i.TableElementsPerGas,
-		MaxCallDepth:        p.MaxCallDepth,
-		MemoryLimitPages:    p.MemoryLimitPages,
-		CanonicalNaN:        p.CanonicalNaN,
+		Default:          i.Default,
+		Call:             i.Call,
+		Bulk:             i.Bulk,
+		MemoryGrow:       i.MemoryGrow,
+		RefFunc:          i.RefFunc,
+		BulkBytesPerGas:  i.BulkBytesPerGas,
+		MaxCallDepth:     p.MaxCallDepth,
+		MemoryLimitPages: p.MemoryLimitPages,
+		CanonicalNaN:     p.CanonicalNaN,
 	}
-}
-
-// rules are the metering rules every module is compiled with: profile 1's, until modules
-// are compiled per profile.
-var rules = meterRules(mustProfile(1))
-
-func mustProfile(id uint32) profile.Profile {
-	p, err := profile.Get(id)
-	if err != nil {
-		panic(fmt.Sprintf("runtime: %v", err))
-	}
-	return p
 }

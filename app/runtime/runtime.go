@@ -11,7 +11,6 @@ package runtime
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -22,8 +21,12 @@ import (
 	"sync"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/vchain/vchain/app/modhash"
+	"github.com/vchain/vchain/app/profile"
 	"github.com/vchain/vchain/app/runtime/internal/meter"
 	"github.com/vchain/vchain/internal/crashpoint"
 )
@@ -39,21 +42,10 @@ const MaxModuleBytes = 32 << 20
 
 // Hash is the sha256 of a module's original (unmetered) bytes: the identity the chain
 // records for a version.
-type Hash [32]byte
-
-// String returns the hash in lower-case hex, as sha256sum prints it.
-func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+type Hash = modhash.Hash
 
 // ParseHash parses a hex sha256.
-func ParseHash(s string) (Hash, error) {
-	var h Hash
-	b, err := hex.DecodeString(s)
-	if err != nil || len(b) != len(h) {
-		return h, fmt.Errorf("sha256 %q: want 64 hex characters", s)
-	}
-	copy(h[:], b)
-	return h, nil
-}
+func ParseHash(s string) (Hash, error) { return modhash.Parse(s) }
 
 // ErrNotInstalled reports a version that has no module in this node's runtime directory.
 var ErrNotInstalled = errors.New("runtime version not installed")
@@ -67,11 +59,18 @@ type Manager struct {
 	rt  wazero.Runtime
 
 	mu     sync.Mutex
-	loaded map[uint64]*Module
+	loaded map[loadKey]*Module
 	// sums remembers the sha256 of each file List has read, by name, size and
 	// modification time, so status queries do not re-hash megabytes each time. Load, the
 	// check that guards execution, always hashes the bytes it compiles.
 	sums map[fileStamp]Hash
+}
+
+// loadKey identifies a compiled module: the metering, and so the compiled code, depend on
+// the profile as well as on the module.
+type loadKey struct {
+	version uint64
+	profile uint32
 }
 
 type fileStamp struct {
@@ -112,7 +111,15 @@ func NewManager(ctx context.Context, dir string, opts ...Option) (*Manager, erro
 		WithMemoryLimitPages(MemoryLimitPages).
 		WithCompilationCache(cache).
 		WithCloseOnContextDone(false)) // wall-clock based: never in consensus
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+	// WASI as wazero provides it, except proc_exit: wazero's closes the instance, so a
+	// transaction calling os.Exit would cost the block a new instance. This one stops the
+	// guest with the same error and leaves the instance to be restored like after any trap.
+	wasi := rt.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
+	wasi_snapshot_preview1.NewFunctionExporter().ExportFunctions(wasi)
+	wasi.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(_ context.Context, _ api.Module, stack []uint64) {
+		panic(sys.NewExitError(api.DecodeU32(stack[0])))
+	}), []api.ValueType{api.ValueTypeI32}, nil).WithParameterNames("rval").Export("proc_exit")
+	if _, err := wasi.Instantiate(ctx); err != nil {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("instantiate wasi: %w", err)
 	}
@@ -120,7 +127,7 @@ func NewManager(ctx context.Context, dir string, opts ...Option) (*Manager, erro
 		rt.Close(ctx)
 		return nil, err
 	}
-	return &Manager{dir: dir, rt: rt, loaded: make(map[uint64]*Module), sums: make(map[fileStamp]Hash)}, nil
+	return &Manager{dir: dir, rt: rt, loaded: make(map[loadKey]*Module), sums: make(map[fileStamp]Hash)}, nil
 }
 
 // Close releases every compiled module.
@@ -193,10 +200,15 @@ func (m *Manager) fileSum(e os.DirEntry) (Hash, error) {
 }
 
 // Install validates wasm, meters and compiles it, and stores it as version. Installing the
-// same bytes again is a no-op; different bytes for an installed version are refused.
+// same bytes again is a no-op; different bytes for an installed version are refused. The
+// trial run, and the returned module, use the newest profile this binary knows.
 func (m *Manager) Install(ctx context.Context, version uint64, wasm []byte) (*Module, error) {
 	if version == 0 {
 		return nil, fmt.Errorf("install: version must be 1 or more")
+	}
+	p, err := profile.Get(profile.Latest())
+	if err != nil {
+		return nil, fmt.Errorf("install v%d: %w", version, err)
 	}
 	sum := Hash(sha256.Sum256(wasm))
 	path := m.Path(version)
@@ -204,11 +216,11 @@ func (m *Manager) Install(ctx context.Context, version uint64, wasm []byte) (*Mo
 		if Hash(sha256.Sum256(old)) != sum {
 			return nil, fmt.Errorf("install v%d: a different module (sha256 %x) is already installed at %s", version, sha256.Sum256(old), path)
 		}
-		return m.Load(ctx, version, sum)
+		return m.Load(ctx, version, sum, p)
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("install v%d: %w", version, err)
 	}
-	mod, err := m.compile(ctx, version, sum, wasm)
+	mod, err := m.compile(ctx, version, sum, wasm, p)
 	if err != nil {
 		return nil, fmt.Errorf("install v%d: %w", version, err)
 	}
@@ -223,16 +235,18 @@ func (m *Manager) Install(ctx context.Context, version uint64, wasm []byte) (*Mo
 		return nil, fmt.Errorf("install v%d: %w", version, err)
 	}
 	m.mu.Lock()
-	m.loaded[version] = mod
+	m.loaded[loadKey{version, p.ID}] = mod
 	m.mu.Unlock()
 	return mod, nil
 }
 
-// Load returns version's module, compiling it on first use, and refuses it unless its
-// bytes hash to want: a module replaced behind the node's back must never execute.
-func (m *Manager) Load(ctx context.Context, version uint64, want Hash) (*Module, error) {
+// Load returns version's module under profile p, compiling it on first use, and refuses
+// it unless its bytes hash to want: a module replaced behind the node's back must never
+// execute.
+func (m *Manager) Load(ctx context.Context, version uint64, want Hash, p profile.Profile) (*Module, error) {
+	key := loadKey{version, p.ID}
 	m.mu.Lock()
-	mod := m.loaded[version]
+	mod := m.loaded[key]
 	m.mu.Unlock()
 	if mod != nil && mod.SHA256 == want {
 		return mod, nil
@@ -248,21 +262,21 @@ func (m *Manager) Load(ctx context.Context, version uint64, want Hash) (*Module,
 		return nil, fmt.Errorf("load runtime v%d: %s has sha256 %s, the chain expects %s: %w",
 			version, m.Path(version), got, want, ErrHashMismatch)
 	}
-	mod, err = m.compile(ctx, version, want, wasm)
+	mod, err = m.compile(ctx, version, want, wasm, p)
 	if err != nil {
 		return nil, fmt.Errorf("load runtime v%d: %w", version, err)
 	}
 	m.mu.Lock()
-	m.loaded[version] = mod
+	m.loaded[key] = mod
 	m.mu.Unlock()
 	return mod, nil
 }
 
-func (m *Manager) compile(ctx context.Context, version uint64, sum Hash, wasm []byte) (*Module, error) {
+func (m *Manager) compile(ctx context.Context, version uint64, sum Hash, wasm []byte, p profile.Profile) (*Module, error) {
 	if len(wasm) > MaxModuleBytes {
 		return nil, fmt.Errorf("module is %d bytes, the limit is %d", len(wasm), MaxModuleBytes)
 	}
-	metered, err := meter.Instrument(wasm, rules)
+	metered, err := meter.Instrument(wasm, meterRules(p))
 	if err != nil {
 		return nil, fmt.Errorf("meter module: %w", err)
 	}
@@ -274,7 +288,15 @@ func (m *Manager) compile(ctx context.Context, version uint64, sum Hash, wasm []
 		compiled.Close(ctx)
 		return nil, fmt.Errorf("validate module: %w", err)
 	}
-	return &Module{Version: version, SHA256: sum, rt: m.rt, compiled: compiled}, nil
+	// The meter exports every defined mutable global (Go's stack pointer among them) so
+	// the host can snapshot and restore it; a module's own globals are otherwise
+	// invisible to the host.
+	globals, err := globalExports(metered, meter.GlobalExportPrefix)
+	if err != nil {
+		compiled.Close(ctx)
+		return nil, fmt.Errorf("read the metered module's exports: %w", err)
+	}
+	return &Module{Version: version, SHA256: sum, Profile: p, rt: m.rt, compiled: compiled, globals: globals}, nil
 }
 
 // compileSafely compiles a metered module, turning a panic inside wazero into an error: the

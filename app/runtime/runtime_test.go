@@ -13,6 +13,7 @@ import (
 	dbm "github.com/cosmos/cosmos-db"
 
 	"github.com/vchain/vchain/app/codes"
+	"github.com/vchain/vchain/app/profile"
 	"github.com/vchain/vchain/app/runtime"
 	"github.com/vchain/vchain/app/state"
 	"github.com/vchain/vchain/contracts/abi"
@@ -180,10 +181,10 @@ func TestLoadRefusesTamperedModule(t *testing.T) {
 	if list, err := m.List(); err != nil || list[0].SHA256 != sha256.Sum256(other) {
 		t.Fatalf("list after the replacement: %+v %v", list, err)
 	}
-	if _, err := m2.Load(ctx, 1, want); !errors.Is(err, runtime.ErrHashMismatch) {
+	if _, err := m2.Load(ctx, 1, want, latest()); !errors.Is(err, runtime.ErrHashMismatch) {
 		t.Fatalf("load of a replaced module: %v, want ErrHashMismatch", err)
 	}
-	if _, err := m2.Load(ctx, 2, want); !errors.Is(err, runtime.ErrNotInstalled) {
+	if _, err := m2.Load(ctx, 2, want, latest()); !errors.Is(err, runtime.ErrNotInstalled) {
 		t.Fatalf("load of a missing version: %v, want ErrNotInstalled", err)
 	}
 }
@@ -217,4 +218,13 @@ func TestInstall(t *testing.T) {
 	if err != nil || len(list) != 1 || list[0].Version != 1 {
 		t.Fatalf("list: %+v %v", list, err)
 	}
+}
+
+// latest is the profile Install uses.
+func latest() profile.Profile {
+	p, err := profile.Get(profile.Latest())
+	if err != nil {
+		panic(err)
+	}
+	return p
 }

@@ -6,24 +6,41 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/vchain/vchain/app/codes"
-	"github.com/vchain/vchain/app/runtime/internal/meter"
+	"github.com/vchain/vchain/app/profile"
 	"github.com/vchain/vchain/contracts/abi"
 )
 
-// Module is one installed, metered and compiled runtime version.
+// Module is one installed, metered and compiled runtime version under one execution
+// profile.
 type Module struct {
 	Version uint64
 	SHA256  Hash
+	Profile profile.Profile
 
 	rt       wazero.Runtime
 	compiled wazero.CompiledModule
+	globals  []string // the metered module's exports of its mutable globals
+
+	mu   sync.Mutex
+	snap *snapshot
+	// initErr is the module's own failure to initialise (a trap, its budget used up): it
+	// is deterministic, so every call reports it, on every node.
+	initErr *codes.Error
+	// idle holds instances of closed sessions for the next one: every call restores the
+	// snapshot first, so an instance carries nothing from one session to the next.
+	idle []*instance
 }
+
+// maxIdle bounds the instances a module keeps between sessions: one per concurrent user
+// (the block, a simulation, a CheckTx-side query) is plenty.
+const maxIdle = 4
 
 // Env is what a call may see of the chain: its contract's state (already namespaced by the
 // caller of Execute), the sender and the height.
@@ -45,100 +62,159 @@ type Result struct {
 	Err     *codes.Error
 }
 
-// Session executes the calls of one block on one fresh instance of a module. The instance
-// is created on the first call and replaced after any failed call, so a trap never leaves
-// a broken Go runtime behind for the next transaction. A Session is not safe for
-// concurrent use.
+// Session executes the calls of one block. Every call starts from the module's snapshot
+// (memory and globals after _initialize and the warm-up), so a call's result and gas do
+// not depend on what ran before it: not on its position in the block, nor on a trap or a
+// large allocation by the previous call. A Session is not safe for concurrent use.
 type Session struct {
-	mod    *Module
-	inst   api.Module
-	gas    api.MutableGlobal
-	depth  api.Global
-	alloc  api.Function
-	exec   api.Function
-	stderr limitedBuffer
+	mod *Module
+	in  *instance
 }
 
 // NewSession returns a session on m. Close it when the block is done.
 func (m *Module) NewSession() *Session { return &Session{mod: m} }
 
-// Close releases the session's instance.
+// Close hands the session's instance back to its module for the next session.
 func (s *Session) Close(ctx context.Context) {
-	if s.inst != nil {
-		s.inst.Close(ctx)
-		s.inst = nil
+	if s.in == nil {
+		return
+	}
+	s.mod.mu.Lock()
+	if len(s.mod.idle) < maxIdle {
+		s.mod.idle = append(s.mod.idle, s.in)
+		s.in = nil
+	}
+	s.mod.mu.Unlock()
+	if s.in != nil {
+		s.in.close(ctx)
+		s.in = nil
 	}
 }
 
-func (s *Session) instantiate(ctx context.Context) error {
-	s.stderr.Reset()
-	cfg := wazero.NewModuleConfig().
-		WithName(""). // anonymous: many instances of one module may coexist
-		WithStartFunctions().
-		WithStderr(&s.stderr)
-	inst, err := s.mod.rt.InstantiateModule(ctx, s.mod.compiled, cfg)
+// snapshot returns the state every call starts from, taking it on first use: a new
+// instance is initialised and warmed up and its state recorded; that instance, now in
+// the snapshot's state, is returned to the caller too (nil when the snapshot existed).
+func (m *Module) snapshot(ctx context.Context) (*snapshot, *instance, *codes.Error, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.snap != nil || m.initErr != nil {
+		return m.snap, nil, m.initErr, nil
+	}
+	in, err := m.newInstance(ctx)
 	if err != nil {
-		return fmt.Errorf("instantiate runtime v%d: %w", s.mod.Version, err)
+		return nil, nil, nil, err
 	}
-	gas, ok := inst.ExportedGlobal(meter.GasGlobalExport).(api.MutableGlobal)
-	if !ok {
-		inst.Close(ctx)
-		return fmt.Errorf("runtime v%d: gas global missing after metering", s.mod.Version)
-	}
-	depth := inst.ExportedGlobal(meter.DepthGlobalExport)
-	if depth == nil {
-		inst.Close(ctx)
-		return fmt.Errorf("runtime v%d: depth global missing after metering", s.mod.Version)
-	}
-	gas.Set(GasInitialize)
-	if _, err := inst.ExportedFunction(abi.ExportInitialize).Call(ctx); err != nil {
-		inst.Close(ctx)
-		if int64(gas.Get()) < 0 {
-			return fmt.Errorf("initialize runtime v%d: used up its gas budget of %d without finishing", s.mod.Version, uint64(GasInitialize))
+	if err := m.initialise(ctx, in); err != nil {
+		in.close(ctx)
+		var cerr *codes.Error
+		if errors.As(err, &cerr) {
+			m.initErr = cerr
+			return nil, nil, cerr, nil
 		}
-		if depthExceeded(depth) {
-			return fmt.Errorf("initialize runtime v%d: call depth exceeded %d", s.mod.Version, rules.MaxCallDepth)
-		}
-		return fmt.Errorf("initialize runtime v%d: %s", s.mod.Version, s.describe(err))
+		return nil, nil, nil, err
 	}
-	s.inst, s.gas, s.depth = inst, gas, depth
-	s.alloc = inst.ExportedFunction(abi.ExportAlloc)
-	s.exec = inst.ExportedFunction(abi.ExportExecute)
+	m.snap = in.take()
+	return m.snap, in, nil, nil
+}
+
+// acquire returns an instance in the snapshot's state.
+func (s *Session) acquire(ctx context.Context) (*instance, *codes.Error, error) {
+	snap, fresh, initErr, err := s.mod.snapshot(ctx)
+	if err != nil || initErr != nil {
+		return nil, initErr, err
+	}
+	in := s.in
+	s.in = nil
+	if in == nil {
+		in = fresh
+	} else if fresh != nil {
+		fresh.close(ctx)
+	}
+	if in == nil {
+		s.mod.mu.Lock()
+		if n := len(s.mod.idle); n > 0 {
+			in = s.mod.idle[n-1]
+			s.mod.idle = s.mod.idle[:n-1]
+		}
+		s.mod.mu.Unlock()
+	}
+	// An instance the guest closed (proc_exit) cannot run again, and one whose memory
+	// grew cannot be restored (wasm memory never shrinks): both are replaced.
+	if in != nil && !in.mod.IsClosed() && (!in.dirty || in.restore(snap)) {
+		return in, nil, nil
+	}
+	if in != nil {
+		in.close(ctx)
+	}
+	if in, err = s.mod.newInstance(ctx); err != nil {
+		return nil, nil, err
+	}
+	if !in.restore(snap) {
+		in.close(ctx)
+		return nil, nil, fmt.Errorf("runtime v%d: cannot grow a new instance's memory to the snapshot's %d bytes", s.mod.Version, len(snap.mem))
+	}
+	return in, nil, nil
+}
+
+// trial instantiates m once, initialises and warms it up, as the first call does.
+func (m *Module) trial(ctx context.Context) error {
+	_, in, initErr, err := m.snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	if initErr != nil {
+		return initErr
+	}
+	if in != nil {
+		in.close(ctx)
+	}
 	return nil
 }
 
-// trial instantiates m once and initialises it, as the first call of a block does.
-func (m *Module) trial(ctx context.Context) error {
-	s := m.NewSession()
-	defer s.Close(ctx)
-	return s.instantiate(ctx)
-}
-
 // Execute runs req with at most gasLimit gas. Contract failures are reported in the
-// Result; the error is reserved for node failures (the store could not be read), after
-// which the block cannot be executed deterministically.
+// Result; the error is reserved for node failures (the store could not be read, an
+// instance could not be created), after which the block cannot be executed
+// deterministically.
 func (s *Session) Execute(ctx context.Context, env Env, req abi.Request, gasLimit uint64) (Result, error) {
 	if len(req.Args) > abi.MaxArgsLen {
 		return Result{Err: codes.Errorf(codes.ContractAbort, "arguments are %d bytes, the limit is %d", len(req.Args), abi.MaxArgsLen)}, nil
 	}
-	if s.inst == nil {
-		if err := s.instantiate(ctx); err != nil {
-			return Result{Err: codes.Errorf(codes.ContractTrap, "%v", err)}, nil
-		}
+	p := &s.mod.Profile
+	if gasLimit < p.MinTxGas {
+		// The reset after a call costs the node the same whatever the call did: a limit
+		// that cannot pay for it buys nothing.
+		return Result{GasUsed: gasLimit, Err: codes.Errorf(codes.OutOfGas, "out of gas: limit %d is below the minimum of %d per call", gasLimit, p.MinTxGas)}, nil
 	}
-	c := &call{env: env, gas: s.gas}
+	res, err := s.execute(ctx, env, req, gasLimit)
+	if err == nil {
+		res.GasUsed = max(res.GasUsed, p.MinTxGas)
+	}
+	return res, err
+}
+
+func (s *Session) execute(ctx context.Context, env Env, req abi.Request, gasLimit uint64) (Result, error) {
+	in, initErr, err := s.acquire(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	if initErr != nil {
+		return Result{Err: initErr}, nil
+	}
+	s.in = in
+	in.dirty = true
+	p := &s.mod.Profile
+	c := &call{env: env, gas: in.gas, host: &p.Host}
 	ctx = context.WithValue(ctx, callKey{}, c)
-	s.gas.Set(gasLimit)
+	in.gas.Set(gasLimit)
 	data, err := s.run(ctx, abi.EncodeRequest(req))
 
-	left := int64(s.gas.Get())
-	deep := depthExceeded(s.depth)
+	left := int64(in.gas.Get())
+	deep := uint32(in.depth.Get()) > p.MaxCallDepth
 	res := Result{GasUsed: gasLimit, Events: c.events}
 	if left >= 0 {
 		res.GasUsed = gasLimit - uint64(left)
 	}
 	if err != nil {
-		s.Close(ctx) // the guest stopped mid-way: its Go runtime cannot be trusted again
 		res.Events = nil
 		var nodeErr *nodeError
 		switch {
@@ -149,19 +225,19 @@ func (s *Session) Execute(ctx context.Context, env Env, req abi.Request, gasLimi
 		case left < 0:
 			res.Err = codes.Errorf(codes.OutOfGas, "out of gas: limit %d", gasLimit)
 		case deep:
-			// The metering's own depth check (rules.MaxCallDepth) trapped: the same call
-			// traps at the same frame with the same gas on every machine.
-			res.Err = codes.Errorf(codes.ContractTrap, "call depth exceeded %d", rules.MaxCallDepth)
+			// The metering's own depth check trapped: the same call traps at the same
+			// frame with the same gas on every machine.
+			res.Err = codes.Errorf(codes.ContractTrap, "call depth exceeded %d", p.MaxCallDepth)
 		case isStackOverflow(err):
 			// Defence in depth only: the injected depth limit traps first unless frames
-			// are very large (over about 60 KB each on amd64, see meter/depth.go), and
+			// are very large (over about 60 KB each on amd64, see meter.MaxCallDepth), and
 			// the depth at which wazero's own stack overflows depends on the machine's frame
 			// sizes: a node on another architecture may run the same recursion until its gas
 			// is gone instead. Reporting both the same way, as out of gas with the whole
 			// limit used, keeps that case deterministic.
 			res.Err = codes.Errorf(codes.OutOfGas, "out of gas: call stack exhausted (limit %d)", gasLimit)
 		default:
-			res.Err = codes.Errorf(codes.ContractTrap, "%s", s.describe(err))
+			res.Err = codes.Errorf(codes.ContractTrap, "%s", describe(err, in.stderr))
 		}
 		if res.Err.Code == codes.OutOfGas {
 			res.GasUsed = gasLimit
@@ -183,12 +259,6 @@ func (s *Session) Execute(ctx context.Context, env Env, req abi.Request, gasLimi
 	return res, nil
 }
 
-// depthExceeded reports that the instance trapped on the injected call depth check: only
-// that check leaves the depth global above the limit (see meter.DepthGlobalExport).
-func depthExceeded(depth api.Global) bool {
-	return uint32(depth.Get()) > rules.MaxCallDepth
-}
-
 // isStackOverflow reports wazero's call stack overflow trap.
 func isStackOverflow(err error) bool {
 	return strings.Contains(firstLine(err.Error()), "stack overflow")
@@ -200,15 +270,15 @@ type nodeError struct{ err error }
 func (e *nodeError) Error() string { return e.err.Error() }
 
 func (s *Session) run(ctx context.Context, req []byte) (out []byte, err error) {
-	r, err := s.alloc.Call(ctx, uint64(len(req)))
+	r, err := s.in.alloc.Call(ctx, uint64(len(req)))
 	if err != nil {
 		return nil, unwrapNodeError(err)
 	}
 	ptr := api.DecodeU32(r[0])
-	if !s.inst.Memory().Write(ptr, req) {
+	if !s.in.mem.Write(ptr, req) {
 		return nil, fmt.Errorf("allocator returned %#x+%d outside memory", ptr, len(req))
 	}
-	r, err = s.exec.Call(ctx, uint64(ptr), uint64(len(req)))
+	r, err = s.in.exec.Call(ctx, uint64(ptr), uint64(len(req)))
 	if err != nil {
 		return nil, unwrapNodeError(err)
 	}
@@ -216,7 +286,7 @@ func (s *Session) run(ctx context.Context, req []byte) (out []byte, err error) {
 	if rn > abi.MaxResultLen+1 {
 		return nil, fmt.Errorf("result is %d bytes, the limit is %d", rn, abi.MaxResultLen)
 	}
-	b, ok := s.inst.Memory().Read(rp, rn)
+	b, ok := s.in.mem.Read(rp, rn)
 	if !ok {
 		return nil, fmt.Errorf("result at %#x+%d is outside memory", rp, rn)
 	}
@@ -233,13 +303,13 @@ func unwrapNodeError(err error) error {
 
 // describe turns a wazero error into a one-line, deterministic message: the first line of
 // the error, plus the first line the guest wrote to stderr (a Go runtime's fatal error).
-func (s *Session) describe(err error) string {
+func describe(err error, stderr *limitedBuffer) string {
 	msg := firstLine(err.Error())
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
 		msg = fmt.Sprintf("module exited with code %d", exit.ExitCode())
 	}
-	if out := firstLine(s.stderr.String()); out != "" {
+	if out := firstLine(stderr.String()); out != "" {
 		msg += ": " + out
 	}
 	return msg

@@ -163,8 +163,12 @@ func prepareRuntime(ctx context.Context, app *node.App, log cmtlog.Logger) error
 		case <-time.After(time.Second):
 		}
 	}
+	prof, err := profile.Get(nextProfile)
+	if err != nil {
+		return err
+	}
 	for logged := false; ; logged = true {
-		_, err = app.Runtimes.Load(ctx, next.Version, want)
+		_, err = app.Runtimes.Load(ctx, next.Version, want, prof)
 		if !errors.Is(err, runtime.ErrNotInstalled) {
 			break
 		}

@@ -7,6 +7,7 @@ package sdk
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 )
 
 // Handler executes one method of a contract. Returning an error fails the transaction and
@@ -21,6 +22,34 @@ func Register(name string, h Handler) {
 		panic(fmt.Sprintf("sdk: contract %q registered twice", name))
 	}
 	contracts[name] = h
+}
+
+var warmups []func()
+
+// RegisterWarmup adds f to the module's warm-up: the host runs it once after
+// initialisation, before taking the snapshot every transaction starts from, so what f
+// fills (encoding/json's cache of an argument type, a lazily built table) is filled for
+// every transaction and none of them pays for it. f may not use the chain (no Context, no
+// state, no events): a host call during the warm-up fails the module's initialisation.
+// Call it from init.
+func RegisterWarmup(f func()) { warmups = append(warmups, f) }
+
+// WarmArgs returns a warm-up that decodes each sample JSON document into a fresh value of
+// the type v points to, as ParseArgs will, so the decoder's per-type caches are built.
+func WarmArgs(samples map[string]any) func() {
+	return func() {
+		// Sorted keys: the warm-up must do the same work in the same order on every node.
+		keys := make([]string, 0, len(samples))
+		for k := range samples {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if err := ParseArgs([]byte(k), samples[k]); err != nil {
+				panic(fmt.Sprintf("sdk: warm-up sample %s: %v", k, err))
+			}
+		}
+	}
 }
 
 // Context gives a contract access to its state and to the transaction it executes.

@@ -44,6 +44,18 @@ type balanceResult struct {
 	Balance uint64 `json:"balance"`
 }
 
+func init() {
+	sdk.RegisterWarmup(sdk.WarmArgs(map[string]any{
+		`{"amount":1}`:           &mintArgs{},
+		`{"to":"AB","amount":1}`: &transferArgs{},
+		`{"address":"AB"}`:       &balanceArgs{},
+	}))
+	sdk.RegisterWarmup(func() {
+		_, _ = sdk.JSON(transferResult{})
+		_, _ = sdk.JSON(balanceResult{})
+	})
+}
+
 // Handle is the bank of runtime v1: transfers are free.
 func Handle(c *sdk.Context, method string, args []byte) ([]byte, error) {
 	return New(0)(c, method, args)

@@ -19,6 +19,13 @@ type keyArgs struct {
 	Key string `json:"key"`
 }
 
+func init() {
+	sdk.RegisterWarmup(sdk.WarmArgs(map[string]any{
+		`{"key":"k","value":"v"}`: &setArgs{},
+		`{"key":"k"}`:             &keyArgs{},
+	}))
+}
+
 // Handle dispatches a kv method.
 func Handle(c *sdk.Context, method string, args []byte) ([]byte, error) {
 	switch method {

@@ -6,14 +6,15 @@ import (
 )
 
 // Bulk instructions. memory.copy, memory.fill and memory.init write as many
-// bytes, and table.copy, table.init and table.fill as many table elements,
-// as their last operand says: up to the whole 64 MiB memory, or the 2^20
-// elements a table may declare, for one instruction. A flat charge would let
+// bytes as their last operand says: up to the whole 64 MiB memory for one
+// instruction. (table.copy, table.init and table.fill, which would need the
+// same treatment per element, are refused: see errInstanceState.) A flat
+// charge would let
 // a module loop over 64 MiB fills at 10 gas each (measured: 100,000 gas took
 // 26 s), so these instructions also pay for their length.
 //
-// Every one of them takes its length as an i32 on top of the operand stack,
-// so the pass puts a call to a helper right before each:
+// Each of them takes its length as an i32 on top of the operand stack, so
+// the pass puts a call to a helper right before each:
 //
 //	(func $charge (param $n i32) (result i32)
 //	  global.set G (global.get G - price(n))
@@ -25,14 +26,14 @@ import (
 // gives the length back unchanged, so the original instruction then runs as
 // it was written. Running out of gas therefore stops the module before the
 // bulk instruction does any work. The base cost of the instruction itself
-// (Rules.Bulk) is still charged with its segment. The length prices are
-// Rules.BulkBytesPerGas and Rules.TableElementsPerGas.
+// (Rules.Bulk) is still charged with its segment. The length price is
+// Rules.BulkBytesPerGas.
 //
-// The helpers are appended after the module's own functions (and their type
-// after its own types), so no existing function or type index moves. They
-// are added only to modules whose code contains a bulk instruction; other
-// modules come out exactly as before. The injected calls and the helpers'
-// bodies are not charged themselves: the helper's charge is the price.
+// The helper is appended after the module's own functions (and its type
+// after its own types), so no existing function or type index moves. It is
+// added only to modules whose code contains a bulk instruction; other
+// modules come out exactly as before. The injected calls and the helper's
+// body are not charged themselves: the helper's charge is the price.
 //
 // Cost of the call sites: with wazero v1.12.0's compiler, fault.spin's loop
 // (testmod), which runs no bulk instruction but shares its function with a
@@ -50,18 +51,13 @@ type bulkKind uint8
 const (
 	bulkNone  bulkKind = iota
 	bulkBytes          // memory.copy, memory.fill, memory.init
-	bulkElems          // table.copy, table.init, table.fill
 	// bulkHelpers is how many helper functions the pass appends.
-	bulkHelpers = int(bulkElems)
+	bulkHelpers = int(bulkBytes)
 )
 
-// unitsPerGas returns the number of units (bytes or elements) one gas pays
-// for under r. It is a power of two (Rules.validate): the helper divides
-// with a shift.
+// unitsPerGas returns the number of bytes one gas pays for under r. It is a
+// power of two (Rules.validate): the helper divides with a shift.
 func (k bulkKind) unitsPerGas(r Rules) uint64 {
-	if k == bulkElems {
-		return uint64(r.TableElementsPerGas)
-	}
 	return uint64(r.BulkBytesPerGas)
 }
 

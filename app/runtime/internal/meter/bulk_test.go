@@ -16,42 +16,32 @@ var (
 	opMemoryInit = []byte{0xfc, 8, 0, 0}  // data segment 0
 	opMemoryCopy = []byte{0xfc, 10, 0, 0} //
 	opMemoryFill = []byte{0xfc, 11, 0}    //
-	opTableInit  = []byte{0xfc, 12, 0, 0} // element segment 0, table 0
-	opTableCopy  = []byte{0xfc, 14, 0, 0} // table 0 to table 0
-	opTableFill  = []byte{0xfc, 17, 0}    // table 0
 )
 
 const (
-	bulkMemPages   = 1024    // 64 MiB, the runtime's cap
-	bulkTableElems = 1 << 20 // maxTableElements
-	bulkSegment    = 1 << 16 // bytes of the passive data segment, elements of the passive element segment
+	bulkMemPages = 1024    // 64 MiB, the runtime's cap
+	bulkSegment  = 1 << 16 // bytes of the passive data segment
 )
 
 // bulkOp is one bulk instruction with the operands pushed before its length.
 type bulkOp struct {
 	name     string
-	kind     bulkKind
 	operands []byte // the first two operands
 	op       []byte
 	max      uint32 // the longest in-bounds length
 }
 
 var bulkOps = []bulkOp{
-	{"memory.fill", bulkBytes, []byte{opI32Const, 0, opI32Const, 1}, opMemoryFill, bulkMemPages << 16},
+	{"memory.fill", []byte{opI32Const, 0, opI32Const, 1}, opMemoryFill, bulkMemPages << 16},
 	// From the upper half to the lower: no overlap, so no engine can skip work.
-	{"memory.copy", bulkBytes, cat([]byte{opI32Const, 0, opI32Const}, sleb32(bulkMemPages<<15)), opMemoryCopy, bulkMemPages << 15},
-	{"memory.init", bulkBytes, []byte{opI32Const, 0, opI32Const, 0}, opMemoryInit, bulkSegment},
-	// ref.null, not ref.func: wazero runs ref.func in Go, which would dominate the loop.
-	{"table.fill", bulkElems, []byte{opI32Const, 0, 0xd0, 0x70}, opTableFill, bulkTableElems},
-	{"table.copy", bulkElems, cat([]byte{opI32Const, 0, opI32Const}, sleb32(bulkTableElems/2)), opTableCopy, bulkTableElems / 2},
-	{"table.init", bulkElems, []byte{opI32Const, 0, opI32Const, 0}, opTableInit, bulkSegment},
+	{"memory.copy", cat([]byte{opI32Const, 0, opI32Const}, sleb32(bulkMemPages<<15)), opMemoryCopy, bulkMemPages << 15},
+	{"memory.init", []byte{opI32Const, 0, opI32Const, 0}, opMemoryInit, bulkSegment},
 }
 
 func sleb32(v int32) []byte { return appendS64(nil, int64(v)) }
 
-// bulkModule returns a module with 64 MiB of memory, a table of 2^20 funcref
-// elements, a passive data segment of bulkSegment bytes (0x2a) and a passive
-// element segment of bulkSegment references to function 0, and two exports:
+// bulkModule returns a module with 64 MiB of memory, a passive data segment
+// of bulkSegment bytes (0x2a), and two exports:
 //
 //	"f" (param $n i32): op with length $n, once. One segment:
 //	  [operands(2) local.get op(10) end] = 14 gas, plus the length price.
@@ -67,18 +57,11 @@ func bulkModule(o bulkOp) []byte {
 			opBr, 0,
 			opEnd, opEnd, opEnd,
 		})
-	var elems []byte
-	for i := 0; i < bulkSegment; i++ {
-		elems = append(elems, 0) // function 0
-	}
 	return mod(
 		sec(secType, vec(functype([]byte{i32}, nil), functype([]byte{i32, i32}, nil))),
 		sec(secFunction, vec(u32(0), u32(1))),
-		sec(secTable, vec(cat([]byte{0x70, 0x00}, u32(bulkTableElems)))),
 		sec(secMemory, vec(cat([]byte{0x01}, u32(bulkMemPages), u32(bulkMemPages)))),
 		sec(secExport, vec(export("f", kindFunc, 0), export("loop", kindFunc, 1), export("memory", kindMemory, 0))),
-		// passive, elemkind funcref, bulkSegment x function 0
-		sec(secElement, vec(cat([]byte{0x01, 0x00}, u32(bulkSegment), elems))),
 		sec(secDataCount, u32(1)),
 		sec(secCode, vec(
 			cat(u32(uint32(len(once)+1)), []byte{0}, once),
@@ -89,7 +72,7 @@ func bulkModule(o bulkOp) []byte {
 }
 
 // TestBulkPrice: each bulk instruction costs its segment's 14 gas plus
-// ceil(length / units per gas), on both engines; exactly that much gas
+// ceil(length / BulkBytesPerGas), on both engines; exactly that much gas
 // succeeds, one less runs out.
 func TestBulkPrice(t *testing.T) {
 	for _, o := range bulkOps {
@@ -98,7 +81,7 @@ func TestBulkPrice(t *testing.T) {
 		for _, e := range engines {
 			for _, n := range lengths {
 				t.Run(fmt.Sprintf("%s/%s/%d", o.name, e.name, n), func(t *testing.T) {
-					want := 14 + bulkPrice(rules1, o.kind, n)
+					want := 14 + bulkPrice(rules1, bulkBytes, n)
 					_, left, err := run(t, e.cfg(), wasm, want+1000, "f", uint64(n))
 					if err != nil {
 						t.Fatalf("call: %v", err)
@@ -131,9 +114,6 @@ func TestBulkPriceFormula(t *testing.T) {
 		{bulkBytes, 9, 2},
 		{bulkBytes, 64 << 20, 8 << 20},
 		{bulkBytes, 1<<32 - 1, 1 << 29},
-		{bulkElems, 0, 0},
-		{bulkElems, 1, 1},
-		{bulkElems, 1 << 20, 1 << 20},
 	}
 	for _, tc := range tests {
 		if got := bulkPrice(rules1, tc.kind, tc.n); got != tc.want {
@@ -142,7 +122,7 @@ func TestBulkPriceFormula(t *testing.T) {
 	}
 }
 
-// TestStepBulkKind: step names the helper of exactly the six bulk
+// TestStepBulkKind: step names the helper of exactly the three bulk
 // instructions.
 func TestStepBulkKind(t *testing.T) {
 	tests := []struct {
@@ -152,17 +132,12 @@ func TestStepBulkKind(t *testing.T) {
 		{opMemoryInit, bulkBytes},
 		{opMemoryCopy, bulkBytes},
 		{opMemoryFill, bulkBytes},
-		{opTableInit, bulkElems},
-		{opTableCopy, bulkElems},
-		{opTableFill, bulkElems},
-		{[]byte{0xfc, 9, 0}, bulkNone},  // data.drop
-		{[]byte{0xfc, 13, 0}, bulkNone}, // elem.drop
 		{[]byte{0xfc, 16, 0}, bulkNone}, // table.size
 		{[]byte{0x40, 0}, bulkNone},     // memory.grow
 		{[]byte{0x10, 0}, bulkNone},     // call
 	}
 	for _, tc := range tests {
-		d := decoder{gasIdx: 1, rules: rules1, bulk: bulkElems} // a stale kind must be cleared
+		d := decoder{gasIdx: 1, rules: rules1, bulk: bulkBytes} // a stale kind must be cleared
 		if _, _, _, err := d.step(tc.enc, 0, 0); err != nil {
 			t.Fatalf("% x: %v", tc.enc, err)
 		}
@@ -222,8 +197,8 @@ func TestBulkHelpersLayout(t *testing.T) {
 		withHelps bool
 	}{
 		{"no bulk instruction", callModule, 1, 2, false},
-		{"memory.fill", bulkModule(bulkOps[0]), 3, 4, true},
-		{"table.copy", bulkModule(bulkOps[4]), 3, 4, true},
+		{"memory.fill", bulkModule(bulkOps[0]), 3, 3, true},
+		{"memory.init", bulkModule(bulkOps[2]), 3, 3, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := Instrument(tc.wasm, rules1)
@@ -306,11 +281,8 @@ func BenchmarkBulk(b *testing.B) {
 			if n > o.max {
 				n = o.max
 			}
-			// About 64 MiB (or 4M elements) of work per call, at least one op.
+			// About 64 MiB of work per call, at least one op.
 			iters := uint64(max(1, (64<<20)/n))
-			if o.kind == bulkElems {
-				iters = uint64(max(1, (4<<20)/n))
-			}
 			b.Run(fmt.Sprintf("%s/%d", o.name, n), func(b *testing.B) {
 				benchGas(b, bulkModule(o), "loop", false, uint64(n), iters)
 			})

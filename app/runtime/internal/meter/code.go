@@ -40,6 +40,9 @@ type decoder struct {
 	rules  Rules  // prices; zero in constant expressions, which are not charged
 	stack  []byte
 	bulk   bulkKind // set by step: the helper the last instruction needs
+	// nan is set by step: the result type (valF32, valF64) of the last
+	// instruction when its NaN must be canonicalised (see nan.go), else 0.
+	nan byte
 }
 
 func isValType(b byte) bool {
@@ -100,6 +103,7 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 	op := b[pos]
 	pos++
 	d.bulk = bulkNone
+	d.nan = 0
 	t := termNone
 	w := int64(d.rules.Default)
 	var err error
@@ -186,8 +190,10 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 			// it would name the gas global and let a contract refill it.
 			return pos, t, 0, fmt.Errorf("global index %d at offset %d out of range (%d globals)", idx, base+start, d.gasIdx)
 		}
-	case 0x25, 0x26: // table.get/set
+	case 0x25: // table.get
 		_, pos, err = readU32(b, pos)
+	case 0x26:
+		return pos, t, 0, errInstanceState("table.set", base+start)
 	case 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f, 0x30, 0x31, 0x32, 0x33,
 		0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e: // loads, stores
 		var align uint32
@@ -240,8 +246,6 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 				pos, err = zeroByte(b, pos)
 			}
 			w, d.bulk = int64(d.rules.Bulk), bulkBytes
-		case 9: // data.drop
-			_, pos, err = readU32(b, pos)
 		case 10: // memory.copy 0x00 0x00
 			if pos, err = zeroByte(b, pos); err == nil {
 				pos, err = zeroByte(b, pos)
@@ -250,21 +254,20 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 		case 11: // memory.fill 0x00
 			pos, err = zeroByte(b, pos)
 			w, d.bulk = int64(d.rules.Bulk), bulkBytes
-		case 12, 14: // table.init elem table, table.copy table table
-			pos, err = skipU32s(b, pos, 2)
-			w, d.bulk = int64(d.rules.Bulk), bulkElems
-		case 13, 16: // elem.drop, table.size
+		case 16: // table.size
 			_, pos, err = readU32(b, pos)
 		case 15: // table.grow: refused, see maxTableElements
 			return pos, t, 0, fmt.Errorf("table.grow at offset %d is not supported: tables keep their declared size", base+start)
-		case 17: // table.fill
-			_, pos, err = readU32(b, pos)
-			w, d.bulk = int64(d.rules.Bulk), bulkElems
+		case 9, 12, 13, 14, 17:
+			return pos, t, 0, errInstanceState(stateOps[sub], base+start)
 		default:
 			return pos, t, 0, fmt.Errorf("unsupported opcode 0xfc %d at offset %d", sub, base+start)
 		}
 	default:
 		if op >= 0x45 && op <= 0xc4 { // numeric, including sign extension
+			if d.rules.CanonicalNaN {
+				d.nan = nanResult(op)
+			}
 			break
 		}
 		return pos, t, 0, fmt.Errorf("unsupported opcode 0x%02x at offset %d", op, base+start)
@@ -273,6 +276,18 @@ func (d *decoder) step(b []byte, pos, base int) (int, term, int64, error) {
 		return pos, t, 0, fmt.Errorf("opcode 0x%02x at offset %d: %w", op, base+start, err)
 	}
 	return pos, t, w, nil
+}
+
+// stateOps names the 0xfc instructions refused by errInstanceState.
+var stateOps = map[uint32]string{9: "data.drop", 12: "table.init", 13: "elem.drop", 14: "table.copy", 17: "table.fill"}
+
+// errInstanceState refuses an instruction that changes instance state the
+// host cannot restore: tables, and which data and element segments are
+// dropped. The host resets memory and globals before every call (see
+// GlobalExportPrefix); anything else a call changed would leak into the next
+// call, and nodes that reset at different times would disagree.
+func errInstanceState(op string, offset int) error {
+	return fmt.Errorf("%s at offset %d is not supported: a call must start from a state the host can restore (memory and globals)", op, offset)
 }
 
 // constExpr skips a constant expression (a global initializer) starting at
@@ -350,6 +365,7 @@ type site struct {
 	kind    bulkKind
 	exit    bool   // return or tail call of a counted function
 	open    uint32 // blocks open in the original body at the site
+	nan     byte   // result type of a float instruction to canonicalise, or 0
 }
 
 // depthFrame is how a counted function is wrapped: the block type of the
@@ -405,68 +421,92 @@ func (r *rewriter) appendCharge(out []byte, cost int64) []byte {
 
 var errMissingEnd = errors.New("function body ends before its final end")
 
-// isLeaf reports whether a function body (locals and expression) contains no
-// call, call_indirect, return_call or return_call_indirect: a leaf adds one
-// frame to the stack and never more. base is the module offset of body[0].
-func (d *decoder) isLeaf(body []byte, base int) (bool, error) {
-	pos, err := skipLocals(body, base)
+// bodyInfo is what the rewrite needs to know about a function body before
+// rewriting it.
+type bodyInfo struct {
+	// leaf: no call, call_indirect, return_call or return_call_indirect;
+	// a leaf adds one frame to the stack and never more.
+	leaf bool
+	// nan: the scratch locals the NaN canonicalisation needs.
+	nan nanMask
+	// locals is the number of locals the body declares.
+	locals uint64
+}
+
+// scan reads a function body (locals and expression) ahead of the rewrite.
+// base is the module offset of body[0].
+func (d *decoder) scan(body []byte, base int) (bodyInfo, error) {
+	pos, locals, err := skipLocals(body, base)
 	if err != nil {
-		return false, err
+		return bodyInfo{}, err
 	}
 	d.stack = d.stack[:0]
-	leaf := true
+	info := bodyInfo{leaf: true, locals: locals}
 	for {
 		if pos >= len(body) {
-			return false, fmt.Errorf("%w (%d blocks open)", errMissingEnd, len(d.stack))
+			return bodyInfo{}, fmt.Errorf("%w (%d blocks open)", errMissingEnd, len(d.stack))
 		}
 		if op := body[pos]; op >= 0x10 && op <= 0x13 {
-			leaf = false
+			info.leaf = false
 		}
 		var t term
 		if pos, t, _, err = d.step(body, pos, base); err != nil {
-			return false, err
+			return bodyInfo{}, err
 		}
+		info.nan |= maskOf(d.nan)
 		if t == termFinal {
-			return leaf, nil
+			return info, nil
 		}
 	}
 }
 
 // skipLocals checks a function body's local declarations and returns the
-// position after them. base is the module offset of body[0].
-func skipLocals(body []byte, base int) (int, error) {
+// position after them and the number of locals declared. base is the
+// module offset of body[0].
+func skipLocals(body []byte, base int) (int, uint64, error) {
 	n, pos, err := readU32(body, 0)
 	if err != nil {
-		return pos, fmt.Errorf("local declaration count at offset %d: %w", base, err)
+		return pos, 0, fmt.Errorf("local declaration count at offset %d: %w", base, err)
 	}
 	var locals uint64
 	for i := uint32(0); i < n; i++ {
 		var k uint32
 		if k, pos, err = readU32(body, pos); err != nil {
-			return pos, fmt.Errorf("local declaration %d at offset %d: %w", i, base+pos, err)
+			return pos, 0, fmt.Errorf("local declaration %d at offset %d: %w", i, base+pos, err)
 		}
 		if locals += uint64(k); locals > maxLocals {
-			return pos, fmt.Errorf("more than %d locals", maxLocals)
+			return pos, 0, fmt.Errorf("more than %d locals", maxLocals)
 		}
 		if pos >= len(body) {
-			return pos, fmt.Errorf("local declaration %d: %w", i, errEOF)
+			return pos, 0, fmt.Errorf("local declaration %d: %w", i, errEOF)
 		}
 		if !isValType(body[pos]) {
-			return pos, fmt.Errorf("local declaration %d at offset %d: unsupported value type 0x%02x", i, base+pos, body[pos])
+			return pos, 0, fmt.Errorf("local declaration %d at offset %d: unsupported value type 0x%02x", i, base+pos, body[pos])
 		}
 		pos++
 	}
-	return pos, nil
+	return pos, locals, nil
 }
 
 // function rewrites one function body (locals and expression, without the
 // size prefix) into r.fn. base is the module offset of body[0].
-func (r *rewriter) function(body []byte, base int, depth *depthFrame) error {
-	pos, err := skipLocals(body, base)
+func (r *rewriter) function(body []byte, base int, depth *depthFrame, nl *nanLocals) error {
+	pos, _, err := skipLocals(body, base)
 	if err != nil {
 		return err
 	}
-	r.fn = append(r.fn[:0], body[:pos]...)
+	if nl == nil {
+		r.fn = append(r.fn[:0], body[:pos]...)
+	} else {
+		// The scratch locals are declared after the function's own.
+		n, p, _ := readU32(body, 0) // read by skipLocals
+		if uint64(n)+uint64(nl.count) > math.MaxUint32 {
+			return fmt.Errorf("too many local declarations to add NaN scratch locals")
+		}
+		r.fn = appendU32(r.fn[:0], n+nl.count)
+		r.fn = append(r.fn, body[p:pos]...)
+		r.fn = append(r.fn, nl.decls...)
+	}
 	r.d.stack = r.d.stack[:0]
 	if depth != nil {
 		r.fn = append(r.fn, r.enter...)
@@ -491,8 +531,8 @@ func (r *rewriter) function(body []byte, base int, depth *depthFrame) error {
 			cost += w
 			op := body[at]
 			exit := depth != nil && (op == opReturn || op == opReturnCall || op == opReturnCallIndirect)
-			if r.d.bulk != bulkNone || exit {
-				r.sites = append(r.sites, site{at: at, end: pos, kind: r.d.bulk, exit: exit, open: uint32(len(r.d.stack))})
+			if r.d.bulk != bulkNone || exit || r.d.nan != 0 {
+				r.sites = append(r.sites, site{at: at, end: pos, kind: r.d.bulk, exit: exit, open: uint32(len(r.d.stack)), nan: r.d.nan})
 			}
 		}
 		if charge && cost > 0 {
@@ -505,6 +545,13 @@ func (r *rewriter) function(body []byte, base int, depth *depthFrame) error {
 		// runs: one rule is simpler to check than two).
 		from := segStart
 		for _, s := range r.sites {
+			if s.nan != 0 {
+				// After the instruction, not before it.
+				r.fn = append(r.fn, body[from:s.end]...)
+				r.fn = append(r.fn, nl.fix(s.nan)...)
+				from = s.end
+				continue
+			}
 			r.fn = append(r.fn, body[from:s.at]...)
 			from = s.at
 			if s.kind != bulkNone {

@@ -16,6 +16,7 @@ func FuzzInstrument(f *testing.F) {
 	for _, seed := range [][]byte{
 		loopModule, straightModule, recursiveModule, recurseForeverModule,
 		countdownModule, callModule, ifModule, mod(),
+		nanModule(nanCases), // every float instruction the NaN rule fixes
 	} {
 		f.Add(seed)
 	}

@@ -69,14 +69,13 @@ const (
 // rules1 are profile 1's rules (app/profile), the ones the chain ships; the
 // tests' expected gas figures are computed with them.
 var rules1 = Rules{
-	Default:             1,
-	Call:                10,
-	Bulk:                10,
-	MemoryGrow:          60,
-	RefFunc:             300,
-	BulkBytesPerGas:     8,
-	TableElementsPerGas: 1,
-	MaxCallDepth:        1000,
-	MemoryLimitPages:    1024,
-	CanonicalNaN:        true,
+	Default:          1,
+	Call:             10,
+	Bulk:             10,
+	MemoryGrow:       60,
+	RefFunc:          300,
+	BulkBytesPerGas:  8,
+	MaxCallDepth:     1000,
+	MemoryLimitPages: 1024,
+	CanonicalNaN:     true,
 }

@@ -52,21 +52,42 @@
 // to it when absent), so the cap is part of the module rather than an
 // engine setting.
 //
+// Every mutable global the module defines is exported as
+// GlobalExportPrefix followed by its index (see below).
+//
+// With Rules.CanonicalNaN, every float instruction whose result may be a
+// NaN with machine-dependent bits is followed by free code that replaces a
+// NaN by the canonical quiet NaN, using one or two scratch locals added to
+// the function (see nan.go), so float results are the same bits on every
+// machine.
+//
+// # Instance state
+//
+// A call must start from a state the host can restore: memory and globals.
+// The host snapshots an instance's memory and its mutable globals (exported
+// under GlobalExportPrefix) and writes them back before every call, so a
+// call sees the same state on every node however instances are reused. Any
+// other state a call could change would survive the reset, so the
+// instructions that change it are refused: table.set, table.fill,
+// table.copy, table.init and table.grow (tables), elem.drop and data.drop
+// (which segments are still available), and so are imported mutable
+// globals, whose value lives outside the instance. Tables and segments
+// therefore keep what instantiation put in them. Go's wasip1 output uses
+// none of these. This is a consensus rule, like the Rules.
+//
 // # Cost model
 //
 // Every original instruction costs Rules.Default, including block, end and
 // the branch instructions. Calls (call, call_indirect, return_call,
-// return_call_indirect) cost Rules.Call; memory.init, memory.copy,
-// memory.fill, table.init, table.copy and table.fill cost Rules.Bulk;
+// return_call_indirect) cost Rules.Call; memory.init, memory.copy and
+// memory.fill cost Rules.Bulk;
 // memory.grow and ref.func, which wazero runs in Go, cost Rules.MemoryGrow
 // and Rules.RefFunc. Profile 1 prices them 1, 10, 10, 60 and 300: at 60
 // and 300 a loop of memory.grow (about 25 ns) or ref.func (110-140 ns,
 // BenchmarkSlowOps) buys no more time per gas than the cheapest loop of
 // ordinary instructions (about 0.45 ns per gas, BenchmarkBulk/tightest).
-// The bulk instructions also pay for their length when they run:
-// memory.init, memory.copy and memory.fill one gas per started
-// Rules.BulkBytesPerGas bytes, table.init, table.copy and table.fill one gas
-// per started Rules.TableElementsPerGas elements. That charge is made by a
+// The bulk instructions also pay for their length when they run: one gas
+// per started Rules.BulkBytesPerGas bytes. That charge is made by a
 // helper function the pass appends and calls right before each bulk
 // instruction (see bulk.go), so a module out of gas stops before the
 // instruction does its work. The injected instructions themselves are free.
@@ -78,13 +99,14 @@
 // memory, reference types (single-byte reference types only), multi-value
 // block types and the tail-call opcodes; this covers Go's wasip1 output.
 // SIMD, threads, exception handling, GC, multiple memories and anything
-// unknown are refused with an error, as are modules that already export
-// GasGlobalExport or DepthGlobalExport or whose code names a global index
+// unknown are refused with an error, as are the instructions that change
+// instance state outside memory and globals (see Instance state), modules
+// that already export GasGlobalExport, DepthGlobalExport or a name starting
+// with GlobalExportPrefix, and modules whose code names a global index
 // that does not exist (after the rewrite it would name the gas global).
 // Imported memories are refused (the cap applies to the module's own
-// memory), and so is a memory that starts above the cap. table.grow is refused,
-// and a table may declare at most 2^20 elements: wazero allocates tables in
-// full, and gas charged per instruction could not pay for that memory.
+// memory), and so is a memory that starts above the cap. A table may declare
+// at most 2^20 elements: wazero allocates tables in full at instantiation.
 //
 // Instrument also screens out modules that would make wazero v1.12.0
 // allocate by a forged count or panic (see screen.go and
@@ -107,6 +129,7 @@ package meter
 import (
 	"fmt"
 	"math"
+	"strconv"
 )
 
 // GasGlobalExport is the export name of the injected mutable i64 global holding remaining gas.
@@ -121,12 +144,25 @@ const GasGlobalExport = "vchain_gas"
 // depth check.
 const DepthGlobalExport = "vchain_depth"
 
+// GlobalExportPrefix starts the export name of each mutable global the
+// module defines: the global with index i (in the module's global index
+// space, imports first) is exported as GlobalExportPrefix followed by i in
+// decimal, e.g. "vchain_global_3". A call must start from a state the host
+// can restore, and with tables, segments and imported globals frozen (see
+// the package documentation) that state is the memory and these globals:
+// the host snapshots them and writes them back before every call.
+// Immutable globals cannot change and are not exported; the metering
+// globals have their own names. A module that already exports a name with
+// this prefix is refused.
+const GlobalExportPrefix = "vchain_global_"
+
 // Instrument returns a copy of the module with gas metering injected under
 // rules. Sections other than memory, global, export and code (and type and
 // function, which get the bulk instruction helpers when the code uses bulk
 // instructions) are copied byte for byte, and inside function bodies every
-// original instruction is copied verbatim with charges and helper calls
-// inserted between them. The input is never modified. Invalid rules, or a
+// original instruction is copied verbatim with charges, helper calls and
+// NaN fixes inserted between them (and NaN scratch locals declared after
+// the function's own). The input is never modified. Invalid rules, or a
 // malformed or unsupported module, yield an error, never a panic.
 func Instrument(wasm []byte, rules Rules) ([]byte, error) {
 	if err := rules.validate(); err != nil {
@@ -158,24 +194,31 @@ func Instrument(wasm []byte, rules Rules) ([]byte, error) {
 	}
 	globals = append(globals, newGlobal...)
 
-	// Export section: old entries plus the gas and depth globals.
+	// Export section: old entries plus the gas and depth globals, then the
+	// module's mutable globals for the host to save and restore.
+	type exp struct {
+		name string
+		idx  uint32
+	}
+	added := make([]exp, 0, 2+len(m.mutableGlobals))
+	added = append(added, exp{GasGlobalExport, gas}, exp{DepthGlobalExport, depth})
+	for _, g := range m.mutableGlobals {
+		added = append(added, exp{GlobalExportPrefix + strconv.FormatUint(uint64(g), 10), g})
+	}
 	var exports []byte
 	if m.exportIdx >= 0 {
 		old := m.sections[m.exportIdx].payload
 		n, p, _ := readU32(old, 0) // validated by parseModule
-		if n >= math.MaxUint32-1 {
-			return nil, fmt.Errorf("meter: too many exports to add the gas and depth globals")
+		if uint64(n)+uint64(len(added)) > math.MaxUint32 {
+			return nil, fmt.Errorf("meter: too many exports to add the metering and mutable globals")
 		}
-		exports = make([]byte, 0, len(old)+len(GasGlobalExport)+len(DepthGlobalExport)+32)
-		exports = appendU32(exports, n+2)
+		exports = make([]byte, 0, len(old)+len(added)*24)
+		exports = appendU32(exports, n+uint32(len(added)))
 		exports = append(exports, old[p:]...)
 	} else {
-		exports = appendU32(nil, 2)
+		exports = appendU32(nil, uint32(len(added)))
 	}
-	for _, g := range []struct {
-		name string
-		idx  uint32
-	}{{GasGlobalExport, gas}, {DepthGlobalExport, depth}} {
+	for _, g := range added {
 		exports = appendU32(exports, uint32(len(g.name)))
 		exports = append(exports, g.name...)
 		exports = append(exports, kindGlobal)
@@ -303,22 +346,27 @@ func instrumentCode(m *module, s section, r *rewriter) ([]byte, error) {
 	}
 	// Which functions count their frame (see depth.go): those that make
 	// a call.
+	// And which need NaN scratch locals (see nan.go).
 	frames := make([]*depthFrame, len(bodies))
+	nans := make([]*nanLocals, len(bodies))
 	for i, f := range bodies {
 		fidx := uint64(m.importedFuncs) + uint64(i)
-		leaf, err := r.d.isLeaf(f.body, f.base)
+		info, err := r.d.scan(f.body, f.base)
 		if err != nil {
 			return nil, fmt.Errorf("meter: function %d: %w", fidx, err)
 		}
-		if !leaf {
+		if !info.leaf {
 			if frames[i], err = r.wrapper(m, m.funcTypes[i]); err != nil {
 				return nil, fmt.Errorf("meter: function %d: %w", fidx, err)
 			}
 		}
+		if nans[i], err = newNanLocals(info.nan, m.params[m.funcTypes[i]], info.locals); err != nil {
+			return nil, fmt.Errorf("meter: function %d: %w", fidx, err)
+		}
 	}
 	out := make([]byte, maxU32Len, len(b)+len(b)/2+16)
 	for i, f := range bodies {
-		if err := r.function(f.body, f.base, frames[i]); err != nil {
+		if err := r.function(f.body, f.base, frames[i], nans[i]); err != nil {
 			return nil, fmt.Errorf("meter: function %d: %w", uint64(m.importedFuncs)+uint64(i), err)
 		}
 		out = appendU32(out, uint32(len(r.fn)))

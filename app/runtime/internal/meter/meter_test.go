@@ -570,7 +570,6 @@ func TestStep(t *testing.T) {
 		{[]byte{0x23, 0x02}, termNone, 1},
 		{[]byte{0x24, 0x02}, termNone, 1},
 		{[]byte{0x25, 0x00}, termNone, 1},
-		{[]byte{0x26, 0x01}, termNone, 1},
 		{[]byte{0x28, 0x02, 0x00}, termNone, 1},
 		{[]byte{0x3e, 0x00, 0xff, 0xff, 0xff, 0xff, 0x0f}, termNone, 1},
 		{[]byte{0x3f, 0x00}, termNone, 1},
@@ -590,15 +589,10 @@ func TestStep(t *testing.T) {
 		{[]byte{0xfc, 0x00}, termNone, 1},
 		{[]byte{0xfc, 0x07}, termNone, 1},
 		{[]byte{0xfc, 0x08, 0x03, 0x00}, termNone, 10},
-		{[]byte{0xfc, 0x09, 0x03}, termNone, 1},
 		{[]byte{0xfc, 0x0a, 0x00, 0x00}, termNone, 10},
 		{[]byte{0xfc, 0x0b, 0x00}, termNone, 10},
-		{[]byte{0xfc, 0x0c, 0x01, 0x00}, termNone, 10},
-		{[]byte{0xfc, 0x0d, 0x01}, termNone, 1},
-		{[]byte{0xfc, 0x0e, 0x00, 0x01}, termNone, 10},
 		{[]byte{0xfc, 0x10, 0x00}, termNone, 1},
-		{[]byte{0xfc, 0x11, 0x00}, termNone, 10},
-		{[]byte{0xfc, 0x91, 0x00, 0x00}, termNone, 10}, // sub-opcode 17, non-canonical
+		{[]byte{0xfc, 0x8b, 0x00, 0x00}, termNone, 10}, // sub-opcode 11, non-canonical
 	}
 	for op := 0x45; op <= 0xc4; op++ {
 		tests = append(tests, struct {
@@ -630,20 +624,16 @@ func TestStep(t *testing.T) {
 }
 
 // TestBulkAndReferenceOps runs a function using the bulk memory, table and
-// reference instructions through wazero's validator and both engines.
+// reference instructions the meter accepts through wazero's validator and
+// both engines.
 func TestBulkAndReferenceOps(t *testing.T) {
 	code := []byte{
 		opI32Const, 0, opI32Const, 0, opI32Const, 1, 0xfc, 8, 0, 0, // memory.init 0
-		0xfc, 9, 0, // data.drop 0
 		opI32Const, 0, opI32Const, 1, opI32Const, 1, 0xfc, 10, 0, 0, // memory.copy
 		opI32Const, 0, opI32Const, 0, opI32Const, 1, 0xfc, 11, 0, // memory.fill
-		opI32Const, 0, opI32Const, 0, opI32Const, 1, 0xfc, 12, 0, 0, // table.init 0 0
-		0xfc, 13, 0, // elem.drop 0
-		opI32Const, 1, opI32Const, 0, opI32Const, 1, 0xfc, 14, 0, 0, // table.copy 0 0
 		0xfc, 16, 0, opDrop, // table.size 0
-		opI32Const, 2, 0xd2, 1, opI32Const, 1, 0xfc, 17, 0, // table.fill 0
 		opI32Const, 0, 0x25, 0, 0xd1, opDrop, // table.get, ref.is_null
-		opI32Const, 1, 0xd0, 0x70, 0x26, 0, // table.set
+		0xd2, 1, opDrop, // ref.func 1
 		0x43, 0, 0, 0xc0, 0x3f, 0xfc, 0, opDrop, // f32.const 1.5, i32.trunc_sat_f32_s
 		0x44, 0, 0, 0, 0, 0, 0, 0xf8, 0x3f, 0xfc, 7, opDrop, // f64.const 1.5, i64.trunc_sat_f64_u
 		opI32Const, 0, 0x29, 3, 0x80, 0x01, opDrop, // i64.load offset=128
@@ -663,10 +653,10 @@ func TestBulkAndReferenceOps(t *testing.T) {
 	wasm := mod(
 		sec(secType, vec(functype(nil, nil))),
 		sec(secFunction, vec(u32(0), u32(0))),
-		sec(secTable, vec([]byte{0x70, 0x00, 0x03})), // 3 elements: table.fill writes the third
+		sec(secTable, vec([]byte{0x70, 0x00, 0x01})),
 		sec(secMemory, vec([]byte{0x00, 0x01})),
 		sec(secExport, vec(export("f", kindFunc, 0))),
-		sec(secElement, vec(cat([]byte{0x01, 0x00}, vec(u32(1))))), // passive, funcs [1]
+		sec(secElement, vec(cat([]byte{0x00, opI32Const, 0, opEnd}, vec(u32(1))))), // active at 0, funcs [1]
 		sec(secDataCount, u32(1)),
 		sec(secCode, vec(
 			cat(u32(uint32(len(code)+1)), []byte{0}, code),

@@ -3,6 +3,7 @@ package meter
 import (
 	"bytes"
 	"fmt"
+	"strings"
 )
 
 // Section ids of the WebAssembly binary format.
@@ -69,13 +70,15 @@ type module struct {
 	sections []section
 
 	types           uint32   // entries in the type section
+	params          []uint32 // each type's parameter count
 	results         [][]byte // each type's result types, one byte each
 	funcTypes       []uint32 // each defined function's type index
 	importedFuncs   uint32
 	importedGlobals uint32
 	definedGlobals  uint32
-	definedFuncs    uint32 // from the function section
-	globalIdx       int    // index into sections, -1 when absent
+	definedFuncs    uint32   // from the function section
+	mutableGlobals  []uint32 // indices of the defined mutable globals, ascending
+	globalIdx       int      // index into sections, -1 when absent
 	exportIdx       int
 	codeIdx         int
 	typeIdx         int
@@ -110,7 +113,7 @@ func parseModule(b []byte) (*module, error) {
 			err = m.parseImports(s)
 		case secType:
 			m.typeIdx = i
-			if m.results, err = screenTypes(s); err == nil {
+			if m.params, m.results, err = screenTypes(s); err == nil {
 				m.types = uint32(len(m.results))
 			}
 		case secFunction:
@@ -256,6 +259,12 @@ func (m *module) parseImports(s section) error {
 				err = errEOF
 				break
 			}
+			if b[pos+1] != 0 {
+				// Its value lives outside the instance, where the host
+				// could not reset it between calls; the host offers none.
+				err = fmt.Errorf("imported mutable global not supported: a call must start from a state the host can restore (memory and globals)")
+				break
+			}
 			pos += 2 // valtype, mutability
 			m.importedGlobals++
 		case kindTag:
@@ -324,6 +333,9 @@ func (m *module) parseGlobals(s section) error {
 		if pos+2 > len(b) {
 			return fmt.Errorf("global %d: %w", i, errEOF)
 		}
+		if b[pos+1] != 0 {
+			m.mutableGlobals = append(m.mutableGlobals, m.importedGlobals+i)
+		}
 		pos += 2 // valtype, mutability
 		if pos, err = d.constExpr(b, pos, s.offset); err != nil {
 			return fmt.Errorf("global %d: initializer: %w", i, err)
@@ -350,6 +362,8 @@ func (m *module) checkExports(s section) error {
 		}
 		if n := string(b[start:end]); n == GasGlobalExport || n == DepthGlobalExport {
 			return fmt.Errorf("export %d: name %q is reserved for the metering globals", i, n)
+		} else if strings.HasPrefix(n, GlobalExportPrefix) {
+			return fmt.Errorf("export %d: name %q: the prefix %q is reserved for the exported mutable globals", i, n, GlobalExportPrefix)
 		}
 		pos = end
 		if pos >= len(b) {

@@ -18,10 +18,9 @@ type Rules struct {
 	// Call is charged for call, call_indirect, return_call and
 	// return_call_indirect.
 	Call uint32
-	// Bulk is the fixed part of memory.init, memory.copy, memory.fill,
-	// table.init, table.copy and table.fill: instructions whose engine
-	// implementation does much more than one machine operation. They also
-	// pay for their length (BulkBytesPerGas, TableElementsPerGas).
+	// Bulk is the fixed part of memory.init, memory.copy and memory.fill:
+	// instructions whose engine implementation does much more than one
+	// machine operation. They also pay for their length (BulkBytesPerGas).
 	Bulk uint32
 	// MemoryGrow and RefFunc price memory.grow and ref.func, which wazero's
 	// compiler leaves to Go code (about 25 ns and 110-140 ns,
@@ -32,10 +31,6 @@ type Rules struct {
 	// per started BulkBytesPerGas bytes on top of Bulk. A power of two: the
 	// injected helper divides with a shift.
 	BulkBytesPerGas uint32
-	// TableElementsPerGas: table.copy, table.init and table.fill pay one gas
-	// per started TableElementsPerGas elements on top of Bulk. A power of
-	// two.
-	TableElementsPerGas uint32
 	// MaxCallDepth bounds the wasm frames one call from the host may have
 	// in progress (see depth.go for exactly what is counted). At least 1
 	// and below 2^31.
@@ -61,8 +56,6 @@ func (r Rules) validate() error {
 		return fmt.Errorf("meter: rules: Default must be at least 1")
 	case r.BulkBytesPerGas == 0 || bits.OnesCount32(r.BulkBytesPerGas) != 1:
 		return fmt.Errorf("meter: rules: BulkBytesPerGas %d is not a power of two", r.BulkBytesPerGas)
-	case r.TableElementsPerGas == 0 || bits.OnesCount32(r.TableElementsPerGas) != 1:
-		return fmt.Errorf("meter: rules: TableElementsPerGas %d is not a power of two", r.TableElementsPerGas)
 	case r.MaxCallDepth == 0 || r.MaxCallDepth > math.MaxInt32:
 		return fmt.Errorf("meter: rules: MaxCallDepth %d is not in 1..%d", r.MaxCallDepth, math.MaxInt32)
 	case r.MemoryLimitPages == 0 || r.MemoryLimitPages > maxMemoryPages:

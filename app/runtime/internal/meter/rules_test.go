@@ -19,7 +19,6 @@ func TestRulesValidate(t *testing.T) {
 		{"bytes per gas 0", func(r *Rules) { r.BulkBytesPerGas = 0 }, "BulkBytesPerGas"},
 		{"bytes per gas 12", func(r *Rules) { r.BulkBytesPerGas = 12 }, "BulkBytesPerGas"},
 		{"bytes per gas 2^31", func(r *Rules) { r.BulkBytesPerGas = 1 << 31 }, ""},
-		{"elements per gas 3", func(r *Rules) { r.TableElementsPerGas = 3 }, "TableElementsPerGas"},
 		{"depth 0", func(r *Rules) { r.MaxCallDepth = 0 }, "MaxCallDepth"},
 		{"depth 2^31", func(r *Rules) { r.MaxCallDepth = 1 << 31 }, "MaxCallDepth"},
 		{"depth 1", func(r *Rules) { r.MaxCallDepth = 1 }, ""},

@@ -86,20 +86,21 @@ func skipBytes(b []byte, pos int) (int, error) {
 
 // screenTypes checks the type section: function types only, with
 // single-byte value types and parameter and result counts that fit. It
-// returns each type's result types (one byte each).
-func screenTypes(s section) (results [][]byte, err error) {
+// returns each type's parameter count and result types (one byte each).
+func screenTypes(s section) (params []uint32, results [][]byte, err error) {
 	b := s.payload
 	n, pos, err := readU32(b, 0)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	results = make([][]byte, 0, n) // n fits the payload (checkCount)
+	params = make([]uint32, 0, n) // n fits the payload (checkCount)
+	results = make([][]byte, 0, n)
 	for i := uint32(0); i < n; i++ {
 		if pos >= len(b) {
-			return nil, fmt.Errorf("type %d: %w", i, errEOF)
+			return nil, nil, fmt.Errorf("type %d: %w", i, errEOF)
 		}
 		if b[pos] != 0x60 {
-			return nil, fmt.Errorf("type %d: unsupported type form 0x%02x", i, b[pos])
+			return nil, nil, fmt.Errorf("type %d: unsupported type form 0x%02x", i, b[pos])
 		}
 		pos++
 		for j := 0; j < 2; j++ { // params, results
@@ -108,24 +109,26 @@ func screenTypes(s section) (results [][]byte, err error) {
 				err = checkCount(k, b, pos)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("type %d: %w", i, err)
+				return nil, nil, fmt.Errorf("type %d: %w", i, err)
 			}
 			start := pos
 			for ; k > 0; k-- {
 				if !isValType(b[pos]) {
-					return nil, fmt.Errorf("type %d: unsupported value type 0x%02x", i, b[pos])
+					return nil, nil, fmt.Errorf("type %d: unsupported value type 0x%02x", i, b[pos])
 				}
 				pos++
 			}
-			if j == 1 {
+			if j == 0 {
+				params = append(params, uint32(pos-start))
+			} else {
 				results = append(results, b[start:pos])
 			}
 		}
 	}
 	if pos != len(b) {
-		return nil, fmt.Errorf("section size mismatch: %d bytes left after %d types", len(b)-pos, n)
+		return nil, nil, fmt.Errorf("section size mismatch: %d bytes left after %d types", len(b)-pos, n)
 	}
-	return results, nil
+	return params, results, nil
 }
 
 // screenData checks the data section: mode, offset expression and the size

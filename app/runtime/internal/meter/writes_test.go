@@ -27,8 +27,6 @@ var (
 
 const (
 	opI32WrapI64 = 0xa7
-	opF32Const   = 0x43
-	opF64Const   = 0x44
 	region       = 1 << 16
 )
 

@@ -1,0 +1,370 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/vchain/vchain/app/codes"
+	"github.com/vchain/vchain/app/runtime/internal/meter"
+	"github.com/vchain/vchain/contracts/abi"
+)
+
+// ExportWarmup is the optional export a module may provide (contracts/sdk does): the host
+// calls it once after _initialize, before taking the snapshot every call starts from, so
+// first-use costs (encoding/json's type caches, lazily built tables) are paid once per
+// module instead of by every transaction. It may not touch state: a host call during the
+// warm-up fails it, and with it the module's initialisation.
+const ExportWarmup = "vchain_warmup"
+
+// snapshot is the instance state every call starts from: linear memory and every mutable
+// global right after _initialize and the warm-up, and the guest's clocks and random
+// stream at that point. Restoring it before a call makes the call's result and gas a
+// function of the call and the chain's state alone, whatever ran on the instance before.
+// It is taken once per module (and profile) and only read afterwards.
+type snapshot struct {
+	mem     []byte   // the whole linear memory; its length fixes the memory size
+	zero    []bool   // which pages of mem are all zero (see copyChanged)
+	globals []uint64 // by position in Module.globals
+	depth   uint64
+	clock   clockState
+}
+
+// clockState is what the guest can observe of its clocks and random source. wazero's
+// defaults keep that state in closures no snapshot reaches (each clock read advances a
+// counter): these replicas of the same fake clocks (1 ms per read from the same epochs)
+// and of the same seeded stream keep it where restore can set it back.
+type clockState struct {
+	wall, nano int64
+	randRead   int64 // bytes read from the random stream
+}
+
+const (
+	fakeEpochNanos = 1640995200000 * int64(time.Millisecond) // wazero's: 2022-01-01 UTC
+	randSeed       = 42                                      // wazero's fake random seed
+)
+
+type clock struct {
+	clockState
+	rnd *rand.Rand
+}
+
+func newClock() *clock {
+	return &clock{
+		clockState: clockState{wall: fakeEpochNanos - int64(time.Millisecond), nano: -int64(time.Millisecond)},
+		rnd:        rand.New(rand.NewSource(randSeed)),
+	}
+}
+
+func (c *clock) walltime() (int64, int32) {
+	c.wall += int64(time.Millisecond)
+	return c.wall / 1e9, int32(c.wall % 1e9)
+}
+
+func (c *clock) nanotime() int64 {
+	c.nano += int64(time.Millisecond)
+	return c.nano
+}
+
+// Read implements the guest's random source. math/rand's Read keeps its position across
+// calls, so the stream depends only on the number of bytes read, never on how reads
+// were split: resetting re-seeds and skips that many bytes.
+func (c *clock) Read(p []byte) (int, error) {
+	n, _ := c.rnd.Read(p) //nolint:staticcheck // a deterministic stream, on purpose
+	c.randRead += int64(n)
+	return n, nil
+}
+
+func (c *clock) reset(s clockState) {
+	if c.randRead != s.randRead {
+		c.rnd = rand.New(rand.NewSource(randSeed))
+		if _, err := io.CopyN(io.Discard, c.rnd, s.randRead); err != nil {
+			panic(err) // math/rand never fails a read
+		}
+	}
+	c.clockState = s
+}
+
+// instance is one instantiated module with the handles a call needs.
+type instance struct {
+	mod     api.Module
+	mem     api.Memory
+	globals []api.MutableGlobal
+	gas     api.MutableGlobal
+	depth   api.MutableGlobal
+	alloc   api.Function
+	exec    api.Function
+	clock   *clock
+	stderr  *limitedBuffer
+	// track lists the pages written since the last restore; nil where the kernel
+	// cannot, and then a restore copies the whole memory.
+	track *trackedMemory
+	// dirty is set once a call ran since the last restore.
+	dirty bool
+}
+
+func (in *instance) close(ctx context.Context) { in.mod.Close(ctx) }
+
+// newInstance instantiates m as _initialize found it: no guest code runs. A failure here
+// is the node's (the module passed the same steps in its install trial), never a result.
+func (m *Module) newInstance(ctx context.Context) (*instance, error) {
+	clk := newClock()
+	stderr := &limitedBuffer{}
+	cfg := wazero.NewModuleConfig().
+		WithName(""). // anonymous: many instances of one module may coexist
+		WithStartFunctions().
+		WithStderr(stderr).
+		WithWalltime(clk.walltime, 1000).
+		WithNanotime(clk.nanotime, 1).
+		WithRandSource(clk)
+	var track *trackedMemory
+	var allocErr error
+	if useTracking() {
+		ctx = experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(func(_, max uint64) experimental.LinearMemory {
+			if track, allocErr = newTrackedMemory(max); allocErr != nil {
+				return &heapMemory{max: max}
+			}
+			return track
+		}))
+	}
+	mod, err := m.rt.InstantiateModule(ctx, m.compiled, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("instantiate runtime v%d: %w", m.Version, err)
+	}
+	if allocErr != nil {
+		// The same state, reached by copying the whole memory on each restore: this
+		// instance's memory could not be tracked (out of address space or descriptors).
+		track = nil
+	}
+	in := &instance{mod: mod, mem: mod.Memory(), clock: clk, stderr: stderr, track: track}
+	fail := func(what string) (*instance, error) {
+		mod.Close(ctx)
+		return nil, fmt.Errorf("runtime v%d: %s missing after metering", m.Version, what)
+	}
+	var ok bool
+	if in.gas, ok = mod.ExportedGlobal(meter.GasGlobalExport).(api.MutableGlobal); !ok {
+		return fail("gas global")
+	}
+	if in.depth, ok = mod.ExportedGlobal(meter.DepthGlobalExport).(api.MutableGlobal); !ok {
+		return fail("depth global")
+	}
+	if in.mem == nil {
+		return fail("memory")
+	}
+	for _, name := range m.globals {
+		g, ok := mod.ExportedGlobal(name).(api.MutableGlobal)
+		if !ok {
+			return fail("global " + name)
+		}
+		in.globals = append(in.globals, g)
+	}
+	in.alloc = mod.ExportedFunction(abi.ExportAlloc)
+	in.exec = mod.ExportedFunction(abi.ExportExecute)
+	return in, nil
+}
+
+// initialise runs _initialize and the warm-up on a new instance under the profile's
+// init budget. A *codes.Error is the module's own, deterministic failure; any other
+// error is the node's.
+func (m *Module) initialise(ctx context.Context, in *instance) error {
+	in.gas.Set(m.Profile.InitGas)
+	ctx = context.WithValue(ctx, callKey{}, &call{gas: in.gas, host: &m.Profile.Host})
+	for _, name := range []string{abi.ExportInitialize, ExportWarmup} {
+		fn := in.mod.ExportedFunction(name)
+		if fn == nil {
+			continue // only the warm-up is optional: validate requires _initialize
+		}
+		if _, err := fn.Call(ctx); err != nil {
+			var nodeErr *nodeError
+			switch {
+			case errors.As(err, &nodeErr):
+				return nodeErr.err
+			case int64(in.gas.Get()) < 0:
+				return codes.Errorf(codes.ContractTrap, "%s of runtime v%d: used up its gas budget of %d without finishing", name, m.Version, m.Profile.InitGas)
+			case uint32(in.depth.Get()) > m.Profile.MaxCallDepth:
+				return codes.Errorf(codes.ContractTrap, "%s of runtime v%d: call depth exceeded %d", name, m.Version, m.Profile.MaxCallDepth)
+			default:
+				return codes.Errorf(codes.ContractTrap, "%s of runtime v%d: %s", name, m.Version, describe(err, in.stderr))
+			}
+		}
+	}
+	return nil
+}
+
+// take records in's state as the snapshot.
+func (in *instance) take() *snapshot {
+	buf, _ := in.mem.Read(0, in.mem.Size())
+	s := &snapshot{mem: append([]byte(nil), buf...), depth: in.depth.Get(), clock: in.clock.clockState}
+	s.zero = zeroPages(s.mem)
+	for _, g := range in.globals {
+		s.globals = append(s.globals, g.Get())
+	}
+	return s
+}
+
+// restore sets in back to s. It reports false when it cannot: the memory grew (a wasm
+// memory never shrinks), and the instance must be replaced.
+func (in *instance) restore(s *snapshot) bool {
+	size := in.mem.Size()
+	switch {
+	case size > uint32(len(s.mem)):
+		return false
+	case size < uint32(len(s.mem)):
+		// Only a new instance is smaller: it has the module's initial memory.
+		if _, ok := in.mem.Grow((uint32(len(s.mem)) - size) / wasmPageSize); !ok {
+			return false
+		}
+	}
+	buf, _ := in.mem.Read(0, uint32(len(s.mem)))
+	if in.track == nil || !in.track.armed || in.track.written(uint64(len(s.mem)), func(lo, hi uint64) {
+		copy(buf[lo:hi], s.mem[lo:hi])
+	}) != nil {
+		copyChanged(buf, s.mem, s.zero)
+	}
+	if in.track != nil {
+		// On failure the next restore compares everything again (armed is false).
+		_ = in.track.arm(uint64(len(s.mem)))
+	}
+	for i, g := range in.globals {
+		g.Set(s.globals[i])
+	}
+	in.depth.Set(s.depth)
+	in.clock.reset(s.clock)
+	in.stderr.Reset()
+	in.dirty = false
+	return true
+}
+
+const wasmPageSize = 1 << 16
+
+// mechanism is how this process restores instances (see useTracking), chosen once.
+var mechanism struct {
+	once  sync.Once
+	track bool
+	why   string
+}
+
+// copyChanged makes dst equal to src (of the same length) page by page, writing only the
+// pages that differ. Reading both costs less than writing all of dst: a copy also reads
+// every destination line before overwriting it, and writes it back. A page zero in src
+// (zero[i], about 40% of a Go module's memory after initialisation) is checked against
+// a zero page that stays in cache, so only dst is read from memory. zero may be nil.
+func copyChanged(dst, src []byte, zero []bool) {
+	for i, lo := 0, 0; lo < len(src); i, lo = i+1, lo+snapPage {
+		hi := min(lo+snapPage, len(src))
+		want := src[lo:hi]
+		if zero != nil && zero[i] {
+			want = zeroPage[:hi-lo]
+		}
+		if !bytes.Equal(dst[lo:hi], want) {
+			copy(dst[lo:hi], want)
+		}
+	}
+}
+
+// snapPage is the unit copyChanged compares: the OS page, so a small write costs one
+// small copy.
+const snapPage = 4096
+
+var zeroPage [snapPage]byte
+
+// zeroPages reports which snapPage-sized pages of mem are all zero.
+func zeroPages(mem []byte) []bool {
+	zero := make([]bool, (len(mem)+snapPage-1)/snapPage)
+	for i := range zero {
+		lo := i * snapPage
+		hi := min(lo+snapPage, len(mem))
+		zero[i] = bytes.Equal(mem[lo:hi], zeroPage[:hi-lo])
+	}
+	return zero
+}
+
+// heapMemory is a linear memory on the Go heap, reserved at its maximum so it never
+// moves: the fallback when a tracked region cannot be created.
+type heapMemory struct {
+	max uint64
+	buf []byte
+}
+
+// Reallocate implements experimental.LinearMemory.
+func (h *heapMemory) Reallocate(size uint64) []byte {
+	if size > h.max {
+		return nil
+	}
+	if h.buf == nil {
+		h.buf = make([]byte, 0, h.max)
+	}
+	return h.buf[:size]
+}
+
+// Free implements experimental.LinearMemory.
+func (h *heapMemory) Free() { h.buf = nil }
+
+// globalExports returns the names of wasm's exports that start with prefix, in the
+// order of the export section, reading only the section headers and the export section
+// of a module the meter produced (so already well formed).
+func globalExports(wasm []byte, prefix string) ([]string, error) {
+	if len(wasm) < 8 {
+		return nil, errors.New("module too short")
+	}
+	p := wasm[8:]
+	uleb := func() (uint32, error) {
+		var v uint32
+		for shift := 0; shift < 35; shift += 7 {
+			if len(p) == 0 {
+				return 0, errors.New("truncated LEB128")
+			}
+			b := p[0]
+			p = p[1:]
+			v |= uint32(b&0x7f) << shift
+			if b < 0x80 {
+				return v, nil
+			}
+		}
+		return 0, errors.New("LEB128 too long")
+	}
+	for len(p) > 0 {
+		id := p[0]
+		p = p[1:]
+		size, err := uleb()
+		if err != nil || int(size) > len(p) {
+			return nil, fmt.Errorf("section %d: bad size", id)
+		}
+		body, rest := p[:size], p[size:]
+		if id != 7 { // the export section
+			p = rest
+			continue
+		}
+		p = body
+		n, err := uleb()
+		if err != nil {
+			return nil, err
+		}
+		var names []string
+		for i := uint32(0); i < n; i++ {
+			l, err := uleb()
+			if err != nil || int(l)+1 > len(p) {
+				return nil, errors.New("export section: bad name")
+			}
+			name, kind := string(p[:l]), p[l]
+			p = p[l+1:]
+			if _, err := uleb(); err != nil {
+				return nil, err
+			}
+			if kind == 0x03 && len(name) > len(prefix) && name[:len(prefix)] == prefix {
+				names = append(names, name)
+			}
+		}
+		return names, nil
+	}
+	return nil, nil
+}
