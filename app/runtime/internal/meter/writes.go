@@ -158,7 +158,8 @@ func scratchFor(t byte) int {
 // output exports.
 type writeModule struct {
 	module
-	params []uint32 // parameter count of each type
+	paramTypes [][]byte      // parameter types of each type, one byte each
+	imports    []importMarks // what a call to each imported function marks
 }
 
 func parseWriteModule(b []byte) (*writeModule, error) {
@@ -172,11 +173,13 @@ func parseWriteModule(b []byte) (*writeModule, error) {
 		switch s.id {
 		case secType:
 			m.typeIdx = i
-			if m.params, err = typeParams(s); err == nil {
-				m.types = uint32(len(m.params))
+			if m.paramTypes, err = typeParams(s); err == nil {
+				m.types = uint32(len(m.paramTypes))
 			}
 		case secImport:
-			err = m.parseImports(s)
+			if err = m.parseImports(s); err == nil {
+				m.imports, err = importedFuncMarks(s, m.paramTypes)
+			}
 		case secFunction:
 			m.funcIdx = i
 			err = m.parseFunctions(s)
@@ -195,8 +198,8 @@ func parseWriteModule(b []byte) (*writeModule, error) {
 	return m, nil
 }
 
-// typeParams returns the parameter count of each function type.
-func typeParams(s section) ([]uint32, error) {
+// typeParams returns the parameter types of each function type.
+func typeParams(s section) ([][]byte, error) {
 	b := s.payload
 	n, pos, err := readU32(b, 0)
 	if err != nil {
@@ -205,7 +208,7 @@ func typeParams(s section) ([]uint32, error) {
 	if err := checkCount(n, b, pos); err != nil {
 		return nil, err
 	}
-	params := make([]uint32, 0, n)
+	params := make([][]byte, 0, n)
 	for i := uint32(0); i < n; i++ {
 		if pos >= len(b) || b[pos] != 0x60 {
 			return nil, fmt.Errorf("type %d: not a function type", i)
@@ -220,7 +223,7 @@ func typeParams(s section) ([]uint32, error) {
 				return nil, fmt.Errorf("type %d: %w", i, err)
 			}
 			if j == 0 {
-				params = append(params, k)
+				params = append(params, b[pos:pos+int(k)])
 			}
 			pos += int(k) // one byte per value type (screenTypes)
 		}
@@ -267,7 +270,7 @@ func addWriteTracking(wasm []byte) ([]byte, error) {
 	var exports []byte
 	if m.exportIdx >= 0 {
 		old := m.sections[m.exportIdx].payload
-		if err := refuseExport(old, WrittenGlobalExport); err != nil {
+		if err := refuseExport(old, WrittenGlobalExport, m.imports); err != nil {
 			return nil, fmt.Errorf("meter: write tracking: export section: %w", err)
 		}
 		if exports, err = appendVector(old, 1, entry); err != nil {
@@ -318,8 +321,10 @@ func addWriteTracking(wasm []byte) ([]byte, error) {
 }
 
 // refuseExport returns an error if the export section payload b has an
-// export called name.
-func refuseExport(b []byte, name string) error {
+// export called name, or exports an imported function that may write
+// memory: the host calling it directly would write memory that no code of
+// the module marks.
+func refuseExport(b []byte, name string, imports []importMarks) error {
 	n, pos, err := readU32(b, 0)
 	if err != nil {
 		return err
@@ -335,8 +340,12 @@ func refuseExport(b []byte, name string) error {
 		if end >= len(b) {
 			return fmt.Errorf("export %d: kind: %w", i, errEOF)
 		}
-		if _, pos, err = readU32(b, end+1); err != nil {
+		var idx uint32
+		if idx, pos, err = readU32(b, end+1); err != nil {
 			return fmt.Errorf("export %d: index: %w", i, err)
+		}
+		if b[end] == kindFunc && idx < uint32(len(imports)) && imports[idx].writes() {
+			return fmt.Errorf("export %d (%q) is imported function %d, which may write memory: the host would call it unmarked", i, b[start:end], idx)
 		}
 	}
 	return nil
@@ -355,7 +364,11 @@ func (m *writeModule) trackCode(w uint32) ([]byte, error) {
 	if n != m.definedFuncs {
 		return nil, fmt.Errorf("code section has %d bodies but the function section declares %d", n, m.definedFuncs)
 	}
-	t := &writeTracker{d: decoder{gasIdx: w}, w: w}
+	indirect, err := m.refsWritingImport()
+	if err != nil {
+		return nil, err
+	}
+	t := &writeTracker{d: decoder{gasIdx: w}, w: w, imports: m.imports, indirect: indirect}
 	out := make([]byte, 0, len(b)+len(b)/4)
 	out = append(out, b[:pos]...) // the count, as it was encoded
 	changed := false
@@ -370,7 +383,7 @@ func (m *writeModule) trackCode(w uint32) ([]byte, error) {
 			return nil, fmt.Errorf("function %d: body size %d at offset %d exceeds the %d bytes left in the code section", fidx, size, s.offset+pos, len(b)-p)
 		}
 		pos = p + int(size)
-		body, err := t.function(b[p:pos], s.offset+p, m.params[m.funcTypes[i]])
+		body, err := t.function(b[p:pos], s.offset+p, uint32(len(m.paramTypes[m.funcTypes[i]])))
 		if err != nil {
 			return nil, fmt.Errorf("function %d: %w", fidx, err)
 		}
@@ -396,11 +409,16 @@ func (m *writeModule) trackCode(w uint32) ([]byte, error) {
 
 // writeTracker rewrites function bodies; its buffers are reused.
 type writeTracker struct {
-	d     decoder
-	w     uint32 // the written global's index
-	sites []int  // offsets of the writing instructions of the current body
-	local [numScratch]uint32
-	fn    []byte
+	d       decoder
+	w       uint32        // the written global's index
+	imports []importMarks // what a call to each imported function marks
+	// indirect: a table may hold an imported function that writes memory,
+	// so every call_indirect marks all 64 bits.
+	indirect bool
+	sites    []int // offsets of the writing instructions of the current body
+	local    [numScratch]uint32
+	args     uint32 // first of the i32 locals saving a call's arguments
+	fn       []byte
 }
 
 // function returns body with its writes tracked, or nil when it has none.
@@ -414,6 +432,7 @@ func (t *writeTracker) function(body []byte, base int, params uint32) ([]byte, e
 	t.d.stack = t.d.stack[:0]
 	t.sites = t.sites[:0]
 	var used [numScratch]bool
+	saved := uint32(0) // i32 locals for the arguments of the calls marked
 	for pos := codeAt; ; {
 		if pos >= len(body) {
 			return nil, fmt.Errorf("%w (%d blocks open)", errMissingEnd, len(t.d.stack))
@@ -431,6 +450,19 @@ func (t *writeTracker) function(body []byte, base int, params uint32) ([]byte, e
 		case op == opPrefixFC && isBulkMemory(body, at):
 			t.sites = append(t.sites, at)
 			used[scratchAddr], used[scratchLen], used[scratchI32], used[scratchI64] = true, true, true, true
+		case op == opCallW || op == opReturnCall:
+			f, _, _ := readU32(body, at+1) // checked by step
+			if f < uint32(len(t.imports)) && t.imports[f].writes() {
+				t.sites = append(t.sites, at)
+				if im := t.imports[f]; !im.all {
+					saved = max(saved, uint32(im.saved))
+					used[scratchI64] = true
+				}
+			}
+		case op == opCallIndirectW || op == opReturnCallIndirect:
+			if t.indirect {
+				t.sites = append(t.sites, at)
+			}
 		}
 		if tm == termFinal {
 			if pos != len(body) {
@@ -453,16 +485,19 @@ func (t *writeTracker) function(body []byte, base int, params uint32) ([]byte, e
 		next += uint64(k)
 		q++ // value type
 	}
-	added := uint32(0)
+	added := uint32(0) // declarations
 	for k := range used {
 		if used[k] {
 			added++
 		}
 	}
-	if next+uint64(added) > math.MaxUint32 {
+	if saved > 0 {
+		added++
+	}
+	if next+uint64(added)+uint64(saved) > math.MaxUint32 {
 		return nil, fmt.Errorf("too many locals to add the write tracking's")
 	}
-	t.fn = appendU32(t.fn[:0], decls+added) // decls <= len(body), far below 2^32-6
+	t.fn = appendU32(t.fn[:0], decls+added) // decls <= len(body), far below 2^32-7
 	t.fn = append(t.fn, body[p:codeAt]...)
 	for k := range used {
 		if used[k] {
@@ -471,16 +506,26 @@ func (t *writeTracker) function(body []byte, base int, params uint32) ([]byte, e
 			t.fn = append(t.fn, 0x01, scratchTypes[k])
 		}
 	}
+	if saved > 0 {
+		t.args = uint32(next)
+		t.fn = append(appendU32(t.fn, saved), 0x7f)
+	}
 
 	from := codeAt
 	for _, at := range t.sites {
 		t.fn = append(t.fn, body[from:at]...)
-		if op := body[at]; op == opPrefixFC {
+		switch op := body[at]; {
+		case op == opPrefixFC:
 			t.fn = t.markSpan(t.fn)
-		} else {
+		case op >= opStoreFirst && op <= opStoreLast:
 			_, q, _ := readU32(body, at+1) // alignment; checked by step
 			offset, _, _ := readU32(body, q)
 			t.fn = t.markStore(t.fn, storeType(op), offset)
+		case op == opCallW || op == opReturnCall:
+			f, _, _ := readU32(body, at+1)
+			t.fn = t.markCall(t.fn, t.imports[f])
+		default: // call_indirect, return_call_indirect
+			t.fn = t.markAll(t.fn)
 		}
 		from = at
 	}
@@ -540,6 +585,9 @@ const (
 	opI64AddW    = 0x7c
 	opI64SubW    = 0x7d
 	opIfW        = 0x04
+	// opCallW and opCallIndirectW: call and call_indirect.
+	opCallW         = 0x10
+	opCallIndirectW = 0x11
 )
 
 // markStore appends the code that marks the region of a store of a value
@@ -572,34 +620,88 @@ func (t *writeTracker) markSpan(b []byte) []byte {
 	b = t.tee(b, scratchAddr)
 	b = t.get(b, scratchLen)
 	b = append(b, opIfW, 0x40)
-	b = appendU32(append(b, opGlobalGetW), t.w)
-	// mask = c < 64 ? (2 << c) - 1 : -1, c+1 regions from first on.
-	b = append(b, opI64ConstW, 2)
-	b = t.first(t.last(b))
-	b = append(b, opI64SubW)
-	b = t.tee(b, scratchI64)
-	b = append(b, opI64Shl, opI64ConstW, 1, opI64SubW, opI64ConstW, 0x7f) // i64.const -1
-	b = t.get(b, scratchI64)
-	b = append(b, opI64ConstW, 0xc0, 0x00, opI64LtU, opSelect) // i64.const 64
-	b = t.first(b)
-	b = append(b, opI64Rotl, opI64Or)
-	b = appendU32(append(b, opGlobalSetW), t.w)
+	b = t.mask(b, t.local[scratchAddr], t.local[scratchLen], 0)
 	b = append(b, opEnd)
 	b = t.get(b, scratchI32)
 	return t.get(b, scratchLen)
 }
 
-// first appends (i64) dst >> 16.
-func (t *writeTracker) first(b []byte) []byte {
-	b = t.get(b, scratchAddr)
+// mask appends the code that ORs into the written global the regions of
+// the n >= 1 bytes from the i32 in local p, n being the i32 in local l, or
+// size when size is not 0:
+//
+//	mask = c < 64 ? (2 << c) - 1 : -1, rotated left by first
+//
+// for the c+1 regions from first to last.
+func (t *writeTracker) mask(b []byte, p, l, size uint32) []byte {
+	b = appendU32(append(b, opGlobalGetW), t.w)
+	b = append(b, opI64ConstW, 2)
+	b = t.first(t.last(b, p, l, size), p)
+	b = append(b, opI64SubW)
+	b = t.tee(b, scratchI64)
+	b = append(b, opI64Shl, opI64ConstW, 1, opI64SubW, opI64ConstW, 0x7f) // i64.const -1
+	b = t.get(b, scratchI64)
+	b = append(b, opI64ConstW, 0xc0, 0x00, opI64LtU, opSelect) // i64.const 64
+	b = t.first(b, p)
+	b = append(b, opI64Rotl, opI64Or)
+	return appendU32(append(b, opGlobalSetW), t.w)
+}
+
+// markAll appends the code that sets all 64 bits of the written global.
+func (t *writeTracker) markAll(b []byte) []byte {
+	b = append(b, opI64ConstW, 0x7f) // i64.const -1
+	return appendU32(append(b, opGlobalSetW), t.w)
+}
+
+// markCall appends the code that marks what a call to an import may write,
+// with the call's arguments on the stack, leaving them there: the last
+// im.saved arguments go into the argument locals (the top one into the
+// last), the spans are marked from them, and they are pushed back in order.
+func (t *writeTracker) markCall(b []byte, im importMarks) []byte {
+	if im.all {
+		return t.markAll(b)
+	}
+	k := uint32(im.saved)
+	for j := k; j > 0; j-- {
+		b = appendU32(append(b, opLocalSetW), t.args+j-1)
+	}
+	arg := func(param int) uint32 { return t.args + uint32(param-im.lo) }
+	for _, sp := range im.spans {
+		switch {
+		case sp.length >= 0:
+			b = appendU32(append(b, opLocalGetW), arg(sp.length))
+			b = append(b, opIfW, 0x40)
+			b = t.mask(b, arg(sp.ptr), arg(sp.length), 0)
+			b = append(b, opEnd)
+		case sp.size > 0:
+			b = t.mask(b, arg(sp.ptr), 0, sp.size)
+		}
+	}
+	for j := uint32(0); j < k; j++ {
+		b = appendU32(append(b, opLocalGetW), t.args+j)
+	}
+	return b
+}
+
+// first appends (i64) p >> 16 for the i32 in local p.
+func (t *writeTracker) first(b []byte, p uint32) []byte {
+	b = appendU32(append(b, opLocalGetW), p)
 	return append(b, opI64Extend, opI64ConstW, 16, opI64ShrU)
 }
 
-// last appends (i64) (dst + n - 1) >> 16, for n >= 1.
-func (t *writeTracker) last(b []byte) []byte {
-	b = t.get(b, scratchAddr)
+// last appends (i64) (p + n - 1) >> 16 for the i32 in local p and n the
+// i32 in local l, or size when size is not 0 (n >= 1).
+func (t *writeTracker) last(b []byte, p, l, size uint32) []byte {
+	b = appendU32(append(b, opLocalGetW), p)
 	b = append(b, opI64Extend)
-	b = t.get(b, scratchLen)
-	b = append(b, opI64Extend, opI64AddW, opI64ConstW, 1, opI64SubW, opI64ConstW, 16, opI64ShrU)
-	return b
+	if size != 0 {
+		if size > 1 {
+			b = appendS64(append(b, opI64ConstW), int64(size)-1)
+			b = append(b, opI64AddW)
+		}
+	} else {
+		b = appendU32(append(b, opLocalGetW), l)
+		b = append(b, opI64Extend, opI64AddW, opI64ConstW, 1, opI64SubW)
+	}
+	return append(b, opI64ConstW, 16, opI64ShrU)
 }
