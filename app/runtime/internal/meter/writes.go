@@ -57,8 +57,10 @@ import (
 // The scratch locals ($a, $n: i32; $v: one per stored value type, the i32
 // one doubling as $x and the i64 one as $c) are appended to the function's
 // local declarations, only those the body needs; a function may thus have
-// up to 6 locals more than the maxLocals screen allows its input, which
-// wazero accepts. Functions without stores or bulk memory instructions,
+// up to 7 local declarations and 6 + 4 locals more than the maxLocals
+// screen allows its input (with the argument locals below), which wazero
+// accepts. Functions without stores, bulk memory instructions or marked
+// calls,
 // and every other section but global, export and code, are left byte for
 // byte. Nothing is charged: the pass runs after the meter, on its output,
 // and adds no instruction the meter could price, no call and no function,
@@ -71,23 +73,51 @@ import (
 // Go v1 module has about 64,000 stores and 550 bulk memory instructions;
 // the pass makes its code section 39% larger (3.84 -> 5.33 MB).
 //
+// Imported functions write memory too, out of the pass's sight, so every
+// call to an import (call or return_call) that may write first marks what
+// it may write, from the call's own arguments (table importWrites, in
+// writes_imports.go): the last arguments, from the lowest parameter a
+// range names, go into i32 scratch locals, each range [p, p+n) is marked
+// as a bulk span (nothing for n == 0), and they are pushed back:
+//
+//	local.set $a_k; ...; local.set $a_lo
+//	[local.get $n; if] <mask of [p, p+n)> [end]    ;; per range
+//	local.get $a_lo; ...; local.get $a_k; call f
+//
+// An import the table lists as writing nothing marks nothing; any other
+// import, or a listed one whose signature does not match, sets all 64
+// bits. So does every call_indirect and return_call_indirect when an
+// element segment or global names an import that may write (Go's tables
+// hold only Go functions: its indirect calls mark nothing); and a module
+// exporting such an import is refused, since the host would call it
+// directly. This too is free and outside the depth counting. The i32
+// argument locals (as many as the largest call needs) follow the other
+// scratch locals.
+//
 // # The host's contract
 //
 // Before a call the host sets the global to 0 (it may keep it across calls
 // that it does not reset in between). After the call, whether it returned
 // or trapped, every byte of linear memory that the module's own code
-// changed lies in [r<<16, (r+1)<<16 + 8) for some region r whose bit
-// r mod 64 is set; with a memory over 4 MiB, regions 64 apart share a bit
-// and the host checks each of them. That is, for bit b set, the host
-// compares (or restores) regions b, b+64, b+128, ... below the memory's
-// current size, each with the 8 bytes that follow it. A trap leaves the
-// bits of every write made before it.
+// changed, and every byte an import wrote on behalf of the guest, lies in
+// [r<<16, (r+1)<<16 + 8) for some region r whose bit r mod 64 is set,
+// provided each import writes only the ranges its importWrites entry names
+// (an import not listed may write anything: its calls set every bit); with
+// a memory over 4 MiB, regions 64 apart share a bit and the host checks
+// each of them. That is, for bit b set, the host compares (or restores)
+// regions b, b+64, b+128, ... below the memory's current size, each with
+// the 8 bytes that follow it. A trap leaves the bits of every write made
+// before it, and of the import call it traps in.
 //
-// What the module does not mark: writes by the host itself (a host
-// function writing into memory, the request the host copies in), which the
-// host must record on its own side (or OR into the global); and memory.grow,
-// which writes nothing but adds zeroed pages beyond the snapshot's size,
-// which the host must notice from the memory's size. Active data segments
+// What the module does not mark: the host's own direct writes into memory
+// outside an import call made by the guest (run() writing the request
+// before calling vchain_execute, or anything the host writes between
+// calls), which the host must mark itself by ORing the regions into the
+// global (or record on its own side); host functions that write beyond
+// their importWrites entry (keep the table in step with app/runtime's
+// host functions and the WASI module); and memory.grow, which writes
+// nothing but adds zeroed pages beyond the snapshot's size, which the host
+// must notice from the memory's size. Active data segments
 // are written at instantiation, before any snapshot is taken.
 
 // WrittenGlobalExport is the export name of the injected mutable i64 global
