@@ -46,7 +46,9 @@ import (
 //	end
 //	local.get $x; local.get $n; <the instruction, unchanged>
 //
-// with first = dst>>16 and last = (dst+n-1)>>16 computed in i64: a span
+// with first = dst>>16 and last = (dst+n-1)>>16 computed in i64 (no
+// wrap-around: dst+n-1 < 2^33), so a span that ends beyond the memory is
+// marked and then traps without writing anything, which is harmless. A span
 // of c+1 regions sets c+1 consecutive bits (mod 64) starting at first, and
 // all 64 when it covers 64 regions or more. The meter's charge for the
 // length (bulk.go) is already in the code right before the instruction, so
@@ -55,30 +57,67 @@ import (
 // The scratch locals ($a, $n: i32; $v: one per stored value type, the i32
 // one doubling as $x and the i64 one as $c) are appended to the function's
 // local declarations, only those the body needs; a function may thus have
-// up to 6 locals more than the maxLocals screen allows its input, which
-// wazero accepts. Functions without stores or bulk memory instructions,
+// up to 7 local declarations and 6 + 4 locals more than the maxLocals
+// screen allows its input (with the argument locals below), which wazero
+// accepts. Functions without stores, bulk memory instructions or marked
+// calls,
 // and every other section but global, export and code, are left byte for
 // byte. Nothing is charged: the pass runs after the meter, on its output,
 // and adds no instruction the meter could price, no call and no function,
 // so gas and the call depth count are exactly those without it.
+//
+// What it costs at run time (BenchmarkWriteTracking, wazero's compiler,
+// thread CPU time of interleaved chunks on a loaded 2-core machine): a v1
+// kv.set of a 100-byte value about 8% (minima 19.0 -> 20.4 us), loopmod's
+// spin(1000), whose map updates store a lot, about 12% (85 -> 96 us). The
+// Go v1 module has about 64,000 stores and 550 bulk memory instructions;
+// the pass makes its code section 39% larger (3.84 -> 5.33 MB).
+//
+// Imported functions write memory too, out of the pass's sight, so every
+// call to an import (call or return_call) that may write first marks what
+// it may write, from the call's own arguments (table importWrites, in
+// writes_imports.go): the last arguments, from the lowest parameter a
+// range names, go into i32 scratch locals, each range [p, p+n) is marked
+// as a bulk span (nothing for n == 0), and they are pushed back:
+//
+//	local.set $a_k; ...; local.set $a_lo
+//	[local.get $n; if] <mask of [p, p+n)> [end]    ;; per range
+//	local.get $a_lo; ...; local.get $a_k; call f
+//
+// An import the table lists as writing nothing marks nothing; any other
+// import, or a listed one whose signature does not match, sets all 64
+// bits. So does every call_indirect and return_call_indirect when an
+// element segment or global names an import that may write (Go's tables
+// hold only Go functions: its indirect calls mark nothing); and a module
+// exporting such an import is refused, since the host would call it
+// directly. This too is free and outside the depth counting. The i32
+// argument locals (as many as the largest call needs) follow the other
+// scratch locals.
 //
 // # The host's contract
 //
 // Before a call the host sets the global to 0 (it may keep it across calls
 // that it does not reset in between). After the call, whether it returned
 // or trapped, every byte of linear memory that the module's own code
-// changed lies in [r<<16, (r+1)<<16 + 8) for some region r whose bit
-// r mod 64 is set; with a memory over 4 MiB, regions 64 apart share a bit
-// and the host checks each of them. That is, for bit b set, the host
-// compares (or restores) regions b, b+64, b+128, ... below the memory's
-// current size, each with the 8 bytes that follow it. A trap leaves the
-// bits of every write made before it.
+// changed, and every byte an import wrote on behalf of the guest, lies in
+// [r<<16, (r+1)<<16 + 8) for some region r whose bit r mod 64 is set,
+// provided each import writes only the ranges its importWrites entry names
+// (an import not listed may write anything: its calls set every bit); with
+// a memory over 4 MiB, regions 64 apart share a bit and the host checks
+// each of them. That is, for bit b set, the host compares (or restores)
+// regions b, b+64, b+128, ... below the memory's current size, each with
+// the 8 bytes that follow it. A trap leaves the bits of every write made
+// before it, and of the import call it traps in.
 //
-// What the module does not mark: writes by the host itself (a host
-// function writing into memory, the request the host copies in), which the
-// host must record on its own side (or OR into the global); and memory.grow,
-// which writes nothing but adds zeroed pages beyond the snapshot's size,
-// which the host must notice from the memory's size. Active data segments
+// What the module does not mark: the host's own direct writes into memory
+// outside an import call made by the guest (run() writing the request
+// before calling vchain_execute, or anything the host writes between
+// calls), which the host must mark itself by ORing the regions into the
+// global (or record on its own side); host functions that write beyond
+// their importWrites entry (keep the table in step with app/runtime's
+// host functions and the WASI module); and memory.grow, which writes
+// nothing but adds zeroed pages beyond the snapshot's size, which the host
+// must notice from the memory's size. Active data segments
 // are written at instantiation, before any snapshot is taken.
 
 // WrittenGlobalExport is the export name of the injected mutable i64 global
@@ -149,7 +188,8 @@ func scratchFor(t byte) int {
 // output exports.
 type writeModule struct {
 	module
-	params []uint32 // parameter count of each type
+	paramTypes [][]byte      // parameter types of each type, one byte each
+	imports    []importMarks // what a call to each imported function marks
 }
 
 func parseWriteModule(b []byte) (*writeModule, error) {
@@ -163,11 +203,13 @@ func parseWriteModule(b []byte) (*writeModule, error) {
 		switch s.id {
 		case secType:
 			m.typeIdx = i
-			if m.params, err = typeParams(s); err == nil {
-				m.types = uint32(len(m.params))
+			if m.paramTypes, err = typeParams(s); err == nil {
+				m.types = uint32(len(m.paramTypes))
 			}
 		case secImport:
-			err = m.parseImports(s)
+			if err = m.parseImports(s); err == nil {
+				m.imports, err = importedFuncMarks(s, m.paramTypes)
+			}
 		case secFunction:
 			m.funcIdx = i
 			err = m.parseFunctions(s)
@@ -186,8 +228,8 @@ func parseWriteModule(b []byte) (*writeModule, error) {
 	return m, nil
 }
 
-// typeParams returns the parameter count of each function type.
-func typeParams(s section) ([]uint32, error) {
+// typeParams returns the parameter types of each function type.
+func typeParams(s section) ([][]byte, error) {
 	b := s.payload
 	n, pos, err := readU32(b, 0)
 	if err != nil {
@@ -196,7 +238,7 @@ func typeParams(s section) ([]uint32, error) {
 	if err := checkCount(n, b, pos); err != nil {
 		return nil, err
 	}
-	params := make([]uint32, 0, n)
+	params := make([][]byte, 0, n)
 	for i := uint32(0); i < n; i++ {
 		if pos >= len(b) || b[pos] != 0x60 {
 			return nil, fmt.Errorf("type %d: not a function type", i)
@@ -211,7 +253,7 @@ func typeParams(s section) ([]uint32, error) {
 				return nil, fmt.Errorf("type %d: %w", i, err)
 			}
 			if j == 0 {
-				params = append(params, k)
+				params = append(params, b[pos:pos+int(k)])
 			}
 			pos += int(k) // one byte per value type (screenTypes)
 		}
@@ -258,7 +300,7 @@ func addWriteTracking(wasm []byte) ([]byte, error) {
 	var exports []byte
 	if m.exportIdx >= 0 {
 		old := m.sections[m.exportIdx].payload
-		if err := refuseExport(old, WrittenGlobalExport); err != nil {
+		if err := refuseExport(old, WrittenGlobalExport, m.imports); err != nil {
 			return nil, fmt.Errorf("meter: write tracking: export section: %w", err)
 		}
 		if exports, err = appendVector(old, 1, entry); err != nil {
@@ -309,8 +351,10 @@ func addWriteTracking(wasm []byte) ([]byte, error) {
 }
 
 // refuseExport returns an error if the export section payload b has an
-// export called name.
-func refuseExport(b []byte, name string) error {
+// export called name, or exports an imported function that may write
+// memory: the host calling it directly would write memory that no code of
+// the module marks.
+func refuseExport(b []byte, name string, imports []importMarks) error {
 	n, pos, err := readU32(b, 0)
 	if err != nil {
 		return err
@@ -326,8 +370,12 @@ func refuseExport(b []byte, name string) error {
 		if end >= len(b) {
 			return fmt.Errorf("export %d: kind: %w", i, errEOF)
 		}
-		if _, pos, err = readU32(b, end+1); err != nil {
+		var idx uint32
+		if idx, pos, err = readU32(b, end+1); err != nil {
 			return fmt.Errorf("export %d: index: %w", i, err)
+		}
+		if b[end] == kindFunc && idx < uint32(len(imports)) && imports[idx].writes() {
+			return fmt.Errorf("export %d (%q) is imported function %d, which may write memory: the host would call it unmarked", i, b[start:end], idx)
 		}
 	}
 	return nil
@@ -346,7 +394,11 @@ func (m *writeModule) trackCode(w uint32) ([]byte, error) {
 	if n != m.definedFuncs {
 		return nil, fmt.Errorf("code section has %d bodies but the function section declares %d", n, m.definedFuncs)
 	}
-	t := &writeTracker{d: decoder{gasIdx: w}, w: w}
+	indirect, err := m.refsWritingImport()
+	if err != nil {
+		return nil, err
+	}
+	t := &writeTracker{d: decoder{gasIdx: w}, w: w, imports: m.imports, indirect: indirect}
 	out := make([]byte, 0, len(b)+len(b)/4)
 	out = append(out, b[:pos]...) // the count, as it was encoded
 	changed := false
@@ -361,7 +413,7 @@ func (m *writeModule) trackCode(w uint32) ([]byte, error) {
 			return nil, fmt.Errorf("function %d: body size %d at offset %d exceeds the %d bytes left in the code section", fidx, size, s.offset+pos, len(b)-p)
 		}
 		pos = p + int(size)
-		body, err := t.function(b[p:pos], s.offset+p, m.params[m.funcTypes[i]])
+		body, err := t.function(b[p:pos], s.offset+p, uint32(len(m.paramTypes[m.funcTypes[i]])))
 		if err != nil {
 			return nil, fmt.Errorf("function %d: %w", fidx, err)
 		}
@@ -387,11 +439,16 @@ func (m *writeModule) trackCode(w uint32) ([]byte, error) {
 
 // writeTracker rewrites function bodies; its buffers are reused.
 type writeTracker struct {
-	d     decoder
-	w     uint32 // the written global's index
-	sites []int  // offsets of the writing instructions of the current body
-	local [numScratch]uint32
-	fn    []byte
+	d       decoder
+	w       uint32        // the written global's index
+	imports []importMarks // what a call to each imported function marks
+	// indirect: a table may hold an imported function that writes memory,
+	// so every call_indirect marks all 64 bits.
+	indirect bool
+	sites    []int // offsets of the writing instructions of the current body
+	local    [numScratch]uint32
+	args     uint32 // first of the i32 locals saving a call's arguments
+	fn       []byte
 }
 
 // function returns body with its writes tracked, or nil when it has none.
@@ -405,6 +462,7 @@ func (t *writeTracker) function(body []byte, base int, params uint32) ([]byte, e
 	t.d.stack = t.d.stack[:0]
 	t.sites = t.sites[:0]
 	var used [numScratch]bool
+	saved := uint32(0) // i32 locals for the arguments of the calls marked
 	for pos := codeAt; ; {
 		if pos >= len(body) {
 			return nil, fmt.Errorf("%w (%d blocks open)", errMissingEnd, len(t.d.stack))
@@ -422,6 +480,19 @@ func (t *writeTracker) function(body []byte, base int, params uint32) ([]byte, e
 		case op == opPrefixFC && isBulkMemory(body, at):
 			t.sites = append(t.sites, at)
 			used[scratchAddr], used[scratchLen], used[scratchI32], used[scratchI64] = true, true, true, true
+		case op == opCallW || op == opReturnCall:
+			f, _, _ := readU32(body, at+1) // checked by step
+			if f < uint32(len(t.imports)) && t.imports[f].writes() {
+				t.sites = append(t.sites, at)
+				if im := t.imports[f]; !im.all {
+					saved = max(saved, uint32(im.saved))
+					used[scratchI64] = true
+				}
+			}
+		case op == opCallIndirectW || op == opReturnCallIndirect:
+			if t.indirect {
+				t.sites = append(t.sites, at)
+			}
 		}
 		if tm == termFinal {
 			if pos != len(body) {
@@ -444,16 +515,19 @@ func (t *writeTracker) function(body []byte, base int, params uint32) ([]byte, e
 		next += uint64(k)
 		q++ // value type
 	}
-	added := uint32(0)
+	added := uint32(0) // declarations
 	for k := range used {
 		if used[k] {
 			added++
 		}
 	}
-	if next+uint64(added) > math.MaxUint32 {
+	if saved > 0 {
+		added++
+	}
+	if next+uint64(added)+uint64(saved) > math.MaxUint32 {
 		return nil, fmt.Errorf("too many locals to add the write tracking's")
 	}
-	t.fn = appendU32(t.fn[:0], decls+added) // decls <= len(body), far below 2^32-6
+	t.fn = appendU32(t.fn[:0], decls+added) // decls <= len(body), far below 2^32-7
 	t.fn = append(t.fn, body[p:codeAt]...)
 	for k := range used {
 		if used[k] {
@@ -462,16 +536,26 @@ func (t *writeTracker) function(body []byte, base int, params uint32) ([]byte, e
 			t.fn = append(t.fn, 0x01, scratchTypes[k])
 		}
 	}
+	if saved > 0 {
+		t.args = uint32(next)
+		t.fn = append(appendU32(t.fn, saved), 0x7f)
+	}
 
 	from := codeAt
 	for _, at := range t.sites {
 		t.fn = append(t.fn, body[from:at]...)
-		if op := body[at]; op == opPrefixFC {
+		switch op := body[at]; {
+		case op == opPrefixFC:
 			t.fn = t.markSpan(t.fn)
-		} else {
+		case op >= opStoreFirst && op <= opStoreLast:
 			_, q, _ := readU32(body, at+1) // alignment; checked by step
 			offset, _, _ := readU32(body, q)
 			t.fn = t.markStore(t.fn, storeType(op), offset)
+		case op == opCallW || op == opReturnCall:
+			f, _, _ := readU32(body, at+1)
+			t.fn = t.markCall(t.fn, t.imports[f])
+		default: // call_indirect, return_call_indirect
+			t.fn = t.markAll(t.fn)
 		}
 		from = at
 	}
@@ -531,6 +615,9 @@ const (
 	opI64AddW    = 0x7c
 	opI64SubW    = 0x7d
 	opIfW        = 0x04
+	// opCallW and opCallIndirectW: call and call_indirect.
+	opCallW         = 0x10
+	opCallIndirectW = 0x11
 )
 
 // markStore appends the code that marks the region of a store of a value
@@ -563,34 +650,88 @@ func (t *writeTracker) markSpan(b []byte) []byte {
 	b = t.tee(b, scratchAddr)
 	b = t.get(b, scratchLen)
 	b = append(b, opIfW, 0x40)
-	b = appendU32(append(b, opGlobalGetW), t.w)
-	// mask = c < 64 ? (2 << c) - 1 : -1, c+1 regions from first on.
-	b = append(b, opI64ConstW, 2)
-	b = t.first(t.last(b))
-	b = append(b, opI64SubW)
-	b = t.tee(b, scratchI64)
-	b = append(b, opI64Shl, opI64ConstW, 1, opI64SubW, opI64ConstW, 0x7f) // i64.const -1
-	b = t.get(b, scratchI64)
-	b = append(b, opI64ConstW, 0xc0, 0x00, opI64LtU, opSelect) // i64.const 64
-	b = t.first(b)
-	b = append(b, opI64Rotl, opI64Or)
-	b = appendU32(append(b, opGlobalSetW), t.w)
+	b = t.mask(b, t.local[scratchAddr], t.local[scratchLen], 0)
 	b = append(b, opEnd)
 	b = t.get(b, scratchI32)
 	return t.get(b, scratchLen)
 }
 
-// first appends (i64) dst >> 16.
-func (t *writeTracker) first(b []byte) []byte {
-	b = t.get(b, scratchAddr)
+// mask appends the code that ORs into the written global the regions of
+// the n >= 1 bytes from the i32 in local p, n being the i32 in local l, or
+// size when size is not 0:
+//
+//	mask = c < 64 ? (2 << c) - 1 : -1, rotated left by first
+//
+// for the c+1 regions from first to last.
+func (t *writeTracker) mask(b []byte, p, l, size uint32) []byte {
+	b = appendU32(append(b, opGlobalGetW), t.w)
+	b = append(b, opI64ConstW, 2)
+	b = t.first(t.last(b, p, l, size), p)
+	b = append(b, opI64SubW)
+	b = t.tee(b, scratchI64)
+	b = append(b, opI64Shl, opI64ConstW, 1, opI64SubW, opI64ConstW, 0x7f) // i64.const -1
+	b = t.get(b, scratchI64)
+	b = append(b, opI64ConstW, 0xc0, 0x00, opI64LtU, opSelect) // i64.const 64
+	b = t.first(b, p)
+	b = append(b, opI64Rotl, opI64Or)
+	return appendU32(append(b, opGlobalSetW), t.w)
+}
+
+// markAll appends the code that sets all 64 bits of the written global.
+func (t *writeTracker) markAll(b []byte) []byte {
+	b = append(b, opI64ConstW, 0x7f) // i64.const -1
+	return appendU32(append(b, opGlobalSetW), t.w)
+}
+
+// markCall appends the code that marks what a call to an import may write,
+// with the call's arguments on the stack, leaving them there: the last
+// im.saved arguments go into the argument locals (the top one into the
+// last), the spans are marked from them, and they are pushed back in order.
+func (t *writeTracker) markCall(b []byte, im importMarks) []byte {
+	if im.all {
+		return t.markAll(b)
+	}
+	k := uint32(im.saved)
+	for j := k; j > 0; j-- {
+		b = appendU32(append(b, opLocalSetW), t.args+j-1)
+	}
+	arg := func(param int) uint32 { return t.args + uint32(param-im.lo) }
+	for _, sp := range im.spans {
+		switch {
+		case sp.length >= 0:
+			b = appendU32(append(b, opLocalGetW), arg(sp.length))
+			b = append(b, opIfW, 0x40)
+			b = t.mask(b, arg(sp.ptr), arg(sp.length), 0)
+			b = append(b, opEnd)
+		case sp.size > 0:
+			b = t.mask(b, arg(sp.ptr), 0, sp.size)
+		}
+	}
+	for j := uint32(0); j < k; j++ {
+		b = appendU32(append(b, opLocalGetW), t.args+j)
+	}
+	return b
+}
+
+// first appends (i64) p >> 16 for the i32 in local p.
+func (t *writeTracker) first(b []byte, p uint32) []byte {
+	b = appendU32(append(b, opLocalGetW), p)
 	return append(b, opI64Extend, opI64ConstW, 16, opI64ShrU)
 }
 
-// last appends (i64) (dst + n - 1) >> 16, for n >= 1.
-func (t *writeTracker) last(b []byte) []byte {
-	b = t.get(b, scratchAddr)
+// last appends (i64) (p + n - 1) >> 16 for the i32 in local p and n the
+// i32 in local l, or size when size is not 0 (n >= 1).
+func (t *writeTracker) last(b []byte, p, l, size uint32) []byte {
+	b = appendU32(append(b, opLocalGetW), p)
 	b = append(b, opI64Extend)
-	b = t.get(b, scratchLen)
-	b = append(b, opI64Extend, opI64AddW, opI64ConstW, 1, opI64SubW, opI64ConstW, 16, opI64ShrU)
-	return b
+	if size != 0 {
+		if size > 1 {
+			b = appendS64(append(b, opI64ConstW), int64(size)-1)
+			b = append(b, opI64AddW)
+		}
+	} else {
+		b = appendU32(append(b, opLocalGetW), l)
+		b = append(b, opI64Extend, opI64AddW, opI64ConstW, 1, opI64SubW)
+	}
+	return append(b, opI64ConstW, 16, opI64ShrU)
 }
