@@ -33,8 +33,8 @@ type profileVector struct {
 // Files built with other tags (vchain_profile2) add theirs in init.
 var profileVectors = map[uint32]profileVector{
 	1: {
-		meteredV1: "34b77c25f8ce4b34acee27f3a941c7ce23b78644ce817e9f50b266adca89c6a5",
-		meteredV2: "d2061b709f53f3fd16822842d837648c8f7748c2066ad32cafa18a2517931107",
+		meteredV1: "28f7b7a5f02542ae9c6af5faccdf5803d4b70c825a5ffad34fa2af99d1a18d62",
+		meteredV2: "29f4ecf302124c9216a80bcb2f41265a7f5e17883633ad5ddf81423f94c33e8a",
 		results:   []string{"ok/119271", "ok/122553", "ok/199956", "ok/294517", "contract_error/245071", "ok/89600", "ok/89276", "contract_error/98358", "out_of_gas/30000", "contract_error/62363"},
 		appHash:   "d2208611ecd51e3b76733c83c8b3bacdb2cb122b2c35bd0cf3babe775f15908a",
 	},
