@@ -52,7 +52,7 @@ func TestProcessBinaryRollover(t *testing.T) {
 		}
 		return res.Height, res.GasUsed
 	}
-	_, gasBefore := kvSet("before")
+	_, gasBefore := kvSet("key-a") // keys of one length: the same work but for the profile
 
 	// The release: the v1 module's bytes as version 2, under profile 2. Binary A's CLI
 	// registers it (with a note that it does not carry the profile itself).
@@ -106,7 +106,7 @@ func TestProcessBinaryRollover(t *testing.T) {
 	}
 	p.WaitHeight(t, start+2, 60*time.Second, validators4[:3]...)
 
-	h, gasAfter := kvSet("after")
+	h, gasAfter := kvSet("key-b")
 	if h < start || gasAfter != gasBefore+1_800 {
 		t.Fatalf("kv.set at %d costs %d gas, before the switch at %d it cost %d: want exactly 1,800 more (state_set 200 -> 2,000)", h, gasAfter, start, gasBefore)
 	}
