@@ -102,7 +102,7 @@ func TestMutableGlobalsExported(t *testing.T) {
 	}
 	got := globalExports(t, out)
 	want := map[string]uint32{"g1": 1, GasGlobalExport: 4, DepthGlobalExport: 5,
-		GlobalExportPrefix + "1": 1, GlobalExportPrefix + "3": 3, WrittenGlobalExport: 6}
+		GlobalExportPrefix + "1": 1, GlobalExportPrefix + "3": 3, WrittenGlobalExport: 6, WrittenPagesGlobalExport: 7}
 	if len(got) != len(want) {
 		t.Errorf("exported globals %v, want %v", got, want)
 	}

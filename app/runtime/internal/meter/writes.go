@@ -12,54 +12,69 @@ import (
 // memory. Comparing the whole memory (3.4 MB for a Go contract) costs more
 // than a small call, and the kernel's dirty-page tracking is slower still,
 // so the module itself records where it wrote: trackWrites, the last step
-// of Instrument, appends a mutable i64 global, initialised to 0 and
-// exported as WrittenGlobalExport, and sets bit r mod 64 of it before any
-// instruction writes into the 64 KiB region r (bytes [r<<16, (r+1)<<16)).
+// of Instrument, appends two mutable i64 globals, initialised to 0: W,
+// exported as WrittenGlobalExport, and P, exported as
+// WrittenPagesGlobalExport. Before any instruction writes into the 4 KiB
+// page q (bytes [q<<12, (q+1)<<12)) it sets bit q mod 64 of P and bit
+// (q>>4) mod 64 of W, the bit of q's 64 KiB region r = q>>4. Either global
+// alone aliases: P's bit q mod 64 stands for every 256 KiB, W's for every
+// 4 MiB; the host takes page q as written only when both bits are set,
+// which narrows a kv.set from ~6 regions (384 KiB) to ~16 pages.
 //
 // A store (i32.store, i64.store, f32.store, f64.store, i32.store8/16,
-// i64.store8/16/32) at effective address ea = addr + offset marks region
-// ea>>16, the one its first byte lands in, and is rewritten to
+// i64.store8/16/32) at effective address ea = addr + offset marks page
+// q = ea>>12, the one its first byte lands in, and is rewritten to
 //
 //	local.set $v; local.set $a
-//	global.get W; i64.const 1
+//	global.get P; i64.const 1
 //	local.get $a; i64.extend_i32_u; [i64.const offset; i64.add]
-//	i64.const 16; i64.shr_u; i64.shl    ;; 1 << (region mod 64)
+//	i64.const 12; i64.shr_u; local.tee $q; i64.shl  ;; 1 << (q mod 64)
+//	i64.or; global.set P
+//	global.get W; i64.const 1
+//	local.get $q; i64.const 4; i64.shr_u; i64.shl   ;; 1 << (r mod 64)
 //	i64.or; global.set W
 //	local.get $a; local.get $v; <the store, unchanged>
 //
-// The address is summed in i64, so the region is the one of the full 33-bit
-// effective address, as the engine computes it. Its last byte may spill up
-// to 7 bytes into region r+1, which is not marked: see the host's contract
-// below. An out-of-bounds store traps after the marking, which is harmless
-// (a bit too many only makes the host compare more).
+// (i64.shl takes its count mod 64.) The address is summed in i64, so the
+// page is the one of the full 33-bit effective address, as the engine
+// computes it. Its last byte may spill up to 7 bytes into page q+1, which
+// is not marked: see the host's contract below. An out-of-bounds store
+// traps after the marking, which is harmless (a bit too many only makes
+// the host compare more).
 //
 // memory.copy (dst, src, n), memory.fill (dst, val, n) and memory.init
-// (dst, seg_offset, n) mark every region from dst>>16 to (dst+n-1)>>16
-// (nothing when n is 0), inline as well:
+// (dst, seg_offset, n) mark every page from dst>>12 to (dst+n-1)>>12 in P
+// and every region from dst>>16 to (dst+n-1)>>16 in W (nothing when n is
+// 0), inline as well:
 //
 //	local.set $n; local.set $x; local.tee $a    ;; dst stays on the stack
 //	local.get $n; if
-//	  global.get W
-//	  i64.const 2; last - first; local.tee $c; i64.shl; i64.const 1; i64.sub
-//	  i64.const -1; local.get $c; i64.const 64; i64.lt_u; select
-//	  first; i64.rotl; i64.or; global.set W
+//	  <mask of the pages into P>
+//	  <mask of the regions into W>
 //	end
 //	local.get $x; local.get $n; <the instruction, unchanged>
 //
-// with first = dst>>16 and last = (dst+n-1)>>16 computed in i64 (no
+// where the mask of units of 1<<s bytes into global G is
+//
+//	global.get G
+//	i64.const 2; last - first; local.tee $c; i64.shl; i64.const 1; i64.sub
+//	i64.const -1; local.get $c; i64.const 64; i64.lt_u; select
+//	first; i64.rotl; i64.or; global.set G
+//
+// with first = dst>>s and last = (dst+n-1)>>s computed in i64 (no
 // wrap-around: dst+n-1 < 2^33), so a span that ends beyond the memory is
 // marked and then traps without writing anything, which is harmless. A span
-// of c+1 regions sets c+1 consecutive bits (mod 64) starting at first, and
-// all 64 when it covers 64 regions or more. The meter's charge for the
+// of c+1 units sets c+1 consecutive bits (mod 64) starting at first, and
+// all 64 when it covers 64 units or more. The meter's charge for the
 // length (bulk.go) is already in the code right before the instruction, so
 // a module out of gas stops before marking.
 //
 // The scratch locals ($a, $n: i32; $v: one per stored value type, the i32
-// one doubling as $x and the i64 one as $c) are appended to the function's
-// local declarations, only those the body needs; a function may thus have
-// up to 7 local declarations and 6 + 4 locals more than the maxLocals
-// screen allows its input (with the argument locals below), which wazero
-// accepts. Functions without stores, bulk memory instructions or marked
+// one doubling as $x and the i64 one as $c; $q: i64) are appended to the
+// function's local declarations, only those the body needs; a function may
+// thus have up to 8 local declarations and 7 + 4 locals more than the
+// maxLocals screen allows its input (with the argument locals below),
+// which wazero accepts. Functions without stores, bulk memory instructions or marked
 // calls,
 // and every other section but global, export and code, are left byte for
 // byte. Nothing is charged: the pass runs after the meter, on its output,
@@ -68,25 +83,29 @@ import (
 //
 // What it costs at run time (BenchmarkWriteTracking, wazero's compiler,
 // thread CPU time of interleaved chunks on a loaded 2-core machine): a v1
-// kv.set of a 100-byte value about 8% (minima 19.0 -> 20.4 us), loopmod's
-// spin(1000), whose map updates store a lot, about 12% (85 -> 96 us). The
-// Go v1 module has about 64,000 stores and 550 bulk memory instructions;
-// the pass makes its code section 39% larger (3.84 -> 5.33 MB).
+// kv.set of a 100-byte value about 18% (minima 18.3 -> 21.9 us; 9% with
+// the regions alone), loopmod's spin(1000), whose map updates store a lot,
+// about 23% (86 -> 105 us; 12% with the regions alone). The page marking
+// pays for itself on the host's side: a kv.set's restore compares ~16
+// pages instead of ~6 regions (384 KiB). The Go v1 module has about 64,000
+// stores and 550 bulk memory instructions; the pass makes its code section
+// 65% larger (3.89 -> 6.42 MB; 39%, 5.42 MB, with the regions alone).
 //
 // Imported functions write memory too, out of the pass's sight, so every
 // call to an import (call or return_call) that may write first marks what
 // it may write, from the call's own arguments (table importWrites, in
 // writes_imports.go): the last arguments, from the lowest parameter a
 // range names, go into i32 scratch locals, each range [p, p+n) is marked
-// as a bulk span (nothing for n == 0), and they are pushed back:
+// as a bulk span (pages and regions; nothing for n == 0), and they are
+// pushed back:
 //
 //	local.set $a_k; ...; local.set $a_lo
-//	[local.get $n; if] <mask of [p, p+n)> [end]    ;; per range
+//	[local.get $n; if] <masks of [p, p+n)> [end]    ;; per range
 //	local.get $a_lo; ...; local.get $a_k; call f
 //
 // An import the table lists as writing nothing marks nothing; any other
 // import, or a listed one whose signature does not match, sets all 64
-// bits. So does every call_indirect and return_call_indirect when an
+// bits of both globals. So does every call_indirect and return_call_indirect when an
 // element segment or global names an import that may write (Go's tables
 // hold only Go functions: its indirect calls mark nothing); and a module
 // exporting such an import is refused, since the host would call it
@@ -96,24 +115,31 @@ import (
 //
 // # The host's contract
 //
-// Before a call the host sets the global to 0 (it may keep it across calls
-// that it does not reset in between). After the call, whether it returned
-// or trapped, every byte of linear memory that the module's own code
-// changed, and every byte an import wrote on behalf of the guest, lies in
-// [r<<16, (r+1)<<16 + 8) for some region r whose bit r mod 64 is set,
+// Before a call the host sets both globals to 0 (it may keep them across
+// calls that it does not reset in between). After the call, whether it
+// returned or trapped, every byte of linear memory that the module's own
+// code changed, and every byte an import wrote on behalf of the guest,
+// lies in
+//
+//	[q<<12, (q+1)<<12 + 8) for some page q with
+//	bit ((q>>4) mod 64) set in W (WrittenGlobalExport) AND
+//	bit (q mod 64) set in P (WrittenPagesGlobalExport),
+//
 // provided each import writes only the ranges its importWrites entry names
-// (an import not listed may write anything: its calls set every bit); with
-// a memory over 4 MiB, regions 64 apart share a bit and the host checks
-// each of them. That is, for bit b set, the host compares (or restores)
-// regions b, b+64, b+128, ... below the memory's current size, each with
-// the 8 bytes that follow it. A trap leaves the bits of every write made
-// before it, and of the import call it traps in.
+// (an import not listed may write anything: its calls set every bit of
+// both). So the host compares (or restores) each page q below the memory's
+// current size whose two bits are set, with the 8 bytes that follow it;
+// pages 64 apart share a bit of P and regions 64 apart (4 MiB) a bit of W,
+// which only makes the host compare more. The region-level contract of W
+// alone (every change lies in [r<<16, (r+1)<<16 + 8) for a region r with
+// bit r mod 64 set) follows from it and still holds. A trap leaves the
+// bits of every write made before it, and of the import call it traps in.
 //
 // What the module does not mark: the host's own direct writes into memory
 // outside an import call made by the guest (run() writing the request
 // before calling vchain_execute, or anything the host writes between
-// calls), which the host must mark itself by ORing the regions into the
-// global (or record on its own side); host functions that write beyond
+// calls), which the host must mark itself by ORing the pages into P and
+// their regions into W (or record them on its own side); host functions that write beyond
 // their importWrites entry (keep the table in step with app/runtime's
 // host functions and the WASI module); and memory.grow, which writes
 // nothing but adds zeroed pages beyond the snapshot's size, which the host
@@ -124,6 +150,13 @@ import (
 // whose bit r mod 64 is set when the module writes into the 64 KiB region r
 // of its memory (see "The host's contract" in writes.go).
 const WrittenGlobalExport = "vchain_written"
+
+// WrittenPagesGlobalExport is the export name of the second injected
+// mutable i64 global, whose bit q mod 64 is set when the module writes into
+// the 4 KiB page q of its memory. The host takes page q as written only when
+// this bit and bit (q>>4) mod 64 of WrittenGlobalExport are both set (see
+// "The host's contract" in writes.go).
+const WrittenPagesGlobalExport = "vchain_written_pages"
 
 // Opcodes of the write tracking.
 const (
@@ -165,10 +198,11 @@ const (
 	scratchI64         // i64: stored value, region count of a bulk instruction
 	scratchF32
 	scratchF64
+	scratchPage // i64: the page index of a store
 	numScratch
 )
 
-var scratchTypes = [numScratch]byte{0x7f, 0x7f, 0x7f, 0x7e, 0x7d, 0x7c}
+var scratchTypes = [numScratch]byte{0x7f, 0x7f, 0x7f, 0x7e, 0x7d, 0x7c, 0x7e}
 
 // scratchFor is the scratch local holding a stored value of type t.
 func scratchFor(t byte) int {
@@ -270,44 +304,49 @@ func typeParams(s section) ([][]byte, error) {
 var trackWrites = addWriteTracking
 
 // addWriteTracking returns a copy of wasm in which every write to linear memory
-// by the module's code first marks its 64 KiB region in an appended global
-// exported as WrittenGlobalExport (see the comment at the top of this
-// file). It runs on Instrument's output; a module that already exports
-// that name is refused.
+// by the module's code first marks its 4 KiB page and its 64 KiB region in
+// two appended globals exported as WrittenPagesGlobalExport and
+// WrittenGlobalExport (see the comment at the top of this file). It runs
+// on Instrument's output; a module that already exports either name is
+// refused.
 func addWriteTracking(wasm []byte) ([]byte, error) {
 	m, err := parseWriteModule(wasm)
 	if err != nil {
 		return nil, fmt.Errorf("meter: write tracking: %w", err)
 	}
-	w := m.gasIndex() // the first free global index
-	if w == math.MaxUint32 {
+	w := m.gasIndex() // the first free global index; the page global follows
+	if w >= math.MaxUint32-1 {
 		return nil, fmt.Errorf("meter: write tracking: too many globals")
 	}
 
 	var globals []byte
 	newGlobal := []byte{0x7e, 0x01, 0x42, 0x00, 0x0b} // (mut i64) (i64.const 0)
+	newGlobals := cat(newGlobal, newGlobal)
 	if m.globalIdx >= 0 {
-		if globals, err = appendVector(m.sections[m.globalIdx].payload, 1, newGlobal); err != nil {
+		if globals, err = appendVector(m.sections[m.globalIdx].payload, 2, newGlobals); err != nil {
 			return nil, fmt.Errorf("meter: write tracking: global section: %w", err)
 		}
 	} else {
-		globals = cat(appendU32(nil, 1), newGlobal)
+		globals = cat(appendU32(nil, 2), newGlobals)
 	}
 
-	entry := appendU32(nil, uint32(len(WrittenGlobalExport)))
-	entry = append(entry, WrittenGlobalExport...)
-	entry = appendU32(append(entry, kindGlobal), w)
+	var entry []byte
+	for i, name := range []string{WrittenGlobalExport, WrittenPagesGlobalExport} {
+		entry = appendU32(entry, uint32(len(name)))
+		entry = append(entry, name...)
+		entry = appendU32(append(entry, kindGlobal), w+uint32(i))
+	}
 	var exports []byte
 	if m.exportIdx >= 0 {
 		old := m.sections[m.exportIdx].payload
-		if err := refuseExport(old, WrittenGlobalExport, m.imports); err != nil {
+		if err := refuseExport(old, m.imports); err != nil {
 			return nil, fmt.Errorf("meter: write tracking: export section: %w", err)
 		}
-		if exports, err = appendVector(old, 1, entry); err != nil {
+		if exports, err = appendVector(old, 2, entry); err != nil {
 			return nil, fmt.Errorf("meter: write tracking: export section: %w", err)
 		}
 	} else {
-		exports = cat(appendU32(nil, 1), entry)
+		exports = cat(appendU32(nil, 2), entry)
 	}
 
 	var code []byte
@@ -317,7 +356,7 @@ func addWriteTracking(wasm []byte) ([]byte, error) {
 		}
 	}
 
-	out := make([]byte, 0, len(wasm)+len(code)-codeLen(&m.module)+len(entry)+len(newGlobal)+16)
+	out := make([]byte, 0, len(wasm)+len(code)-codeLen(&m.module)+len(entry)+len(newGlobals)+16)
 	out = append(out, wasmHeader...)
 	globalAt, exportAt := -1, -1
 	if m.globalIdx < 0 {
@@ -351,10 +390,10 @@ func addWriteTracking(wasm []byte) ([]byte, error) {
 }
 
 // refuseExport returns an error if the export section payload b has an
-// export called name, or exports an imported function that may write
+// export called WrittenGlobalExport or WrittenPagesGlobalExport, or exports an imported function that may write
 // memory: the host calling it directly would write memory that no code of
 // the module marks.
-func refuseExport(b []byte, name string, imports []importMarks) error {
+func refuseExport(b []byte, imports []importMarks) error {
 	n, pos, err := readU32(b, 0)
 	if err != nil {
 		return err
@@ -364,8 +403,8 @@ func refuseExport(b []byte, name string, imports []importMarks) error {
 		if start, end, err = readName(b, pos); err != nil {
 			return fmt.Errorf("export %d: name: %w", i, err)
 		}
-		if string(b[start:end]) == name {
-			return fmt.Errorf("export %d: name %q is reserved for the write tracking global", i, name)
+		if name := string(b[start:end]); name == WrittenGlobalExport || name == WrittenPagesGlobalExport {
+			return fmt.Errorf("export %d: name %q is reserved for the write tracking globals", i, name)
 		}
 		if end >= len(b) {
 			return fmt.Errorf("export %d: kind: %w", i, errEOF)
@@ -382,7 +421,7 @@ func refuseExport(b []byte, name string, imports []importMarks) error {
 }
 
 // trackCode returns the code section payload with every function's writes
-// tracked in global w, or nil when no function writes to memory (the
+// tracked in globals w (regions) and w+1 (pages), or nil when no function writes to memory (the
 // section is then copied as it is).
 func (m *writeModule) trackCode(w uint32) ([]byte, error) {
 	s := m.sections[m.codeIdx]
@@ -440,10 +479,10 @@ func (m *writeModule) trackCode(w uint32) ([]byte, error) {
 // writeTracker rewrites function bodies; its buffers are reused.
 type writeTracker struct {
 	d       decoder
-	w       uint32        // the written global's index
+	w       uint32        // the written global's index; the page global is w+1
 	imports []importMarks // what a call to each imported function marks
 	// indirect: a table may hold an imported function that writes memory,
-	// so every call_indirect marks all 64 bits.
+	// so every call_indirect marks all 64 bits of both globals.
 	indirect bool
 	sites    []int // offsets of the writing instructions of the current body
 	local    [numScratch]uint32
@@ -475,7 +514,7 @@ func (t *writeTracker) function(body []byte, base int, params uint32) ([]byte, e
 		switch op := body[at]; {
 		case op >= opStoreFirst && op <= opStoreLast:
 			t.sites = append(t.sites, at)
-			used[scratchAddr] = true
+			used[scratchAddr], used[scratchPage] = true, true
 			used[scratchFor(storeType(op))] = true
 		case op == opPrefixFC && isBulkMemory(body, at):
 			t.sites = append(t.sites, at)
@@ -620,22 +659,40 @@ const (
 	opCallIndirectW = 0x11
 )
 
-// markStore appends the code that marks the region of a store of a value
-// of type vt at offset from the address on the stack, leaving the stack as
-// the store expects it.
+// storePages says whether stores mark their page. It is a variable only so
+// that a test can drop that marking and show that the host's contract then
+// breaks.
+var storePages = true
+
+// markStore appends the code that marks the page and the region of a store
+// of a value of type vt at offset from the address on the stack, leaving
+// the stack as the store expects it.
 func (t *writeTracker) markStore(b []byte, vt byte, offset uint32) []byte {
 	v := scratchFor(vt)
 	b = t.set(b, v)
 	b = t.set(b, scratchAddr)
-	b = appendU32(append(b, opGlobalGetW), t.w)
-	b = append(b, opI64ConstW, 1)
+	if storePages {
+		b = appendU32(append(b, opGlobalGetW), t.w+1)
+		b = append(b, opI64ConstW, 1)
+	}
 	b = t.get(b, scratchAddr)
 	b = append(b, opI64Extend)
 	if offset != 0 {
 		b = appendS64(append(b, opI64ConstW), int64(offset))
 		b = append(b, opI64AddW)
 	}
-	b = append(b, opI64ConstW, 16, opI64ShrU, opI64Shl, opI64Or)
+	b = append(b, opI64ConstW, 12, opI64ShrU)
+	if !storePages {
+		b = t.set(b, scratchPage)
+	} else {
+		b = t.tee(b, scratchPage)
+		b = append(b, opI64Shl, opI64Or)
+		b = appendU32(append(b, opGlobalSetW), t.w+1)
+	}
+	b = appendU32(append(b, opGlobalGetW), t.w)
+	b = append(b, opI64ConstW, 1)
+	b = t.get(b, scratchPage)
+	b = append(b, opI64ConstW, 4, opI64ShrU, opI64Shl, opI64Or)
 	b = appendU32(append(b, opGlobalSetW), t.w)
 	b = t.get(b, scratchAddr)
 	return t.get(b, v)
@@ -650,37 +707,48 @@ func (t *writeTracker) markSpan(b []byte) []byte {
 	b = t.tee(b, scratchAddr)
 	b = t.get(b, scratchLen)
 	b = append(b, opIfW, 0x40)
-	b = t.mask(b, t.local[scratchAddr], t.local[scratchLen], 0)
+	b = t.masks(b, t.local[scratchAddr], t.local[scratchLen], 0)
 	b = append(b, opEnd)
 	b = t.get(b, scratchI32)
 	return t.get(b, scratchLen)
 }
 
-// mask appends the code that ORs into the written global the regions of
-// the n >= 1 bytes from the i32 in local p, n being the i32 in local l, or
-// size when size is not 0:
+// masks appends the code that marks the pages and the regions of the n >= 1
+// bytes from the i32 in local p, n being the i32 in local l, or size when
+// size is not 0.
+func (t *writeTracker) masks(b []byte, p, l, size uint32) []byte {
+	b = t.mask(b, t.w+1, 12, p, l, size)
+	return t.mask(b, t.w, 16, p, l, size)
+}
+
+// mask appends the code that ORs into global g the units of 1<<shift bytes
+// (pages or regions) of the n >= 1 bytes from the i32 in local p, n being
+// the i32 in local l, or size when size is not 0:
 //
 //	mask = c < 64 ? (2 << c) - 1 : -1, rotated left by first
 //
-// for the c+1 regions from first to last.
-func (t *writeTracker) mask(b []byte, p, l, size uint32) []byte {
-	b = appendU32(append(b, opGlobalGetW), t.w)
+// for the c+1 units from first to last.
+func (t *writeTracker) mask(b []byte, g uint32, shift byte, p, l, size uint32) []byte {
+	b = appendU32(append(b, opGlobalGetW), g)
 	b = append(b, opI64ConstW, 2)
-	b = t.first(t.last(b, p, l, size), p)
+	b = t.first(t.last(b, shift, p, l, size), shift, p)
 	b = append(b, opI64SubW)
 	b = t.tee(b, scratchI64)
 	b = append(b, opI64Shl, opI64ConstW, 1, opI64SubW, opI64ConstW, 0x7f) // i64.const -1
 	b = t.get(b, scratchI64)
 	b = append(b, opI64ConstW, 0xc0, 0x00, opI64LtU, opSelect) // i64.const 64
-	b = t.first(b, p)
+	b = t.first(b, shift, p)
 	b = append(b, opI64Rotl, opI64Or)
-	return appendU32(append(b, opGlobalSetW), t.w)
+	return appendU32(append(b, opGlobalSetW), g)
 }
 
-// markAll appends the code that sets all 64 bits of the written global.
+// markAll appends the code that sets all 64 bits of both written globals.
 func (t *writeTracker) markAll(b []byte) []byte {
-	b = append(b, opI64ConstW, 0x7f) // i64.const -1
-	return appendU32(append(b, opGlobalSetW), t.w)
+	for _, g := range []uint32{t.w, t.w + 1} {
+		b = append(b, opI64ConstW, 0x7f) // i64.const -1
+		b = appendU32(append(b, opGlobalSetW), g)
+	}
+	return b
 }
 
 // markCall appends the code that marks what a call to an import may write,
@@ -701,10 +769,10 @@ func (t *writeTracker) markCall(b []byte, im importMarks) []byte {
 		case sp.length >= 0:
 			b = appendU32(append(b, opLocalGetW), arg(sp.length))
 			b = append(b, opIfW, 0x40)
-			b = t.mask(b, arg(sp.ptr), arg(sp.length), 0)
+			b = t.masks(b, arg(sp.ptr), arg(sp.length), 0)
 			b = append(b, opEnd)
 		case sp.size > 0:
-			b = t.mask(b, arg(sp.ptr), 0, sp.size)
+			b = t.masks(b, arg(sp.ptr), 0, sp.size)
 		}
 	}
 	for j := uint32(0); j < k; j++ {
@@ -713,15 +781,15 @@ func (t *writeTracker) markCall(b []byte, im importMarks) []byte {
 	return b
 }
 
-// first appends (i64) p >> 16 for the i32 in local p.
-func (t *writeTracker) first(b []byte, p uint32) []byte {
+// first appends (i64) p >> shift for the i32 in local p.
+func (t *writeTracker) first(b []byte, shift byte, p uint32) []byte {
 	b = appendU32(append(b, opLocalGetW), p)
-	return append(b, opI64Extend, opI64ConstW, 16, opI64ShrU)
+	return append(b, opI64Extend, opI64ConstW, shift, opI64ShrU)
 }
 
-// last appends (i64) (p + n - 1) >> 16 for the i32 in local p and n the
+// last appends (i64) (p + n - 1) >> shift for the i32 in local p and n the
 // i32 in local l, or size when size is not 0 (n >= 1).
-func (t *writeTracker) last(b []byte, p, l, size uint32) []byte {
+func (t *writeTracker) last(b []byte, shift byte, p, l, size uint32) []byte {
 	b = appendU32(append(b, opLocalGetW), p)
 	b = append(b, opI64Extend)
 	if size != 0 {
@@ -733,5 +801,5 @@ func (t *writeTracker) last(b []byte, p, l, size uint32) []byte {
 		b = appendU32(append(b, opLocalGetW), l)
 		b = append(b, opI64Extend, opI64AddW, opI64ConstW, 1, opI64SubW)
 	}
-	return append(b, opI64ConstW, 16, opI64ShrU)
+	return append(b, opI64ConstW, shift, opI64ShrU)
 }

@@ -32,21 +32,15 @@ import (
 // the request, is marked here, as the host's contract asks.
 type kvHost struct {
 	state   map[string][]byte
-	written api.MutableGlobal // of the instance being called
+	written *trackGlobals // of the instance being called
 }
 
-// markHost ORs the regions of [ptr, ptr+n) into the written global, as
-// the pass marks a bulk instruction's span.
+// markHost ORs the pages of [ptr, ptr+n) and their regions into the
+// written globals, as the pass marks a bulk instruction's span.
 func (h *kvHost) markHost(ptr, n uint32) {
-	if n == 0 || h.written == nil {
-		return
+	if h.written != nil {
+		h.written.mark(ptr, n)
 	}
-	first, last := uint64(ptr)>>16, (uint64(ptr)+uint64(n)-1)>>16
-	mask := ^uint64(0)
-	if c := last - first; c < 63 {
-		mask = bits.RotateLeft64(1<<(c+1)-1, int(first%64))
-	}
-	h.written.Set(h.written.Get() | mask)
 }
 
 // write is a host function's write: not marked.
@@ -118,7 +112,7 @@ type contract struct {
 	host    *kvHost
 	mod     api.Module
 	gas     api.MutableGlobal
-	written api.MutableGlobal // nil without write tracking
+	written *trackGlobals // nil without write tracking
 	alloc   api.Function
 	exec    api.Function
 	init    int64 // gas _initialize used
@@ -156,8 +150,7 @@ func newContract(tb testing.TB, wasm []byte, track bool) *contract {
 	}
 	c := &contract{host: h, mod: mod, alloc: mod.ExportedFunction(abi.ExportAlloc), exec: mod.ExportedFunction(abi.ExportExecute)}
 	c.gas = mod.ExportedGlobal(GasGlobalExport).(api.MutableGlobal)
-	if g := mod.ExportedGlobal(WrittenGlobalExport); g != nil {
-		c.written = g.(api.MutableGlobal)
+	if c.written = trackGlobalsOf(tb, mod); c.written != nil {
 		h.written = c.written
 	} else if track {
 		tb.Fatalf("no %s global", WrittenGlobalExport)
@@ -294,6 +287,31 @@ func TestWriteTrackingGoContractNeedsImports(t *testing.T) {
 	t.Logf("%d calls break the contract, e.g. %v", len(errs), errs[0])
 }
 
+// TestWriteTrackingGoContractNeedsStorePages: the same check fails when
+// stores mark only their region: the page-level contract then misses the
+// pages a call stores into (the regions alone would still pass).
+func TestWriteTrackingGoContractNeedsStorePages(t *testing.T) {
+	storePages = false
+	defer func() { storePages = true }()
+	errs := checkGoContract(t, "v1", kvRequests(), true)
+	if len(errs) == 0 {
+		t.Fatal("no call broke the host's contract without the stores' page marking: the check cannot see pages")
+	}
+	t.Logf("%d calls break the contract, e.g. %v", len(errs), errs[0])
+}
+
+// markedPages is the number of pages below size whose region bit is set in
+// w and page bit in p: those the host compares.
+func markedPages(w, p uint64, size int) int {
+	n := 0
+	for q := 0; q < size/page; q++ {
+		if w>>(uint(q>>4)%64)&1 == 1 && p>>(uint(q)%64)&1 == 1 {
+			n++
+		}
+	}
+	return n
+}
+
 // checkGoContract runs reqs on module with and without write tracking and
 // returns the calls that break the host's contract. A call to
 // fault.panic must trap; every other must return. With compareGas, it also
@@ -308,18 +326,22 @@ func checkGoContract(t *testing.T, module string, reqs []abi.Request, compareGas
 	for i, req := range reqs {
 		wantTrap := req.Method == "panic"
 		before := memCopy(tracked.mod.Memory())
-		tracked.written.Set(0)
+		tracked.written.reset()
 		used, resp, err := tracked.try(t, req)
 		if (err != nil) != wantTrap {
 			t.Fatalf("call %d (%s.%s): error %v, want a trap: %v", i, req.Contract, req.Method, err, wantTrap)
 		}
 		after := memCopy(tracked.mod.Memory())
-		w := tracked.written.Get()
-		if err := checkContract(before, after, w); err != nil {
+		w, p := tracked.written.get()
+		if err := checkContract(before, after, w, p); err != nil {
 			errs = append(errs, fmt.Errorf("call %d (%s.%s): %w", i, req.Contract, req.Method, err))
 		}
 		if n := bits.OnesCount64(w); n == 64 || uint64(n)*region >= uint64(len(after)) {
 			errs = append(errs, fmt.Errorf("call %d (%s.%s): %d of %d regions marked: the check is vacuous", i, req.Contract, req.Method, n, len(after)/region))
+		}
+		pages := markedPages(w, p, len(after))
+		if pages*page >= len(after) {
+			errs = append(errs, fmt.Errorf("call %d (%s.%s): all %d pages marked: the check is vacuous", i, req.Contract, req.Method, pages))
 		}
 		if !compareGas {
 			continue
@@ -329,7 +351,7 @@ func checkGoContract(t *testing.T, module string, reqs []abi.Request, compareGas
 			errs = append(errs, fmt.Errorf("call %d (%s.%s): %d gas, %q (%v) with tracking; %d gas, %q (%v) without", i, req.Contract, req.Method, used, resp.Err, err, plainUsed, plainResp.Err, plainErr))
 		}
 		if i < 4 || wantTrap {
-			t.Logf("%s.%s %d bytes: %d gas, memory %d KiB, marked %d regions (%#016x), trap %v", req.Contract, req.Method, len(req.Args), used, len(after)>>10, bits.OnesCount64(w), w, err)
+			t.Logf("%s.%s %d bytes: %d gas, memory %d KiB, marked %d regions (%#016x), %d pages (%#016x), trap %v", req.Contract, req.Method, len(req.Args), used, len(after)>>10, bits.OnesCount64(w), w, pages, p, err)
 		}
 	}
 	return errs
@@ -406,17 +428,18 @@ func runWritemod(t *testing.T, calls []writemodCall) []error {
 	}
 	r, compiled := newGoRuntime(t, wazero.NewRuntimeConfig(), metered)
 	in := newGoInstance(t, r, compiled)
-	written := in.mod.ExportedGlobal(WrittenGlobalExport).(api.MutableGlobal)
+	written := trackGlobalsOf(t, in.mod)
 	ctx := context.Background()
 	var errs []error
 	for i, c := range calls {
 		before := memCopy(in.mod.Memory())
-		written.Set(0)
+		written.reset()
 		in.gas.Set(uint64(hugeGas))
 		if _, err := in.mod.ExportedFunction(c.fn).Call(ctx, c.args...); err != nil {
 			t.Fatalf("%s: %v", c.fn, err)
 		}
-		after, w := memCopy(in.mod.Memory()), written.Get()
+		after := memCopy(in.mod.Memory())
+		w, p := written.get()
 		changed := 0
 		for j := range before {
 			if before[j] != after[j] {
@@ -426,10 +449,10 @@ func runWritemod(t *testing.T, calls []writemodCall) []error {
 		if changed < c.changes {
 			t.Errorf("call %d (%s): %d bytes changed, want at least %d: the test is not what it says", i, c.fn, changed, c.changes)
 		}
-		if err := checkContract(before, after, w); err != nil {
+		if err := checkContract(before, after, w, p); err != nil {
 			errs = append(errs, fmt.Errorf("call %d (%s): %w", i, c.fn, err))
 		}
-		t.Logf("%s%v: %d bytes changed, marked %d regions (%#016x)", c.fn, c.args, changed, bits.OnesCount64(w), w)
+		t.Logf("%s%v: %d bytes changed, marked %d regions (%#016x), %d pages", c.fn, c.args, changed, bits.OnesCount64(w), w, markedPages(w, p, len(after)))
 	}
 	return errs
 }
@@ -486,7 +509,7 @@ func BenchmarkWriteTracking(b *testing.B) {
 		return func(i int) {
 			args, _ := json.Marshal(map[string]string{"key": fmt.Sprintf("key-%d", i), "value": value})
 			if c.written != nil {
-				c.written.Set(0)
+				c.written.reset()
 			}
 			if _, resp := c.call(b, abi.Request{Contract: "kv", Method: "set", Args: args}); resp.Err != "" {
 				b.Fatal(resp.Err)

@@ -31,7 +31,7 @@ func sized(ptr, length int) importSpan { return importSpan{ptr: ptr, length: len
 // importWrites says, for each import the pass knows, every range of guest
 // memory it may write, from its own arguments; an empty list means it
 // writes none. An import not listed may write anywhere: every call to it
-// marks all 64 bits. Sizes and signatures are those of wazero v1.12's
+// marks all 64 bits of both globals. Sizes and signatures are those of wazero v1.12's
 // imports/wasi_snapshot_preview1 (which Go's runtime and syscall packages
 // import with the same signatures) and of app/runtime's host functions
 // (contracts/abi):

@@ -108,6 +108,17 @@ func regionsOf(spans []hostSpan) uint64 {
 	return w
 }
 
+// pagesOf returns the bits of the pages the spans touch.
+func pagesOf(spans []hostSpan) uint64 {
+	var p uint64
+	for _, sp := range spans {
+		if sp.n > 0 {
+			p |= pageBits(uint64(sp.ptr), uint64(sp.ptr)+uint64(sp.n)-1)
+		}
+	}
+	return p
+}
+
 // runImport instruments wasm, links it to the test host function and
 // calls "f" with the written global at 0.
 func runImport(t *testing.T, cfg wazero.RuntimeConfig, wasm []byte, module, fname string, params []byte, result bool, spans func([]uint64) []hostSpan) written {
@@ -127,13 +138,13 @@ func runImport(t *testing.T, cfg wazero.RuntimeConfig, wasm []byte, module, fnam
 		t.Fatalf("instantiate: %v", err)
 	}
 	m.ExportedGlobal(GasGlobalExport).(api.MutableGlobal).Set(uint64(hugeGas))
-	wg := m.ExportedGlobal(WrittenGlobalExport).(api.MutableGlobal)
-	wg.Set(0)
+	wg := trackGlobalsOf(t, m)
+	wg.reset()
 	var res written
 	res.before = memCopy(m.Memory())
 	_, res.err = m.ExportedFunction("f").Call(ctx)
 	res.after = memCopy(m.Memory())
-	res.w = wg.Get()
+	res.w, res.p = wg.get()
 	return res
 }
 
@@ -213,7 +224,14 @@ func TestWriteTrackingImports(t *testing.T) {
 				if exact := regionsOf(tc.spans(tc.args)); tc.want != math.MaxUint64 && exact != tc.want {
 					t.Errorf("the host writes regions %#016x, the case expects %#016x: the case is wrong", exact, tc.want)
 				}
-				if err := checkContract(res.before, res.after, res.w); err != nil {
+				wantP := pagesOf(tc.spans(tc.args))
+				if tc.want == math.MaxUint64 {
+					wantP = math.MaxUint64
+				}
+				if res.p != wantP {
+					t.Errorf("pages = %#016x, want %#016x", res.p, wantP)
+				}
+				if err := checkContract(res.before, res.after, res.w, res.p); err != nil {
 					t.Error(err)
 				}
 			})
@@ -245,10 +263,10 @@ func TestWriteTrackingTailCallImports(t *testing.T) {
 				if res.err != nil {
 					t.Fatalf("call: %v", res.err)
 				}
-				if res.w != tc.want {
-					t.Errorf("written = %#016x, want %#016x", res.w, tc.want)
+				if res.w != tc.want || res.p != tc.want {
+					t.Errorf("written = %#016x, pages %#016x, want %#016x for both", res.w, res.p, tc.want)
 				}
-				if err := checkContract(res.before, res.after, res.w); err != nil {
+				if err := checkContract(res.before, res.after, res.w, res.p); err != nil {
 					t.Error(err)
 				}
 			})
@@ -284,16 +302,17 @@ func TestWriteTrackingTailCallImports(t *testing.T) {
 				t.Fatal(err)
 			}
 			m.ExportedGlobal(GasGlobalExport).(api.MutableGlobal).Set(uint64(hugeGas))
-			wg := m.ExportedGlobal(WrittenGlobalExport).(api.MutableGlobal)
-			wg.Set(0)
+			wg := trackGlobalsOf(t, m)
+			wg.reset()
 			before := memCopy(m.Memory())
 			if _, err := m.ExportedFunction("f").Call(ctx, 0, 4, 33*region-3, 5); err != nil {
 				t.Fatal(err)
 			}
-			if w := wg.Get(); w != bitsOf(32, 33) {
-				t.Errorf("written = %#016x, want %#016x", w, bitsOf(32, 33))
+			w, p := wg.get()
+			if wantP := pageBits(33*region-3, 33*region+1); w != bitsOf(32, 33) || p != wantP {
+				t.Errorf("written = %#016x, pages %#016x, want %#016x, %#016x", w, p, bitsOf(32, 33), wantP)
 			}
-			if err := checkContract(before, memCopy(m.Memory()), wg.Get()); err != nil {
+			if err := checkContract(before, memCopy(m.Memory()), w, p); err != nil {
 				t.Error(err)
 			}
 		})
@@ -344,10 +363,10 @@ func TestWriteTrackingCallIndirect(t *testing.T) {
 				if res.err != nil {
 					t.Fatalf("call: %v", res.err)
 				}
-				if res.w != tc.want {
-					t.Errorf("written = %#016x, want %#016x", res.w, tc.want)
+				if res.w != tc.want || res.p != tc.want {
+					t.Errorf("written = %#016x, pages %#016x, want %#016x for both", res.w, res.p, tc.want)
 				}
-				if err := checkContract(res.before, res.after, res.w); err != nil {
+				if err := checkContract(res.before, res.after, res.w, res.p); err != nil {
 					t.Error(err)
 				}
 			})

@@ -28,7 +28,52 @@ var (
 const (
 	opI32WrapI64 = 0xa7
 	region       = 1 << 16
+	page         = 1 << 12
 )
+
+// pageBits returns the page global's value for the bytes first to last,
+// page by page (all 64 bits once they span 64 pages).
+func pageBits(first, last uint64) uint64 {
+	var p uint64
+	for q := first / page; q <= last/page; q++ {
+		p |= 1 << (q % 64)
+	}
+	return p
+}
+
+// trackGlobals are the two written globals of an instance.
+type trackGlobals struct{ w, p api.MutableGlobal }
+
+// trackGlobalsOf returns m's written globals, or nil when m has none.
+func trackGlobalsOf(tb testing.TB, m api.Module) *trackGlobals {
+	w, okW := m.ExportedGlobal(WrittenGlobalExport).(api.MutableGlobal)
+	p, okP := m.ExportedGlobal(WrittenPagesGlobalExport).(api.MutableGlobal)
+	if okW != okP {
+		tb.Fatalf("%s exported: %v, %s exported: %v", WrittenGlobalExport, okW, WrittenPagesGlobalExport, okP)
+	}
+	if !okW {
+		return nil
+	}
+	return &trackGlobals{w, p}
+}
+
+func (g *trackGlobals) reset()             { g.w.Set(0); g.p.Set(0) }
+func (g *trackGlobals) get() (w, p uint64) { return g.w.Get(), g.p.Get() }
+
+// mark ORs the pages of [ptr, ptr+n) and their regions into the globals,
+// as the host marks its own writes.
+func (g *trackGlobals) mark(ptr, n uint32) {
+	if n == 0 {
+		return
+	}
+	first, last := uint64(ptr), uint64(ptr)+uint64(n)-1
+	var w uint64
+	for r := first / region; r <= last/region; r++ {
+		w |= 1 << (r % 64)
+	}
+	g.w.Set(g.w.Get() | w)
+	g.p.Set(g.p.Get() | pageBits(first, last))
+}
 
 // bitsOf returns the written global's value for the given regions.
 func bitsOf(regions ...uint32) uint64 {
@@ -76,6 +121,7 @@ func writesModule(pages uint32, segBytes int, locals [][]byte, code ...byte) []b
 // written is the outcome of one call of a write tracking test.
 type written struct {
 	w             uint64 // the written global after the call
+	p             uint64 // the page global after the call
 	before, after []byte // memory before and after
 	gasLeft       int64
 	err           error
@@ -98,10 +144,9 @@ func runWrites(tb testing.TB, cfg wazero.RuntimeConfig, wasm []byte, limit int64
 		tb.Fatalf("instantiate: %v", err)
 	}
 	m.ExportedGlobal(GasGlobalExport).(api.MutableGlobal).Set(uint64(limit))
-	var wg api.MutableGlobal
-	if g, ok := m.ExportedGlobal(WrittenGlobalExport).(api.MutableGlobal); ok {
-		wg = g
-		wg.Set(0)
+	wg := trackGlobalsOf(tb, m)
+	if wg != nil {
+		wg.reset()
 	}
 	// A pattern that no fill, copy or store of the tests reproduces
 	// whole, so that checkContract sees their writes.
@@ -117,7 +162,7 @@ func runWrites(tb testing.TB, cfg wazero.RuntimeConfig, wasm []byte, limit int64
 	res.after = memCopy(m.Memory())
 	res.gasLeft = int64(m.ExportedGlobal(GasGlobalExport).Get())
 	if wg != nil {
-		res.w = wg.Get()
+		res.w, res.p = wg.get()
 	}
 	return res
 }
@@ -129,16 +174,19 @@ func memCopy(mem api.Memory) []byte {
 
 // checkContract checks the host's contract (writes.go): every byte that
 // differs between before and after (after may be longer: grown memory
-// starts zeroed) lies in a region whose bit is set in w, or in the first 8
-// bytes after one.
-func checkContract(before, after []byte, w uint64) error {
-	marked := func(r int) bool { return r >= 0 && w>>(uint(r)%64)&1 == 1 }
-	for page := 0; page < len(after); page += 4096 {
-		end := min(page+4096, len(after))
-		if end <= len(before) && bytes.Equal(before[page:end], after[page:end]) {
+// starts zeroed) lies in a page q whose region bit (q>>4) mod 64 is set in
+// w and whose page bit q mod 64 is set in p, or in the first 8 bytes after
+// such a page.
+func checkContract(before, after []byte, w, p uint64) error {
+	marked := func(q int) bool {
+		return q >= 0 && w>>(uint(q>>4)%64)&1 == 1 && p>>(uint(q)%64)&1 == 1
+	}
+	for at := 0; at < len(after); at += page {
+		end := min(at+page, len(after))
+		if end <= len(before) && bytes.Equal(before[at:end], after[at:end]) {
 			continue
 		}
-		for i := page; i < end; i++ {
+		for i := at; i < end; i++ {
 			var old byte
 			if i < len(before) {
 				old = before[i]
@@ -146,9 +194,9 @@ func checkContract(before, after []byte, w uint64) error {
 			if after[i] == old {
 				continue
 			}
-			r := i / region
-			if !marked(r) && !(i%region < 8 && marked(r-1)) {
-				return fmt.Errorf("byte %#x (region %d) changed but bit %d is not set in %#016x", i, r, r%64, w)
+			q := i / page
+			if !marked(q) && !(i%page < 8 && marked(q-1)) {
+				return fmt.Errorf("byte %#x (page %d, region %d) changed but bit %d of %#016x and bit %d of %#016x are not both set", i, q, q>>4, (q>>4)%64, w, q%64, p)
 			}
 		}
 	}
@@ -195,10 +243,14 @@ func TestWriteTrackingStores(t *testing.T) {
 				if res.w != tc.want {
 					t.Errorf("written = %#016x, want %#016x", res.w, tc.want)
 				}
+				ea := uint64(tc.addr) + uint64(tc.offset)
+				if want := pageBits(ea, ea); res.p != want {
+					t.Errorf("pages = %#016x, want %#016x", res.p, want)
+				}
 				if bytes.Equal(res.before, res.after) {
 					t.Error("the store changed nothing: the test is vacuous")
 				}
-				if err := checkContract(res.before, res.after, res.w); err != nil {
+				if err := checkContract(res.before, res.after, res.w, res.p); err != nil {
 					t.Error(err)
 				}
 			})
@@ -265,7 +317,14 @@ func TestWriteTrackingBulk(t *testing.T) {
 					if res.w != tc.want {
 						t.Errorf("written = %#016x, want %#016x", res.w, tc.want)
 					}
-					if err := checkContract(res.before, res.after, res.w); err != nil {
+					var wantP uint64
+					if tc.n > 0 {
+						wantP = pageBits(uint64(tc.dst), uint64(tc.dst)+uint64(tc.n)-1)
+					}
+					if res.p != wantP {
+						t.Errorf("pages = %#016x, want %#016x", res.p, wantP)
+					}
+					if err := checkContract(res.before, res.after, res.w, res.p); err != nil {
 						t.Error(err)
 					}
 				})
@@ -285,16 +344,18 @@ func TestWriteTrackingTrap(t *testing.T) {
 	fill := func(dst, n uint32) []byte {
 		return cat([]byte{opI32Const}, sleb32(int32(dst)), []byte{opI32Const, 1, opI32Const}, sleb32(int32(n)), opMemoryFill)
 	}
+	at := func(a uint64) uint64 { return pageBits(a, a) }
 	tests := []struct {
-		name string
-		code []byte
-		want uint64
+		name        string
+		code        []byte
+		want, wantP uint64
 	}{
-		{"unreachable", cat(store(5*region), fill(7*region, 10), []byte{opUnreachable}, store(9*region)), bitsOf(5, 7)},
-		// 0xfffffff0 is region 0xffff, bit 63, marked before the trap.
-		{"store out of bounds", cat(store(5*region), store(0xfffffff0), store(9*region)), bitsOf(5, 63)},
-		{"fill out of bounds", cat(store(5*region), fill(120*region, 20*region), store(9*region)), bitsOf(append(span(120, 139), 5)...)},
-		{"fill ending past memory", cat(store(5*region), fill(pages*region-4, 5), store(9*region)), bitsOf(5, 127, 128)},
+		{"unreachable", cat(store(5*region), fill(7*region, 10), []byte{opUnreachable}, store(9*region)), bitsOf(5, 7), at(5*region) | at(7*region)},
+		// 0xfffffff0 is region 0xffff, bit 63, and page 0xfffff, bit 63,
+		// marked before the trap.
+		{"store out of bounds", cat(store(5*region), store(0xfffffff0), store(9*region)), bitsOf(5, 63), at(5*region) | at(0xfffffff0)},
+		{"fill out of bounds", cat(store(5*region), fill(120*region, 20*region), store(9*region)), bitsOf(append(span(120, 139), 5)...), math.MaxUint64},
+		{"fill ending past memory", cat(store(5*region), fill(pages*region-4, 5), store(9*region)), bitsOf(5, 127, 128), at(5*region) | pageBits(pages*region-4, pages*region)},
 	}
 	for _, e := range engines {
 		for _, tc := range tests {
@@ -304,10 +365,10 @@ func TestWriteTrackingTrap(t *testing.T) {
 				if res.err == nil {
 					t.Fatal("call returned, want a trap")
 				}
-				if res.w != tc.want {
-					t.Errorf("written = %#016x, want %#016x", res.w, tc.want)
+				if res.w != tc.want || res.p != tc.wantP {
+					t.Errorf("written = %#016x, pages %#016x, want %#016x, %#016x", res.w, res.p, tc.want, tc.wantP)
 				}
-				if err := checkContract(res.before, res.after, res.w); err != nil {
+				if err := checkContract(res.before, res.after, res.w, res.p); err != nil {
 					t.Error(err)
 				}
 			})
@@ -334,17 +395,18 @@ func TestWriteTrackingOutOfGas(t *testing.T) {
 				if res.err == nil || res.gasLeft >= 0 {
 					t.Fatalf("err %v, gas left %d: want out of gas", res.err, res.gasLeft)
 				}
-				var want uint64
+				var want, wantP uint64
 				for r := 0; r < 64; r++ {
 					if !bytes.Equal(res.before[r*region:r*region+4], res.after[r*region:r*region+4]) {
 						want |= 1 << r
+						wantP |= pageBits(uint64(r*region), uint64(r*region))
 					}
 				}
 				if want == 0 && limit > 11 {
 					t.Errorf("nothing written with %d gas: the test is vacuous", limit)
 				}
-				if res.w != want {
-					t.Errorf("written = %#016x, want %#016x (the regions written)", res.w, want)
+				if res.w != want || res.p != wantP {
+					t.Errorf("written = %#016x, pages %#016x, want %#016x, %#016x (the regions and pages written)", res.w, res.p, want, wantP)
 				}
 			})
 		}
@@ -441,17 +503,20 @@ func codeBodies(t *testing.T, wasm []byte) [][]byte {
 	return out
 }
 
-// TestWriteTrackingRefusesName: a module exporting WrittenGlobalExport
-// would let the host read the module's own value as the written regions.
+// TestWriteTrackingRefusesName: a module exporting WrittenGlobalExport or
+// WrittenPagesGlobalExport would let the host read the module's own value
+// as the written regions or pages.
 func TestWriteTrackingRefusesName(t *testing.T) {
-	wasm := mod(
-		sec(secType, vec(functype(nil, nil))),
-		sec(secFunction, vec(u32(0))),
-		sec(secExport, vec(export(WrittenGlobalExport, kindFunc, 0))),
-		sec(secCode, vec(body(nil, opEnd))),
-	)
-	if _, err := Instrument(wasm, rules1); err == nil || !strings.Contains(err.Error(), "reserved for the write tracking global") {
-		t.Fatalf("Instrument = %v, want the name refused", err)
+	for _, name := range []string{WrittenGlobalExport, WrittenPagesGlobalExport} {
+		wasm := mod(
+			sec(secType, vec(functype(nil, nil))),
+			sec(secFunction, vec(u32(0))),
+			sec(secExport, vec(export(name, kindFunc, 0))),
+			sec(secCode, vec(body(nil, opEnd))),
+		)
+		if _, err := Instrument(wasm, rules1); err == nil || !strings.Contains(err.Error(), "reserved for the write tracking globals") {
+			t.Errorf("%s: Instrument = %v, want the name refused", name, err)
+		}
 	}
 }
 
