@@ -103,9 +103,10 @@ type instance struct {
 	exec    api.Function
 	clock   *clock
 	stderr  *limitedBuffer
-	// written is the meter's record of the 64 KiB regions the guest wrote since the last
-	// restore (meter.WrittenGlobalExport); the host adds its own writes (mark).
-	written api.MutableGlobal
+	// written and pages are the meter's record of what the guest wrote since the last
+	// restore: bits of 64 KiB regions (meter.WrittenGlobalExport) and of 4 KiB pages
+	// (meter.WrittenPagesGlobalExport), each mod 64; the host adds its own writes (mark).
+	written, pages api.MutableGlobal
 	// whole is set while the memory is not known to match the snapshot except in the
 	// marked regions: a new instance, whose memory is the module's initial one.
 	whole bool
@@ -145,6 +146,9 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	}
 	if in.written, ok = mod.ExportedGlobal(meter.WrittenGlobalExport).(api.MutableGlobal); !ok {
 		return fail("written global")
+	}
+	if in.pages, ok = mod.ExportedGlobal(meter.WrittenPagesGlobalExport).(api.MutableGlobal); !ok {
+		return fail("written pages global")
 	}
 	if in.mem == nil {
 		return fail("memory")
@@ -203,10 +207,10 @@ func (in *instance) take() *snapshot {
 // restore sets in back to s. It reports false when it cannot: the memory grew (a wasm
 // memory never shrinks), and the instance must be replaced.
 //
-// Only the regions the written global marks can differ from the snapshot (the meter's
-// contract, meter.WrittenGlobalExport): for each set bit b, regions b, b+64, b+128, ...
-// and the 8 bytes after each, compared page by page and copied back where they differ.
-// A new instance is compared whole.
+// Only the pages the meter marks can differ from the snapshot (its contract, see
+// meter.WrittenPagesGlobalExport): page q, and the 8 bytes after it, when bit (q>>4) mod
+// 64 of the regions' global and bit q mod 64 of the pages' global are both set. Those are
+// compared and copied back where they differ. A new instance is compared whole.
 func (in *instance) restore(s *snapshot) bool {
 	size := in.mem.Size()
 	switch {
@@ -223,9 +227,10 @@ func (in *instance) restore(s *snapshot) bool {
 		copyChanged(buf, s.mem, s.zero)
 		in.whole = false
 	} else {
-		restoreRegions(buf, s, in.written.Get())
+		restorePages(buf, s, in.written.Get(), in.pages.Get())
 	}
 	in.written.Set(0)
+	in.pages.Set(0)
 	for i, g := range in.globals {
 		g.Set(s.globals[i])
 	}
@@ -236,21 +241,34 @@ func (in *instance) restore(s *snapshot) bool {
 	return true
 }
 
-// regionShift is the log2 of the meter's write-tracking region (64 KiB).
-const regionShift = 16
+// regionShift and pageShift are the log2 of the meter's write-tracking units.
+const (
+	regionShift = 16
+	pageShift   = 12
+)
 
-// restoreRegions copies back the regions of buf that bits marks (see restore).
-func restoreRegions(buf []byte, s *snapshot, bits uint64) {
+// restorePages copies back the pages of buf that regions and pages both mark (see restore).
+func restorePages(buf []byte, s *snapshot, regions, pages uint64) {
 	n := (len(buf) + 1<<regionShift - 1) >> regionShift
-	for b := 0; bits != 0 && b < 64; b++ {
-		if bits&(1<<b) == 0 {
+	for b := 0; regions != 0 && b < 64; b++ {
+		if regions&(1<<b) == 0 {
 			continue
 		}
-		bits &^= 1 << b
+		regions &^= 1 << b
 		for r := b; r < n; r += 64 {
-			lo := r << regionShift
-			hi := min(lo+1<<regionShift+8, len(buf)) // a store's last bytes may spill over
-			copyChanged(buf[lo:hi], s.mem[lo:hi], s.zero[lo/snapPage:])
+			for q := r << (regionShift - pageShift); q < (r+1)<<(regionShift-pageShift); q++ {
+				if pages&(1<<(q%64)) == 0 {
+					continue
+				}
+				lo := q << pageShift
+				if lo >= len(buf) {
+					break
+				}
+				hi := min(lo+1<<pageShift+8, len(buf)) // a store's last bytes may spill over
+				if !bytes.Equal(buf[lo:hi], s.mem[lo:hi]) {
+					copy(buf[lo:hi], s.mem[lo:hi])
+				}
+			}
 		}
 	}
 }
@@ -261,15 +279,22 @@ func (in *instance) mark(ptr, n uint32) {
 	if n == 0 {
 		return
 	}
-	first, last := uint64(ptr)>>regionShift, (uint64(ptr)+uint64(n)-1)>>regionShift
-	bits := ^uint64(0)
-	if last-first < 63 {
-		bits = 0
-		for r := first; r <= last; r++ {
-			bits |= 1 << (r % 64)
-		}
+	in.written.Set(in.written.Get() | spanBits(ptr, n, regionShift))
+	in.pages.Set(in.pages.Get() | spanBits(ptr, n, pageShift))
+}
+
+// spanBits returns the marks of the units of 1<<shift bytes that [ptr, ptr+n) touches, each
+// unit u as bit u mod 64 (n > 0).
+func spanBits(ptr, n uint32, shift uint) uint64 {
+	first, last := uint64(ptr)>>shift, (uint64(ptr)+uint64(n)-1)>>shift
+	if last-first >= 63 {
+		return ^uint64(0)
 	}
-	in.written.Set(in.written.Get() | bits)
+	var bits uint64
+	for u := first; u <= last; u++ {
+		bits |= 1 << (u % 64)
+	}
+	return bits
 }
 
 const wasmPageSize = 1 << 16
