@@ -256,6 +256,9 @@ func faultRequests() []abi.Request {
 // formats the message and aborts. A second instance without the tracking
 // runs the same calls and must use the same gas to the unit.
 func TestWriteTrackingGoContract(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Go contract modules with a full memory diff per call; the full test run covers it")
+	}
 	panicReq := abi.Request{Contract: "fault", Method: "panic", Args: []byte("{}")}
 	for _, tc := range []struct {
 		module string
@@ -276,6 +279,9 @@ func TestWriteTrackingGoContract(t *testing.T) {
 // state_get's entry says it writes nothing: a kv get's value, written by
 // the host into a buffer no store of the call touches, is then unmarked.
 func TestWriteTrackingGoContractNeedsImports(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Go contract modules with a full memory diff per call; the full test run covers it")
+	}
 	key := importKey{abi.ImportModule, abi.ImportStateGet}
 	saved := importWrites[key]
 	importWrites[key] = []importSpan{}
@@ -291,6 +297,9 @@ func TestWriteTrackingGoContractNeedsImports(t *testing.T) {
 // stores mark only their region: the page-level contract then misses the
 // pages a call stores into (the regions alone would still pass).
 func TestWriteTrackingGoContractNeedsStorePages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Go contract modules with a full memory diff per call; the full test run covers it")
+	}
 	storePages = false
 	defer func() { storePages = true }()
 	errs := checkGoContract(t, "v1", kvRequests(), true)
@@ -362,6 +371,9 @@ func checkGoContract(t *testing.T, module string, reqs []abi.Request, compareGas
 // calls, so each kind of write is the only one in its regions: skipping the
 // marking of any of them breaks the host's contract here.
 func TestWriteTrackingGoBulk(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Go contract modules with a full memory diff per call; the full test run covers it")
+	}
 	calls := []writemodCall{
 		{"set", []uint64{1}, 3 * region}, {"zero", nil, 3 * region}, {"set", []uint64{2}, 3 * region},
 		{"move", []uint64{70000}, 3 * region}, {"move", []uint64{1}, 3 * region}, {"zero", nil, 3 * region},
@@ -376,6 +388,9 @@ func TestWriteTrackingGoBulk(t *testing.T) {
 // buffer, println's fd_write to stderr, time.Now's clock_time_get. The
 // host's contract holds; without random_get's entry, rnd breaks it.
 func TestWriteTrackingGoWASI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Go contract modules with a full memory diff per call; the full test run covers it")
+	}
 	calls := []writemodCall{
 		{"rnd", nil, 3 * region}, {"say", []uint64{100}, 0}, {"now", nil, 0},
 		{"say", []uint64{70000}, 0}, {"rnd", nil, 3 * region},
@@ -460,6 +475,9 @@ func runWritemod(t *testing.T, calls []writemodCall) []error {
 // TestWriteTrackingGoModule: loopmod's spin (map writes, allocation,
 // collection) uses the same gas with and without the tracking.
 func TestWriteTrackingGoModule(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Go contract modules with a full memory diff per call; the full test run covers it")
+	}
 	wasm := goModule(t)
 	var plainOut []byte
 	withoutTracking(func() {
