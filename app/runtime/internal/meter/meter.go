@@ -121,9 +121,12 @@
 // the gas, then call the initialisation export (for Go, "_initialize").
 // After any trap (out of gas, call depth or the module's own) the instance
 // is in an arbitrary state (a Go runtime stopped mid-function, the depth
-// global above its limit) and must be discarded. Gas used depends on
-// the instance's history too (a Go module's allocator and collector state),
-// so nodes must agree on when instances are created and reused.
+// global above its limit). Gas used depends on the instance's state too (a
+// Go module's allocator and collector state), so the host starts every call
+// from one snapshot: the exported mutable globals (GlobalExportPrefix) and
+// the memory pages the write marks name (WrittenGlobalExport,
+// WrittenPagesGlobalExport) are all it has to set back, and a memory that
+// grew means a new instance.
 package meter
 
 import (
