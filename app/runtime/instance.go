@@ -210,7 +210,7 @@ func (in *instance) take() *snapshot {
 // Only the pages the meter marks can differ from the snapshot (its contract, see
 // meter.WrittenPagesGlobalExport): page q, and the 8 bytes after it, when bit (q>>4) mod
 // 64 of the regions' global and bit q mod 64 of the pages' global are both set. Those are
-// compared and copied back where they differ. A new instance is compared whole.
+// copied back. A new instance is compared whole.
 func (in *instance) restore(s *snapshot) bool {
 	size := in.mem.Size()
 	switch {
@@ -264,10 +264,10 @@ func restorePages(buf []byte, s *snapshot, regions, pages uint64) {
 				if lo >= len(buf) {
 					break
 				}
+				// Copied without comparing first: a compare reads both pages, a copy reads
+				// one and writes one (BenchmarkRestore: 6.8 against 8.5 µs after a kv.set).
 				hi := min(lo+1<<pageShift+8, len(buf)) // a store's last bytes may spill over
-				if !bytes.Equal(buf[lo:hi], s.mem[lo:hi]) {
-					copy(buf[lo:hi], s.mem[lo:hi])
-				}
+				copy(buf[lo:hi], s.mem[lo:hi])
 			}
 		}
 	}
