@@ -291,7 +291,7 @@ func (m *Manager) compile(ctx context.Context, version uint64, sum Hash, wasm []
 	// The meter exports every defined mutable global (Go's stack pointer among them) so
 	// the host can snapshot and restore it; a module's own globals are otherwise
 	// invisible to the host.
-	globals, err := globalExports(metered, meter.GlobalExportPrefix)
+	globals, err := meter.RestorableGlobals(wasm)
 	if err != nil {
 		compiled.Close(ctx)
 		return nil, fmt.Errorf("read the metered module's exports: %w", err)

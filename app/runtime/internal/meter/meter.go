@@ -159,6 +159,25 @@ const DepthGlobalExport = "vchain_depth"
 // this prefix is refused.
 const GlobalExportPrefix = "vchain_global_"
 
+func globalExportName(idx uint32) string {
+	return GlobalExportPrefix + strconv.FormatUint(uint64(idx), 10)
+}
+
+// RestorableGlobals returns the export names Instrument gives the mutable globals
+// of wasm (the original module), in index order: the globals the host must save
+// and restore besides memory.
+func RestorableGlobals(wasm []byte) ([]string, error) {
+	m, err := parseModule(wasm)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(m.mutableGlobals))
+	for i, g := range m.mutableGlobals {
+		names[i] = globalExportName(g)
+	}
+	return names, nil
+}
+
 // Instrument returns a copy of the module with gas metering injected under
 // rules. Sections other than memory, global, export and code (and type and
 // function, which get the bulk instruction helpers when the code uses bulk
@@ -206,7 +225,7 @@ func Instrument(wasm []byte, rules Rules) ([]byte, error) {
 	added := make([]exp, 0, 2+len(m.mutableGlobals))
 	added = append(added, exp{GasGlobalExport, gas}, exp{DepthGlobalExport, depth})
 	for _, g := range m.mutableGlobals {
-		added = append(added, exp{GlobalExportPrefix + strconv.FormatUint(uint64(g), 10), g})
+		added = append(added, exp{globalExportName(g), g})
 	}
 	var exports []byte
 	if m.exportIdx >= 0 {
@@ -256,7 +275,24 @@ func Instrument(wasm []byte, rules Rules) ([]byte, error) {
 		return nil, fmt.Errorf("meter: function section declares %d functions but there is no code section", m.definedFuncs)
 	}
 
+	replaced := map[int][]byte{m.codeIdx: code, m.memoryIdx: memory}
+	if types != nil {
+		replaced[m.typeIdx] = types
+	}
+	if funcs != nil {
+		replaced[m.funcIdx] = funcs
+	}
 	out := make([]byte, 0, len(wasm)+len(code)-codeLen(m)+len(globals)+len(exports)+len(types)+len(funcs)+len(memory)+32)
+	out = m.assemble(out, globals, exports, replaced)
+	return trackWrites(out)
+}
+
+// assemble appends m's sections to out after the header: the global and export
+// sections replaced by globals and exports (created where the module has none),
+// each section whose index is a key of replaced by that payload, and every other
+// section copied byte for byte, size prefix included, so even a non-canonical size
+// encoding survives unchanged.
+func (m *module) assemble(out, globals, exports []byte, replaced map[int][]byte) []byte {
 	out = append(out, wasmHeader...)
 	globalAt, exportAt := -1, -1
 	if m.globalIdx < 0 {
@@ -275,26 +311,19 @@ func Instrument(wasm []byte, rules Rules) ([]byte, error) {
 		if i == len(m.sections) {
 			break
 		}
-		switch s := m.sections[i]; {
+		s := m.sections[i]
+		switch payload, ok := replaced[i]; {
 		case i == m.globalIdx:
 			out = appendSection(out, secGlobal, globals)
 		case i == m.exportIdx:
 			out = appendSection(out, secExport, exports)
-		case i == m.codeIdx:
-			out = appendSection(out, secCode, code)
-		case i == m.memoryIdx:
-			out = appendSection(out, secMemory, memory)
-		case i == m.typeIdx && types != nil:
-			out = appendSection(out, secType, types)
-		case i == m.funcIdx && funcs != nil:
-			out = appendSection(out, secFunction, funcs)
+		case ok:
+			out = appendSection(out, s.id, payload)
 		default:
-			// Copy the original bytes, size prefix included, so even a
-			// non-canonical size encoding survives unchanged.
 			out = append(out, s.raw...)
 		}
 	}
-	return trackWrites(out)
+	return out
 }
 
 // appendSection appends a section the pass rewrote or created.

@@ -356,36 +356,12 @@ func addWriteTracking(wasm []byte) ([]byte, error) {
 		}
 	}
 
+	var replaced map[int][]byte
+	if code != nil {
+		replaced = map[int][]byte{m.codeIdx: code}
+	}
 	out := make([]byte, 0, len(wasm)+len(code)-codeLen(&m.module)+len(entry)+len(newGlobals)+16)
-	out = append(out, wasmHeader...)
-	globalAt, exportAt := -1, -1
-	if m.globalIdx < 0 {
-		globalAt = m.insertAt(secGlobal)
-	}
-	if m.exportIdx < 0 {
-		exportAt = m.insertAt(secExport)
-	}
-	for i := 0; i <= len(m.sections); i++ {
-		if i == globalAt {
-			out = appendSection(out, secGlobal, globals)
-		}
-		if i == exportAt {
-			out = appendSection(out, secExport, exports)
-		}
-		if i == len(m.sections) {
-			break
-		}
-		switch s := m.sections[i]; {
-		case i == m.globalIdx:
-			out = appendSection(out, secGlobal, globals)
-		case i == m.exportIdx:
-			out = appendSection(out, secExport, exports)
-		case i == m.codeIdx && code != nil:
-			out = appendSection(out, secCode, code)
-		default:
-			out = append(out, s.raw...)
-		}
-	}
+	out = m.assemble(out, globals, exports, replaced)
 	return out, nil
 }
 
