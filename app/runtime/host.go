@@ -67,9 +67,6 @@ func (c *call) write(mod api.Module, ptr uint32, b []byte, what string) {
 	if !mod.Memory().Write(ptr, b) {
 		c.fail(codes.Errorf(codes.ContractTrap, "%s buffer at %#x+%d is outside memory", what, ptr, len(b)))
 	}
-	if c.in != nil {
-		c.in.mark(ptr, uint32(len(b)))
-	}
 }
 
 func current(ctx context.Context) *call {

@@ -274,7 +274,8 @@ func restorePages(buf []byte, s *snapshot, regions, pages uint64) {
 }
 
 // mark records a write the host made into the guest's memory, [ptr, ptr+n), as the
-// meter's code records the guest's own.
+// meter's code records the guest's own. Writes of host functions (state_get, caller) need
+// no mark here: the meter marks their ranges at the call site, from the call's arguments.
 func (in *instance) mark(ptr, n uint32) {
 	if n == 0 {
 		return

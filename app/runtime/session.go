@@ -216,7 +216,7 @@ func (s *Session) execute(ctx context.Context, env Env, req abi.Request, gasLimi
 	s.in = in
 	in.dirty = true
 	p := &s.mod.Profile
-	c := &call{env: env, gas: in.gas, host: &p.Host, in: in}
+	c := &call{env: env, gas: in.gas, host: &p.Host}
 	ctx = context.WithValue(ctx, callKey{}, c)
 	in.gas.Set(gasLimit)
 	data, err := s.run(ctx, abi.EncodeRequest(req))
