@@ -93,6 +93,7 @@ fuzz-short:
 	$(FUZZ) '^FuzzLoad$$' ./app/runtime
 	$(FUZZ) '^FuzzInstrument$$' ./app/runtime/internal/meter
 	$(FUZZ) '^FuzzDecodeRequest$$' ./contracts/abi
+	$(FUZZ) '^FuzzDecodeFlat$$' ./contracts/sdk
 
 ## bench: vchain vs CometBFT's kvstore on the same 4-validator setup, the switch, replay,
 ## and the Go benchmarks; writes BENCHMARKS.md and prints the ratios last (about 10 minutes)

@@ -7,9 +7,9 @@ package executor_test
 // that stores state. `make test` runs the vectors with the tag too.
 func init() {
 	profileVectors[2] = profileVector{
-		meteredV1: "83b6a1af0cebefc6157ba517ae18d3e06ffa71186d269cd3bb9d15a26e37bd57",
-		meteredV2: "eec49f1dc5084ea608c50b917f081514498fa5d1c535c0f9c101fc96db075b0b",
-		results:   []string{"ok/121071", "ok/124353", "ok/203556", "ok/298117", "contract_error/245071", "ok/89600", "ok/89276", "contract_error/98358", "out_of_gas/30000", "contract_error/62363"},
-		appHash:   "0bf2f4055d7db814b9f2eac7aee6188630a3d72c2abb3e39c389a524a024f5dc",
+		meteredV1: "6ea9190d7a444c0b3ab04e8f07058c1566e64a7213fa2df303f431c13ae86dfa",
+		meteredV2: "4400f4a4edc00be49fea7094c0009ab458cf3f19f87b41ad6ea6bf1964f79b51",
+		results:   []string{"ok/32684", "ok/34645", "ok/102446", "ok/140256", "contract_error/119654", "ok/25820", "ok/26149", "contract_error/74111", "out_of_gas/30000", "contract_error/52525"},
+		appHash:   "f6fec91666304ea2fea996f5e506375fba144075c9332523c21381e7a54075e2",
 	}
 }

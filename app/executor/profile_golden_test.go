@@ -33,10 +33,10 @@ type profileVector struct {
 // Files built with other tags (vchain_profile2) add theirs in init.
 var profileVectors = map[uint32]profileVector{
 	1: {
-		meteredV1: "83b6a1af0cebefc6157ba517ae18d3e06ffa71186d269cd3bb9d15a26e37bd57",
-		meteredV2: "eec49f1dc5084ea608c50b917f081514498fa5d1c535c0f9c101fc96db075b0b",
-		results:   []string{"ok/119271", "ok/122553", "ok/199956", "ok/294517", "contract_error/245071", "ok/89600", "ok/89276", "contract_error/98358", "out_of_gas/30000", "contract_error/62363"},
-		appHash:   "d2208611ecd51e3b76733c83c8b3bacdb2cb122b2c35bd0cf3babe775f15908a",
+		meteredV1: "6ea9190d7a444c0b3ab04e8f07058c1566e64a7213fa2df303f431c13ae86dfa",
+		meteredV2: "4400f4a4edc00be49fea7094c0009ab458cf3f19f87b41ad6ea6bf1964f79b51",
+		results:   []string{"ok/30884", "ok/32845", "ok/98846", "ok/136656", "contract_error/119654", "ok/25820", "ok/26149", "contract_error/74111", "out_of_gas/30000", "contract_error/52525"},
+		appHash:   "6623cfb0fb7bd4cb7c2c09626639567cdbc8ca1d4293df381b35c729a36ac3a3",
 	},
 }
 

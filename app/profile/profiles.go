@@ -34,7 +34,7 @@ func profile1() Profile {
 		MemoryLimitPages: 1024, // 64 MiB
 		MaxCallDepth:     1000,
 		InitGas:          1 << 28,    // Go's runtime start-up takes about 1.5 million
-		MinTxGas:         50_000,     // the reset after a call (BenchmarkRestore: ~15-25 µs at ~0.45 ns per gas)
+		MinTxGas:         25_000,     // the reset after a call (BenchmarkRestore, in BENCHMARKS.md)
 		GrowGas:          10_000_000, // replacing an instance (BenchmarkReplaceInstance: ~4.4 ms)
 		CanonicalNaN:     true,
 	}

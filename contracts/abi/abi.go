@@ -150,11 +150,17 @@ func DecodeResponse(b []byte) (Response, error) {
 
 // EncodeEvent encodes e.
 func EncodeEvent(e Event) []byte {
-	b := appendBytes(nil, []byte(e.Type))
+	// Sized once: a contract emits on most calls, and each reallocation costs a guest
+	// hundreds of instructions.
+	n := 2*binary.MaxVarintLen64 + len(e.Type)
+	for _, a := range e.Attrs {
+		n += 2*binary.MaxVarintLen64 + len(a.Key) + len(a.Value)
+	}
+	b := appendString(make([]byte, 0, n), e.Type)
 	b = binary.AppendUvarint(b, uint64(len(e.Attrs)))
 	for _, a := range e.Attrs {
-		b = appendBytes(b, []byte(a.Key))
-		b = appendBytes(b, []byte(a.Value))
+		b = appendString(b, a.Key)
+		b = appendString(b, a.Value)
 	}
 	return b
 }
@@ -185,6 +191,11 @@ func UnpackPtrLen(v uint64) (ptr, n uint32) { return uint32(v >> 32), uint32(v) 
 func appendBytes(b, p []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(p)))
 	return append(b, p...)
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
 }
 
 type decoder struct {

@@ -33,7 +33,7 @@ func (c *Context) Delete(key []byte) {
 
 // Emit records an event of the given type with key/value attribute pairs.
 func (c *Context) Emit(typ string, kv ...string) {
-	e := abi.Event{Type: typ}
+	e := abi.Event{Type: typ, Attrs: make([]abi.Attr, 0, len(kv)/2)}
 	for i := 0; i+1 < len(kv); i += 2 {
 		e.Attrs = append(e.Attrs, abi.Attr{Key: kv[i], Value: kv[i+1]})
 	}
