@@ -94,6 +94,7 @@ fuzz-short:
 	$(FUZZ) '^FuzzInstrument$$' ./app/runtime/internal/meter
 	$(FUZZ) '^FuzzDecodeRequest$$' ./contracts/abi
 	$(FUZZ) '^FuzzDecodeFlat$$' ./contracts/sdk
+	$(FUZZ) '^FuzzEncodeFlat$$' ./contracts/sdk
 
 ## bench: vchain vs CometBFT's kvstore on the same 4-validator setup, the switch, replay,
 ## and the Go benchmarks; writes BENCHMARKS.md and prints the ratios last (about 10 minutes)

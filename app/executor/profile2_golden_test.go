@@ -7,9 +7,9 @@ package executor_test
 // that stores state. `make test` runs the vectors with the tag too.
 func init() {
 	profileVectors[2] = profileVector{
-		meteredV1: "6ea9190d7a444c0b3ab04e8f07058c1566e64a7213fa2df303f431c13ae86dfa",
-		meteredV2: "4400f4a4edc00be49fea7094c0009ab458cf3f19f87b41ad6ea6bf1964f79b51",
-		results:   []string{"ok/32684", "ok/34645", "ok/102446", "ok/140256", "contract_error/119654", "ok/25820", "ok/26149", "contract_error/74111", "out_of_gas/30000", "contract_error/52525"},
-		appHash:   "f6fec91666304ea2fea996f5e506375fba144075c9332523c21381e7a54075e2",
+		meteredV1: "1f495514c3697d4d8e8bf2af82994dc19ab12c9901fd80e3e2b91ac226501aca",
+		meteredV2: "b3bb942ddf87da76bb25d87af5ea4d00208980b47bbbcbde7dbb9b76e60654d9",
+		results:   []string{"ok/32692", "ok/34653", "ok/80195", "ok/105209", "contract_error/106687", "ok/25828", "ok/26157", "contract_error/73931", "out_of_gas/30000", "contract_error/52272"},
+		appHash:   "386be5d0bcb134b03fbd2352b9113fe88685fd71b6fe12585ca1a66599c3eb53",
 	}
 }

@@ -33,10 +33,10 @@ type profileVector struct {
 // Files built with other tags (vchain_profile2) add theirs in init.
 var profileVectors = map[uint32]profileVector{
 	1: {
-		meteredV1: "6ea9190d7a444c0b3ab04e8f07058c1566e64a7213fa2df303f431c13ae86dfa",
-		meteredV2: "4400f4a4edc00be49fea7094c0009ab458cf3f19f87b41ad6ea6bf1964f79b51",
-		results:   []string{"ok/30884", "ok/32845", "ok/98846", "ok/136656", "contract_error/119654", "ok/25820", "ok/26149", "contract_error/74111", "out_of_gas/30000", "contract_error/52525"},
-		appHash:   "6623cfb0fb7bd4cb7c2c09626639567cdbc8ca1d4293df381b35c729a36ac3a3",
+		meteredV1: "1f495514c3697d4d8e8bf2af82994dc19ab12c9901fd80e3e2b91ac226501aca",
+		meteredV2: "b3bb942ddf87da76bb25d87af5ea4d00208980b47bbbcbde7dbb9b76e60654d9",
+		results:   []string{"ok/30892", "ok/32853", "ok/76595", "ok/101609", "contract_error/106687", "ok/25828", "ok/26157", "contract_error/73931", "out_of_gas/30000", "contract_error/52272"},
+		appHash:   "f9c2d3758cd259635790d28e7cb1b566e5e75fad86c033bb28486341efbab0cc",
 	},
 }
 

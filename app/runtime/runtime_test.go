@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	dbm "github.com/cosmos/cosmos-db"
@@ -227,4 +228,33 @@ func latest() profile.Profile {
 		panic(err)
 	}
 	return p
+}
+
+// TestBankAddresses checks the bank's address rule: 40 hex digits in either case, stored
+// upper-case; anything else is refused with the address quoted.
+func TestBankAddresses(t *testing.T) {
+	_, mod := install(t, "v1")
+	s := mod.NewSession()
+	defer s.Close(context.Background())
+	w := state.NewCache(newStore(t))
+	if r := call(t, s, w, "bank", "mint", `{"amount":100}`, 10_000_000); r.Err != nil {
+		t.Fatalf("mint: %v", r.Err)
+	}
+	lower, upper := strings.Repeat("ab", 20), strings.Repeat("AB", 20)
+	if r := call(t, s, w, "bank", "transfer", `{"to":"`+lower+`","amount":5}`, 10_000_000); r.Err != nil {
+		t.Fatalf("transfer to lower case: %v", r.Err)
+	}
+	if r := call(t, s, w, "bank", "transfer", `{"to":"`+strings.Repeat("aB", 20)+`","amount":2}`, 10_000_000); r.Err != nil {
+		t.Fatalf("transfer to mixed case: %v", r.Err)
+	}
+	r := call(t, s, w, "bank", "balance", `{"address":"`+upper+`"}`, 10_000_000)
+	if want := `{"address":"` + upper + `","balance":7}`; r.Err != nil || string(r.Data) != want {
+		t.Fatalf("balance: %s %v, want %s", r.Data, r.Err, want)
+	}
+	for _, bad := range []string{strings.Repeat("A", 39), strings.Repeat("A", 41), strings.Repeat("A", 39) + "G", strings.Repeat("A", 38) + "é", ""} {
+		r := call(t, s, w, "bank", "transfer", `{"to":"`+bad+`","amount":1}`, 10_000_000)
+		if r.Err == nil || !strings.Contains(r.Err.Error(), fmt.Sprintf("address %q: want 40 hex characters", bad)) {
+			t.Errorf("transfer to %q: %v", bad, r.Err)
+		}
+	}
 }

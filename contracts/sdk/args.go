@@ -31,12 +31,14 @@ const (
 	kindUint
 )
 
-// argField is one field decodeFlat can set: its JSON name and where it lies in the struct.
+// argField is one field decodeFlat can set or encodeFlat write: its JSON name and where it
+// lies in the struct.
 type argField struct {
-	name   string
-	offset uintptr
-	kind   fieldKind
-	bits   int // of an integer field
+	name      string
+	offset    uintptr
+	kind      fieldKind
+	bits      int  // of an integer field
+	omitEmpty bool // omitempty or omitzero: encoding skips the zero value
 }
 
 // argPlan is how decodeFlat decodes into one struct type; nil fields means it does not.
@@ -44,33 +46,57 @@ type argPlan struct {
 	fields []argField
 }
 
-// plans caches a plan per argument type. A guest is single-threaded; WarmArgs fills it
-// before the snapshot, so a call finds its plan built.
-var plans = map[reflect.Type]*argPlan{}
+// decodePlans caches a plan per argument type (the pointer ParseArgs gets), encodePlans
+// per result type (the struct JSON gets). A guest is single-threaded; the warm-ups fill
+// both before the snapshot, so a call finds its plan built.
+var decodePlans, encodePlans = map[reflect.Type]*argPlan{}, map[reflect.Type]*argPlan{}
 
 var (
-	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
-	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+	unmarshalers = []reflect.Type{reflect.TypeFor[json.Unmarshaler](), reflect.TypeFor[encoding.TextUnmarshaler]()}
+	marshalers   = []reflect.Type{reflect.TypeFor[json.Marshaler](), reflect.TypeFor[encoding.TextMarshaler]()}
 )
 
-// planFor returns the plan for values of type t (the type of the pointer ParseArgs got).
-func planFor(t reflect.Type) *argPlan {
-	if p, ok := plans[t]; ok {
+// decodePlan returns the plan for decoding into t, a pointer to a struct.
+func decodePlan(t reflect.Type) *argPlan {
+	if p, ok := decodePlans[t]; ok {
 		return p
 	}
-	p := &argPlan{fields: flatFields(t)}
-	plans[t] = p
+	p := &argPlan{}
+	if t.Kind() == reflect.Pointer {
+		p.fields = flatFields(t.Elem(), unmarshalers)
+	}
+	decodePlans[t] = p
 	return p
 }
 
-// flatFields lists the fields of *struct type t when decodeFlat can decode into it the way
-// encoding/json would: exported, not embedded, of a string, bool or integer kind, without
-// a custom decoder, with a plain JSON name no other field shares. Otherwise it returns nil.
-func flatFields(t reflect.Type) []argField {
-	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct || t.Implements(jsonUnmarshaler) || t.Implements(textUnmarshaler) {
+// encodePlan returns the plan for encoding t, a struct.
+func encodePlan(t reflect.Type) *argPlan {
+	if p, ok := encodePlans[t]; ok {
+		return p
+	}
+	p := &argPlan{fields: flatFields(t, marshalers)}
+	encodePlans[t] = p
+	return p
+}
+
+// implementsAny reports whether t or *t implements one of ifaces.
+func implementsAny(t reflect.Type, ifaces []reflect.Type) bool {
+	for _, i := range ifaces {
+		if t.Implements(i) || reflect.PointerTo(t).Implements(i) {
+			return true
+		}
+	}
+	return false
+}
+
+// flatFields lists the fields of struct type st when the short paths can decode or encode
+// it as encoding/json would: exported, not embedded, of a string, bool or integer kind,
+// none implementing one of custom (encoding/json's hooks), with a plain JSON name no other
+// field shares. Otherwise it returns nil.
+func flatFields(st reflect.Type, custom []reflect.Type) []argField {
+	if st.Kind() != reflect.Struct || implementsAny(st, custom) {
 		return nil
 	}
-	st := t.Elem()
 	var fields []argField
 	for i := 0; i < st.NumField(); i++ {
 		f := st.Field(i)
@@ -85,9 +111,14 @@ func flatFields(t reflect.Type) []argField {
 			continue
 		}
 		name, opts, _ := strings.Cut(tag, ",")
+		omit := false
 		for _, o := range strings.Split(opts, ",") {
-			if o != "" && o != "omitempty" && o != "omitzero" {
-				return nil // ",string" and unknown options change decoding
+			switch o {
+			case "":
+			case "omitempty", "omitzero":
+				omit = true
+			default:
+				return nil // ",string" and unknown options change the encoding
 			}
 		}
 		if name == "" {
@@ -96,11 +127,10 @@ func flatFields(t reflect.Type) []argField {
 		if !plainName(name) {
 			return nil
 		}
-		pt := reflect.PointerTo(f.Type)
-		if pt.Implements(jsonUnmarshaler) || pt.Implements(textUnmarshaler) {
+		if implementsAny(f.Type, custom) {
 			return nil
 		}
-		af := argField{name: name, offset: f.Offset}
+		af := argField{name: name, offset: f.Offset, omitEmpty: omit}
 		switch f.Type.Kind() {
 		case reflect.String:
 			af.kind = kindString
@@ -155,7 +185,7 @@ type flatValue struct {
 // ASCII without escapes, an integer without fraction or exponent that fits the field, or
 // true/false. It reports false, leaving v untouched, for anything else.
 func decodeFlat(data []byte, v any) bool {
-	p := planFor(reflect.TypeOf(v))
+	p := decodePlan(reflect.TypeOf(v))
 	if p.fields == nil {
 		return false
 	}
@@ -282,10 +312,24 @@ const (
 	highs = 0x8080808080808080
 )
 
+// load8 returns the first eight bytes of s as a little-endian word.
+func load8(s string) uint64 {
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// below has the high bit set in some byte when one of x's bytes is less than n (n <= 128).
+func below(x, n uint64) uint64 { return (x - ones*n) & ^x & highs }
+
+// htmlSpecial reports whether any of the eight bytes in x is one special reports, or one
+// encoding/json escapes in HTML: <, > or &.
+func htmlSpecial(x uint64) bool {
+	return special(x) || (below(x^(ones*'<'), 1)|below(x^(ones*'>'), 1)|below(x^(ones*'&'), 1)) != 0
+}
+
 // special reports whether any of the eight bytes in x ends or escapes a JSON string, or
 // is a control character or not ASCII: the bytes plainString must look at one by one.
 func special(x uint64) bool {
-	below := func(x, n uint64) uint64 { return (x - ones*n) & ^x & highs } // a byte < n (n <= 128)
 	return (x&highs | below(x, 0x20) | below(x^(ones*'"'), 1) | below(x^(ones*'\\'), 1)) != 0
 }
 
@@ -336,6 +380,103 @@ func integer(data []byte, i int, kind fieldKind, bits int) (uint64, int, bool) {
 	}
 	n, err := strconv.ParseUint(string(data[i:j]), 10, bits)
 	return n, j, err == nil
+}
+
+// encodeFlat encodes v, a struct, when its plan allows and every string in it is printable
+// ASCII that encoding/json writes as it is (no quote, backslash, <, > or &), to the bytes
+// json.Marshal would give; otherwise it reports false.
+func encodeFlat(v any) ([]byte, bool) {
+	t := reflect.TypeOf(v)
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil, false
+	}
+	p := encodePlan(t)
+	if p.fields == nil {
+		return nil, false
+	}
+	base := (*[2]unsafe.Pointer)(unsafe.Pointer(&v))[1] // a struct in an interface is boxed
+	n := 2
+	for _, f := range p.fields {
+		n += len(f.name) + 4 + 20
+		if f.kind == kindString {
+			n += len(*(*string)(unsafe.Add(base, f.offset)))
+		}
+	}
+	b := append(make([]byte, 0, n), '{')
+	for i := range p.fields {
+		f := &p.fields[i]
+		ptr := unsafe.Add(base, f.offset)
+		var num uint64
+		var str string
+		switch f.kind {
+		case kindString:
+			str = *(*string)(ptr)
+			if !jsonPlain(str) {
+				return nil, false
+			}
+			num = uint64(len(str))
+		case kindBool:
+			if *(*bool)(ptr) {
+				num = 1
+			}
+		default:
+			num = loadInt(ptr, f.bits, f.kind == kindInt)
+		}
+		if f.omitEmpty && num == 0 {
+			continue
+		}
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, f.name...)
+		b = append(b, '"', ':')
+		switch f.kind {
+		case kindString:
+			b = append(b, '"')
+			b = append(b, str...)
+			b = append(b, '"')
+		case kindBool:
+			b = strconv.AppendBool(b, num == 1)
+		case kindInt:
+			b = strconv.AppendInt(b, int64(num), 10)
+		default:
+			b = strconv.AppendUint(b, num, 10)
+		}
+	}
+	return append(b, '}'), true
+}
+
+// jsonPlain reports whether encoding/json writes s between quotes unchanged.
+func jsonPlain(s string) bool {
+	i := 0
+	for ; i+8 <= len(s) && !htmlSpecial(load8(s[i:])); i += 8 {
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// loadInt reads the integer field at ptr, sign-extended when signed.
+func loadInt(ptr unsafe.Pointer, bits int, signed bool) uint64 {
+	switch {
+	case bits == 8 && signed:
+		return uint64(int64(*(*int8)(ptr)))
+	case bits == 8:
+		return uint64(*(*uint8)(ptr))
+	case bits == 16 && signed:
+		return uint64(int64(*(*int16)(ptr)))
+	case bits == 16:
+		return uint64(*(*uint16)(ptr))
+	case bits == 32 && signed:
+		return uint64(int64(*(*int32)(ptr)))
+	case bits == 32:
+		return uint64(*(*uint32)(ptr))
+	}
+	return *(*uint64)(ptr)
 }
 
 // storeInt writes the low bits of n into the integer field at ptr.

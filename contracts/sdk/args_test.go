@@ -162,3 +162,91 @@ func FuzzDecodeFlat(f *testing.F) {
 		}
 	})
 }
+
+type result struct {
+	Address string `json:"address"`
+	Balance uint64 `json:"balance"`
+	Delta   int16  `json:"delta,omitempty"`
+	Note    string `json:"note,omitempty"`
+	Ok      bool   `json:"ok,omitzero"`
+	Raw     int8
+	hidden  int // unexported: encoding/json ignores it
+}
+
+type textual struct{ N int }
+
+func (textual) MarshalText() ([]byte, error) { return []byte("t"), nil }
+
+type withTextual struct {
+	T textual `json:"t"`
+}
+
+type selfMarshal struct {
+	A string `json:"a"`
+}
+
+func (selfMarshal) MarshalJSON() ([]byte, error) { return []byte(`"custom"`), nil }
+
+// TestEncodeFlat pins which values take the short path of JSON: each gives exactly the
+// bytes json.Marshal gives, and every other value is left to json.Marshal.
+func TestEncodeFlat(t *testing.T) {
+	tests := []struct {
+		name string
+		v    any
+		flat bool
+	}{
+		{"transfer result", result{Address: "AB", Balance: 7}, true},
+		{"all set", result{Address: "x y", Balance: 1<<64 - 1, Delta: -32768, Note: "n", Ok: true, Raw: -128}, true},
+		{"zero", result{}, true},
+		{"html", result{Address: "<a>"}, false},
+		{"ampersand", result{Note: "a&b"}, false},
+		{"long plain", result{Address: "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcd"}, true},
+		{"html within eight", result{Address: "abcdefg<hijklmnop"}, false},
+		{"gt within eight", result{Address: "abcd>efghijklmnop"}, false},
+		{"ampersand within eight", result{Address: "abcdefghijk&mnopqrstu"}, false},
+		{"quote within eight", result{Address: "ab\"defghijklmnop"}, false},
+		{"quote", result{Address: `a"b`}, false},
+		{"unicode", result{Address: "é"}, false},
+		{"control", result{Address: "a\nb"}, false},
+		{"pointer", &result{}, false},
+		{"map", map[string]string{"a": "b"}, false},
+		{"nil", nil, false},
+		{"text marshaler field", withTextual{}, false},
+		{"json marshaler", selfMarshal{A: "a"}, false},
+		{"flat args too", flatArgs{Key: "k", Amount: 3, Delta: -1, Plain: "p"}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, flat := encodeFlat(tc.v)
+			if flat != tc.flat {
+				t.Fatalf("encodeFlat took the short path: %v, want %v", flat, tc.flat)
+			}
+			want, err := json.Marshal(tc.v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if flat && string(got) != string(want) {
+				t.Fatalf("encodeFlat gave %s, json.Marshal %s", got, want)
+			}
+			if viaJSON, err := JSON(tc.v); err != nil || string(viaJSON) != string(want) {
+				t.Fatalf("JSON gave %s, %v; json.Marshal %s", viaJSON, err, want)
+			}
+		})
+	}
+}
+
+// FuzzEncodeFlat checks the short path of JSON against json.Marshal on any field values.
+func FuzzEncodeFlat(f *testing.F) {
+	f.Add("AB", uint64(1), int16(0), "", false, int8(0))
+	f.Add("a<b", uint64(0), int16(-5), "x", true, int8(-1))
+	f.Fuzz(func(t *testing.T, addr string, bal uint64, delta int16, note string, ok bool, raw int8) {
+		v := result{Address: addr, Balance: bal, Delta: delta, Note: note, Ok: ok, Raw: raw}
+		want, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, flat := encodeFlat(v); flat && string(got) != string(want) {
+			t.Fatalf("%+v: encodeFlat %s, json.Marshal %s", v, got, want)
+		}
+	})
+}

@@ -71,8 +71,12 @@ func ParseArgs(args []byte, v any) error {
 	return nil
 }
 
-// JSON encodes v as a result.
+// JSON encodes v as a result, as json.Marshal does; a struct of plain ASCII strings,
+// integers and booleans takes a shorter path (encodeFlat) to the same bytes.
 func JSON(v any) ([]byte, error) {
+	if b, ok := encodeFlat(v); ok {
+		return b, nil
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("encode result: %v", err)
