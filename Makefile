@@ -97,7 +97,7 @@ fuzz-short:
 	$(FUZZ) '^FuzzEncodeFlat$$' ./contracts/sdk
 
 ## bench: vchain vs CometBFT's kvstore on the same 4-validator setup, the switch, replay,
-## and the Go benchmarks; writes BENCHMARKS.md and prints the ratios last (about 10 minutes)
+## and the Go benchmarks; writes BENCHMARKS.md and prints the ratios last (about 15 minutes)
 bench: build
 	$(GO) build -o $(BUILD)/cometbft github.com/cometbft/cometbft/cmd/cometbft
 	$(GO) test -run '^$$' -bench . -benchtime 1s ./app/... | tee $(BUILD)/gobench.txt
