@@ -68,7 +68,7 @@ func (g *globals) keyringBackend(cmd *cobra.Command, fromHome bool) (keyring.Bac
 	return keyring.File, nil
 }
 
-var errNoPassphrase = errors.New("the file keyring backend needs a passphrase and there is no terminal to ask on: " +
+var errNoPassphrase = errors.New("a passphrase is needed (keyring backend file, or a key export) and there is no terminal to ask on: " +
 	"set " + envKeyringPassphrase + " or pass --keyring-passphrase-file FILE (or use --keyring-backend test on a local network)")
 
 // passphrase is where this process gets keyring passphrases: --keyring-passphrase-file,
