@@ -1,6 +1,7 @@
 package keyring
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -81,7 +82,7 @@ func (k *Keyring) EncryptPlain() ([]string, error) {
 		if err != nil {
 			return undo(fmt.Errorf("encrypt key %q: %w", key.Name, err))
 		}
-		f := keyFile{Name: key.Name, Address: key.Address.String(), PubKey: fmt.Sprintf("%x", []byte(key.PubKey)), Encrypted: enc}
+		f := keyFile{Name: key.Name, Address: key.Address.String(), PubKey: hex.EncodeToString(key.PubKey), Encrypted: enc}
 		if err := k.writeKeyFile(f); err != nil {
 			return undo(err)
 		}

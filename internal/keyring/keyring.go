@@ -266,8 +266,10 @@ func (k *Keyring) read(name string) (*Key, *keyFile, error) {
 		return nil, nil, fmt.Errorf("key file %s: %w: pub_key is not %d hex-encoded bytes", path, ErrCorrupt, ed25519.PublicKeySize)
 	}
 	key := &Key{Name: name, PubKey: pub, Address: tx.AddressOf(pub)}
-	if f.Name != name || f.Address != key.Address.String() {
-		return nil, nil, fmt.Errorf("key file %s: %w: its name or address does not match its file name and public key", path, ErrCorrupt)
+	// The name inside is informational (a file renamed by hand still loads under its file
+	// name); the address must be the public key's, or the clear part was altered.
+	if f.Address != key.Address.String() {
+		return nil, nil, fmt.Errorf("key file %s: %w: its address does not match its public key", path, ErrCorrupt)
 	}
 	switch k.o.Backend {
 	case File:
