@@ -26,10 +26,11 @@ contracts:
 		echo "contracts/$$v -> $(BUILD)/contracts/$$v.wasm sha256 $$(sha256sum $(BUILD)/contracts/$$v.wasm | cut -c1-64)"; \
 	done
 
-## run: a single-validator local chain in .localnet/node (created on first run), in the foreground
+## run: a single-validator local chain in .localnet/node (created on first run), in the foreground;
+## its keys are plain files (keyring backend test): a development chain, not a network's
 run: build
 	@if [ ! -f $(HOME_DIR)/config/genesis.json ]; then \
-		$(BUILD)/vchaind init --home $(HOME_DIR) --chain-id $(CHAIN_ID) --runtime $(BUILD)/contracts/v1.wasm; \
+		$(BUILD)/vchaind init --home $(HOME_DIR) --chain-id $(CHAIN_ID) --runtime $(BUILD)/contracts/v1.wasm --keyring-backend test; \
 	fi
 	$(BUILD)/vchaind start --home $(HOME_DIR)
 

@@ -77,7 +77,7 @@ func TestCLINodeOfHome(t *testing.T) {
 
 	// A home made by a plain init listens on loopback only.
 	plain := filepath.Join(dir, "plain")
-	must(0, "init", "--home", plain, "--chain-id", "plain", "--runtime", modules["v1"])
+	must(0, "init", "--home", plain, "--chain-id", "plain", "--runtime", modules["v1"], "--keyring-backend", "test")
 	cfg, err := node.LoadCometConfig(plain, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +90,7 @@ func TestCLINodeOfHome(t *testing.T) {
 	rpc := fmt.Sprintf("tcp://127.0.0.1:%d", ports[1])
 	nowhere := fmt.Sprintf("tcp://127.0.0.1:%d", ports[2])
 	h := filepath.Join(dir, "home")
-	must(0, "init", "--home", h, "--chain-id", "cli-home", "--runtime", modules["v1"],
+	must(0, "init", "--home", h, "--chain-id", "cli-home", "--runtime", modules["v1"], "--keyring-backend", "test",
 		"--p2p.laddr", fmt.Sprintf("tcp://127.0.0.1:%d", ports[0]), "--rpc.laddr", rpc)
 	// Runs a client command with only --home (and any --node in args).
 	cli := func(wantExit int, args ...string) result {

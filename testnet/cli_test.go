@@ -49,8 +49,8 @@ func TestCLISingleNode(t *testing.T) {
 		}
 		return string(out)
 	}
-	run(0, "init", "--chain-id", "cli-test", "--runtime", wasmPath)
-	if out := run(1, "init", "--chain-id", "cli-test", "--runtime", wasmPath); out != "" {
+	run(0, "init", "--chain-id", "cli-test", "--runtime", wasmPath, "--keyring-backend", "test")
+	if out := run(1, "init", "--chain-id", "cli-test", "--runtime", wasmPath, "--keyring-backend", "test"); out != "" {
 		t.Fatalf("a refused re-init printed %q", out)
 	}
 

@@ -54,7 +54,7 @@ func TestCLISimulate(t *testing.T) {
 		}
 		return string(out), errb.String()
 	}
-	run(0, "init", "--chain-id", "sim-test", "--runtime", wasmPath)
+	run(0, "init", "--chain-id", "sim-test", "--runtime", wasmPath, "--keyring-backend", "test")
 	node := exec.Command(bin, "start", "--home", home,
 		"--p2p.laddr", fmt.Sprintf("tcp://127.0.0.1:%d", ports[0]), "--rpc.laddr", rpc)
 	logf, err := os.Create(filepath.Join(dir, "node.log"))

@@ -67,6 +67,11 @@ its flags of the same name override. Client commands given this --home dial its 
 address without --node. ('vchaind testnet init --hosts' and '--docker' homes listen on all
 interfaces: they are made for a network.)
 
+The keys are encrypted with a passphrase (keyring backend file, the default; asked on the
+terminal, or from VCHAIN_KEYRING_PASSPHRASE or --keyring-passphrase-file). A local chain
+for development may use --keyring-backend test (plain files, as 'make run' does). The
+backend is written to config/client.toml, which the client commands of this home follow.
+
 Refuses to touch an existing home unless --force, which wipes it (config, data, runtime and
 keyring) and starts a new chain.`,
 		Args: cobra.NoArgs,
@@ -83,14 +88,28 @@ keyring) and starts a new chain.`,
 					return fmt.Errorf("%s: %w", a.flag, err)
 				}
 			}
+			ko, err := g.keyringOptions(cmd, false)
+			if err != nil {
+				return err
+			}
+			if ko.Backend == keyring.File {
+				// Asked before anything is written: a missing passphrase leaves no half-made home.
+				if _, err := ko.Passphrase.New("the admin and operator keys"); err != nil {
+					return err
+				}
+			}
 			n, err := home.InitNode(cmd.Context(), g.home, home.NodeOptions{
-				Moniker: moniker, Runtime: wasm, Force: force,
+				Moniker: moniker, Runtime: wasm, Force: force, Keyring: ko,
 				Config: func(c *cmtcfg.Config) { c.P2P.ListenAddress, c.RPC.ListenAddress = p2pAddr, rpcAddr },
 			})
 			if err != nil {
 				return err
 			}
-			admin, err := keyring.Open(n.Paths.Keyring()).Add(home.AdminKey)
+			kr, err := keyring.New(n.Paths.Keyring(), ko)
+			if err != nil {
+				return err
+			}
+			admin, err := kr.Add(home.AdminKey)
 			if err != nil {
 				return err
 			}
@@ -108,7 +127,7 @@ keyring) and starts a new chain.`,
 				"home": g.home, "chain_id": chainID, "moniker": n.Moniker, "node_id": n.NodeID,
 				"validator": n.Validator.Address.String(), "admin": admin.Address.String(),
 				"operator": n.Operator.Address.String(), "runtime_version": 1, "runtime_sha256": hex.EncodeToString(sum[:]),
-				"p2p_laddr": p2pAddr, "rpc_laddr": rpcAddr,
+				"p2p_laddr": p2pAddr, "rpc_laddr": rpcAddr, "keyring_backend": string(kr.Backend()),
 			}
 			return newPrinter(cmd.OutOrStdout(), g).print(out,
 				field{"initialised", g.home},
@@ -117,6 +136,7 @@ keyring) and starts a new chain.`,
 				field{"validator", n.Validator.Address},
 				field{"admin key", admin.Address.String() + " (keyring: admin)"},
 				field{"operator key", n.Operator.Address.String() + " (keyring: operator)"},
+				field{"keyring", string(kr.Backend()) + " (" + n.Paths.Keyring() + ")"},
 				field{"runtime v1", hex.EncodeToString(sum[:]) + " (" + runtimePath + ")"},
 				field{"listens on", "p2p " + p2pAddr + ", rpc " + rpcAddr},
 				field{"next", "vchaind start --home " + g.home},
@@ -129,5 +149,6 @@ keyring) and starts a new chain.`,
 	cmd.Flags().BoolVar(&force, "force", false, "wipe an existing home and start a new chain")
 	cmd.Flags().StringVar(&p2pAddr, "p2p.laddr", home.LocalP2PAddress, "P2P listen address (tcp://0.0.0.0:26656 to accept peers from other machines)")
 	cmd.Flags().StringVar(&rpcAddr, "rpc.laddr", home.LocalRPCAddress, "RPC listen address (tcp://0.0.0.0:26657 to serve clients on other machines)")
+	addKeyringFlags(cmd, g)
 	return cmd
 }

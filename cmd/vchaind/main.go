@@ -47,6 +47,7 @@ type globals struct {
 	home   string
 	node   string
 	output string
+	keys   keyringFlags
 }
 
 // offline marks a command (and its subcommands) that never dials a node, so a home whose

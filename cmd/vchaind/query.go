@@ -43,7 +43,11 @@ func newQueryCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			addr, err := tx.ParseAddress(args[0])
 			if err != nil {
-				k, kerr := openKeyring(g).Get(args[0])
+				kr, kerr := openKeyring(cmd, g)
+				if kerr != nil {
+					return kerr
+				}
+				k, kerr := kr.Show(args[0])
 				if kerr != nil {
 					if errors.Is(kerr, keyring.ErrNotFound) {
 						return fmt.Errorf("%q is neither an address nor a key name: %v", args[0], err)
@@ -81,5 +85,6 @@ func newQueryCmd(g *globals) *cobra.Command {
 				field{"installed on this node", r.Installed})
 		},
 	})
+	addKeyringFlags(cmd, g)
 	return cmd
 }

@@ -50,6 +50,7 @@ func newRuntimeCmd(g *globals) *cobra.Command {
 		Use:   "runtime",
 		Short: "Operator commands: install runtime versions on this node, attest them on chain, list them",
 	}
+	addKeyringFlags(cmd, g)
 	cmd.AddCommand(newInstallCmd(g), newAttestCmd(g), newListCmd(g))
 	return cmd
 }

@@ -43,7 +43,8 @@ func newTestnetInitCmd(g *globals) *cobra.Command {
 		Long: `Create one home per node under DIR with a shared genesis (admin, install threshold,
 runtime v1 and its sha256), distinct ports (node i: base+10i for p2p, +1 RPC, +2 ABCI,
 +3 metrics), every node peered with every other, each validator's operator key registered
-in the genesis, and the admin key in the keyring of node0.
+in the genesis, and the admin key in the keyring of node0. The keyrings use the test backend
+(plain files, config/client.toml says so): a testnet is for testing.
 
 With --hosts h0,h1,... (one per node) the nodes listen on all interfaces and reach each
 other at those hosts: copy DIR/nodeI to machine hI and run 'vchaind start --home DIR/nodeI'
@@ -66,6 +67,7 @@ docker-compose.yml at the repository root expects.`,
 			if err != nil {
 				return err
 			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "WARNING: keyring backend test: the keys of every node in %s are unencrypted files; use it for test networks only\n", out)
 			// --output is this command's directory, so there is no JSON form: testnet.json is it.
 			fmt.Fprintf(cmd.OutOrStdout(), "testnet %s in %s: %d nodes\nnext: vchaind testnet start %s\n", m.ChainID, m.Dir(), len(m.Nodes), out)
 			return nil

@@ -88,7 +88,7 @@ Examples:
 					return fmt.Errorf("ARGS_JSON %q is not valid JSON", args[2])
 				}
 			}
-			key, err := openKeyring(g).Get(from)
+			key, err := signingKey(cmd, g, from)
 			if err != nil {
 				return err
 			}
@@ -152,6 +152,7 @@ Examples:
 	call.Flags().Uint64Var(&nonce, "nonce", 0, fmt.Sprintf("nonce to sign with (default: the account's next nonce); a later one, up to %d ahead, waits in the mempool until the nonces before it arrive", executor.MaxNonceAhead))
 	call.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for the block")
 	_ = call.MarkFlagRequired("from")
+	addKeyringFlags(cmd, g)
 	cmd.AddCommand(call)
 	return cmd
 }

@@ -39,7 +39,7 @@ func (a *adminTx) flags(cmd *cobra.Command, what string) {
 
 // send signs a transaction carrying the message setMsg fills in, submits it, waits and prints.
 func (a *adminTx) send(cmd *cobra.Command, g *globals, c *client.Client, setMsg func(*txv1.TxBody)) error {
-	key, err := openKeyring(g).Get(a.from)
+	key, err := signingKey(cmd, g, a.from)
 	if err != nil {
 		return err
 	}
@@ -65,6 +65,7 @@ node switches at the same height. A typical upgrade:
 
 A downgrade is the same schedule command with a lower, registered version.`,
 	}
+	addKeyringFlags(cmd, g)
 	cmd.AddCommand(newRegisterCmd(g), newStatusCmd(g), newScheduleCmd(g), newCancelCmd(g), newHistoryCmd(g))
 	return cmd
 }

@@ -2,11 +2,13 @@
 //
 //	config/config.toml     CometBFT settings (the usual file)
 //	config/app.toml        vchain app settings (VCHAIN_* environment variables override)
+//	config/client.toml     client settings: the keyring backend
 //	config/genesis.json    shared by every node of a chain
 //	config/node_key.json, config/priv_validator_key.json
 //	data/                  CometBFT's block store and state; data/vchain.db is the app store
 //	runtime/vN.wasm        installed runtime versions; runtime/cache compiled code
-//	keyring/NAME.json      account keys (operator, and admin on the genesis node)
+//	keyring/NAME.key|json  account keys (operator, and admin on the genesis node): .key
+//	                       encrypted (backend file), .json plain (backend test)
 package home
 
 import (
@@ -101,6 +103,9 @@ type NodeOptions struct {
 	Power int64
 	// App is written to config/app.toml (DefaultAppConfig when zero).
 	App AppConfig
+	// Keyring stores the operator key; its backend goes into config/client.toml. The
+	// test backend (plain files) when zero: test networks. `vchaind init` asks for file.
+	Keyring keyring.Options
 }
 
 // InitNode creates a home with CometBFT config and keys, an operator key, app.toml and the
@@ -148,7 +153,17 @@ func InitNode(ctx context.Context, root string, o NodeOptions) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node key: %w", err)
 	}
-	op, err := keyring.Open(p.Keyring()).Add(OperatorKey)
+	if o.Keyring.Backend == "" {
+		o.Keyring.Backend = keyring.Test
+	}
+	kr, err := keyring.New(p.Keyring(), o.Keyring)
+	if err != nil {
+		return nil, err
+	}
+	if err := WriteClientConfig(p.ClientConfig(), ClientConfig{KeyringBackend: string(kr.Backend())}); err != nil {
+		return nil, err
+	}
+	op, err := kr.Add(OperatorKey)
 	if err != nil {
 		return nil, err
 	}

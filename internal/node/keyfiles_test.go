@@ -64,3 +64,29 @@ func TestKeyFilesOfAHome(t *testing.T) {
 		t.Fatalf("after chmod 600: %v", err)
 	}
 }
+
+// TestKeyFilesRemoteSigner: a home whose consensus key is with a remote signer
+// (priv_validator_laddr) has no validator key file, and that is not an error; without the
+// setting, a missing key file is.
+func TestKeyFilesRemoteSigner(t *testing.T) {
+	appCfg := home.DefaultAppConfig()
+	appCfg.RuntimeCacheDir = testwasm.CacheDir()
+	hn, err := home.InitNode(context.Background(), t.TempDir(), home.NodeOptions{Moniker: "n0", Runtime: testwasm.Module(t, "v1"), App: appCfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadCometConfig(hn.Paths.Root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(cfg.PrivValidatorKeyFile()); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckKeyFiles(cfg); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("no validator key and no remote signer: %v", err)
+	}
+	cfg.PrivValidatorListenAddr = "tcp://127.0.0.1:26659"
+	if err := CheckKeyFiles(cfg); err != nil {
+		t.Fatalf("remote signer: %v", err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
 	"github.com/cometbft/cometbft/proxy"
+	cmttypes "github.com/cometbft/cometbft/types"
 	dbm "github.com/cosmos/cosmos-db"
 	"github.com/spf13/viper"
 
@@ -101,9 +102,14 @@ func NewComet(cfg *cmtcfg.Config, app *App, log cmtlog.Logger) (*nm.Node, error)
 }
 
 // CheckKeyFiles refuses a home whose validator key or node key others can access (see
-// keyring.CheckPrivate): CometBFT writes both 0600 but loads them whatever their mode.
+// keyring.CheckPrivate): CometBFT writes both 0600 but loads them whatever their mode. A
+// node with a remote signer (priv_validator_laddr) has no validator key file to check.
 func CheckKeyFiles(cfg *cmtcfg.Config) error {
-	for _, f := range []string{cfg.PrivValidatorKeyFile(), cfg.NodeKeyFile()} {
+	files := []string{cfg.NodeKeyFile()}
+	if cfg.PrivValidatorListenAddr == "" {
+		files = append(files, cfg.PrivValidatorKeyFile())
+	}
+	for _, f := range files {
 		if err := keyring.CheckPrivate(f); err != nil {
 			return fmt.Errorf("refusing to start: %w", err)
 		}
@@ -117,7 +123,13 @@ func NewCometWithClient(cfg *cmtcfg.Config, cc proxy.ClientCreator, log cmtlog.L
 	if err := CheckKeyFiles(cfg); err != nil {
 		return nil, err
 	}
-	pv := privval.LoadFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
+	// With priv_validator_laddr set, CometBFT listens there for a remote signer and signs
+	// through it (it waits a few seconds for the signer to dial in); the consensus key is
+	// not on this machine, so there is no file to load.
+	var pv cmttypes.PrivValidator
+	if cfg.PrivValidatorListenAddr == "" {
+		pv = privval.LoadFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
+	}
 	nodeKey, err := p2p.LoadNodeKey(cfg.NodeKeyFile())
 	if err != nil {
 		return nil, fmt.Errorf("load node key: %w", err)
