@@ -10,7 +10,7 @@ CONTRACT_VERSIONS := v1 v2
 
 LOCALNET  ?= $(CURDIR)/.localnet/testnet
 
-.PHONY: all build contracts run localnet localnet-stop docker-testnet demo test test-short soak fuzz-short bench proto lint check-tree clean
+.PHONY: all build contracts run localnet localnet-stop image-local docker-testnet demo test test-short soak fuzz-short bench proto lint check-tree clean
 
 all: build
 
@@ -42,7 +42,19 @@ localnet: build
 	$(BUILD)/vchaind testnet start $(LOCALNET)
 	$(BUILD)/vchaind testnet status $(LOCALNET)
 
-## docker-testnet: the homes docker-compose.yml runs (then: docker compose up --build -d)
+## image-local: the vchain:local image without pulling anything (Dockerfile.local: FROM
+## scratch over a static vchaind and build/contracts), with podman, else docker
+ENGINE ?= $(shell command -v podman >/dev/null 2>&1 && echo podman || echo docker)
+image-local: contracts
+	@mkdir -p $(BUILD)/image
+	CGO_ENABLED=0 $(GO) build -buildvcs=false -trimpath -o $(BUILD)/image/vchaind ./cmd/vchaind
+	rm -rf $(BUILD)/image/contracts && cp -r $(BUILD)/contracts $(BUILD)/image/contracts
+	$(ENGINE) build -f Dockerfile.local -t vchain:local $(BUILD)/image
+
+## docker-testnet: the homes docker-compose.yml runs. Then, where base images can be pulled:
+##   docker compose up --build -d
+## and where they cannot (podman; see README "Running a network across machines"):
+##   make image-local && podman-compose up -d
 docker-testnet: build
 	$(BUILD)/vchaind testnet init --validators 4 --docker --output $(CURDIR)/.localnet/docker --runtime $(BUILD)/contracts/v1.wasm
 

@@ -59,7 +59,7 @@ func TestComposeMatchesTestnetInit(t *testing.T) {
 		if s.Hostname != n.Host {
 			t.Errorf("%s: hostname %q, peers reach it as %q", n.Name, s.Hostname, n.Host)
 		}
-		if s.Image != "vchain:local" || !slices.Equal(s.Command, []string{"start", "--home", "/vchain"}) {
+		if s.Image != "${VCHAIN_IMAGE:-vchain:local}" || !slices.Equal(s.Command, []string{"start", "--home", "/vchain"}) {
 			t.Errorf("%s: image %q command %v", n.Name, s.Image, s.Command)
 		}
 		if len(s.Volumes) != 1 {

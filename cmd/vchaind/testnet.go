@@ -194,7 +194,7 @@ func printTestnetStatus(w io.Writer, st []localnet.Status) {
 	fmt.Fprintln(tw, "NODE\tPID\tHEIGHT\tAPP HASH\tRUNTIME\tPAUSED\tPEERS\tNOTE")
 	for _, s := range st {
 		pid, paused, hash := "-", "no", s.AppHash
-		if s.Up {
+		if s.Local {
 			pid = fmt.Sprint(s.PID)
 		}
 		if s.Paused {
@@ -209,6 +209,8 @@ func printTestnetStatus(w io.Writer, st []localnet.Status) {
 			note = "not running"
 		case s.CatchingUp:
 			note = "catching up"
+		case !s.Local && note == "":
+			note = "no local process (a container or another host)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\tv%d\t%s\t%d\t%s\n", s.Name, pid, s.Height, hash, s.Runtime, paused, s.Peers, note)
 	}

@@ -10,8 +10,12 @@ import (
 
 // Status is one node's state as the status table shows it.
 type Status struct {
-	Name    string `json:"name"`
-	PID     int    `json:"pid,omitempty"`
+	Name string `json:"name"`
+	PID  int    `json:"pid,omitempty"`
+	// Local is set when this machine runs the node's process (its PID file names a live
+	// one); a node in a container or on another host has none here but may still be Up.
+	Local bool `json:"local_process"`
+	// Up is set when the node answers RPC or its local process is alive.
 	Up      bool   `json:"up"`
 	Height  int64  `json:"height"`
 	AppHash string `json:"app_hash"`
@@ -30,7 +34,8 @@ type Status struct {
 // Status asks n for its status, within timeout.
 func (m *Manifest) Status(ctx context.Context, n Node, timeout time.Duration) Status {
 	s := Status{Name: n.Name}
-	s.PID, s.Up = m.PID(n)
+	s.PID, s.Local = m.PID(n)
+	s.Up = s.Local
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c, err := client.New(n.RPCAddr())
@@ -43,6 +48,7 @@ func (m *Manifest) Status(ctx context.Context, n Node, timeout time.Duration) St
 		s.Err = "rpc: " + err.Error()
 		return s
 	}
+	s.Up = true
 	s.Height, s.CatchingUp = st.SyncInfo.LatestBlockHeight, st.SyncInfo.CatchingUp
 	s.AppHash = fmt.Sprintf("%X", st.SyncInfo.LatestAppHash)
 	if h, err := c.RPC.Header(ctx, &s.Height); err == nil {
