@@ -188,9 +188,14 @@ func New(reg prometheus.Registerer, chainID string, src Sources) (*Metrics, erro
 			Help: "Contract instances created, because none was idle or one could not be reset (its memory grew, or it exited).", ConstLabels: labels},
 			func() float64 { _, c := instances(); return float64(c) }),
 	}
-	for _, c := range collectors {
+	// Success exists from the start, so a rate over it is defined before the first
+	// transaction; the failure codes appear when one happens.
+	m.txs.WithLabelValues(codeLabels(0))
+	for i, c := range collectors {
 		if err := reg.Register(c); err != nil {
-			for _, done := range collectors {
+			// Unregistering goes by description: only what this call added, or it would
+			// remove another set's series of the same names.
+			for _, done := range collectors[:i] {
 				reg.Unregister(done)
 			}
 			return nil, fmt.Errorf("register vchain metrics: %w", err)
