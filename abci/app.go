@@ -7,12 +7,15 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
 	cryptoenc "github.com/cometbft/cometbft/crypto/encoding"
 	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
 
 	"github.com/vchain/vchain/app/executor"
+	"github.com/vchain/vchain/app/metrics"
+	"github.com/vchain/vchain/app/upgrade"
 	"github.com/vchain/vchain/contracts/abi"
 	"github.com/vchain/vchain/internal/crashpoint"
 )
@@ -26,6 +29,8 @@ type App struct {
 	abcitypes.BaseApplication
 	exec *executor.Executor
 	log  executor.Logger
+	// metrics is nil unless the node exports Prometheus metrics (SetMetrics).
+	metrics *metrics.Metrics
 
 	rejected atomic.Uint64 // proposals ProcessProposal refused
 }
@@ -35,6 +40,24 @@ var _ abcitypes.Application = (*App)(nil)
 // New returns the ABCI application over exec.
 func New(exec *executor.Executor, log executor.Logger) *App {
 	return &App{exec: exec, log: log}
+}
+
+// SetMetrics makes the app record its metrics in m and sets the runtime series from the
+// committed state at once, so a scrape before the first block already shows them. Call it
+// before CometBFT starts.
+func (a *App) SetMetrics(m *metrics.Metrics) {
+	a.metrics = m
+	m.SetRuntime(a.runtimeMetrics())
+}
+
+// runtimeMetrics reads the runtime series from committed state. A failure is logged,
+// never returned: metrics must not stop consensus.
+func (a *App) runtimeMetrics() metrics.Runtime {
+	r, err := a.exec.RuntimeMetrics()
+	if err != nil {
+		a.log.Error("read runtime state for metrics", "err", err)
+	}
+	return r
 }
 
 // Info reports the last committed height and app hash, so CometBFT's handshake replays
@@ -92,8 +115,10 @@ func (a *App) CheckTx(_ context.Context, req *abcitypes.RequestCheckTx) (*abcity
 	}
 	t, cerr := check(req.Tx)
 	if cerr != nil {
+		a.metrics.CheckTx(uint32(cerr.Code), req.Type == abcitypes.CheckTxType_Recheck)
 		return &abcitypes.ResponseCheckTx{Code: uint32(cerr.Code), Log: cerr.Error(), Codespace: "vchain"}, nil
 	}
+	a.metrics.CheckTx(0, req.Type == abcitypes.CheckTxType_Recheck)
 	return &abcitypes.ResponseCheckTx{GasWanted: int64(t.Body.GasLimit)}, nil
 }
 
@@ -123,6 +148,8 @@ func (a *App) RejectedProposals() uint64 { return a.rejected.Load() }
 // FinalizeBlock executes the block. An error stops this node's consensus rather than let
 // it vote for a state it could not compute.
 func (a *App) FinalizeBlock(ctx context.Context, req *abcitypes.RequestFinalizeBlock) (*abcitypes.ResponseFinalizeBlock, error) {
+	start := time.Now()
+	_, pausedBefore := a.exec.PausedFor()
 	res, err := a.exec.FinalizeBlock(ctx, req.Height, req.Txs)
 	if err != nil {
 		a.log.Error("cannot execute block", "height", req.Height, "err", err)
@@ -134,7 +161,11 @@ func (a *App) FinalizeBlock(ctx context.Context, req *abcitypes.RequestFinalizeB
 		// new runtime carries its version.
 		out.ConsensusParamUpdates = &cmtproto.ConsensusParams{Version: &cmtproto.VersionParams{App: res.NextAppVersion}}
 	}
+	var gas uint64
+	txCodes := make([]uint32, len(res.TxResults))
 	for i, r := range res.TxResults {
+		gas += r.GasUsed
+		txCodes[i] = uint32(r.Code)
 		out.TxResults[i] = &abcitypes.ExecTxResult{
 			Code:      uint32(r.Code),
 			Data:      r.Data,
@@ -145,6 +176,10 @@ func (a *App) FinalizeBlock(ctx context.Context, req *abcitypes.RequestFinalizeB
 			Codespace: codespace(uint32(r.Code)),
 		}
 	}
+	if a.metrics != nil {
+		_, pausedAfter := a.exec.PausedFor()
+		a.metrics.BlockExecuted(time.Since(start)-(pausedAfter-pausedBefore), txCodes, gas, switched(res.Events))
+	}
 	crashpoint.Hit(crashpoint.AfterFinalize, req.Height)
 	return out, nil
 }
@@ -152,8 +187,12 @@ func (a *App) FinalizeBlock(ctx context.Context, req *abcitypes.RequestFinalizeB
 // Commit makes the finalized block durable.
 func (a *App) Commit(_ context.Context, _ *abcitypes.RequestCommit) (*abcitypes.ResponseCommit, error) {
 	crashpoint.Hit(crashpoint.BeforeCommit, a.exec.NextHeight())
+	start := time.Now()
 	if _, err := a.exec.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
+	}
+	if a.metrics != nil {
+		a.metrics.Committed(time.Since(start), a.runtimeMetrics())
 	}
 	return &abcitypes.ResponseCommit{}, nil
 }
@@ -164,6 +203,16 @@ func (a *App) Query(_ context.Context, req *abcitypes.RequestQuery) (*abcitypes.
 	return &abcitypes.ResponseQuery{
 		Code: uint32(r.Code), Log: r.Log, Key: r.Key, Value: r.Value, Height: r.Height, Codespace: codespace(uint32(r.Code)),
 	}, nil
+}
+
+// switched reports whether a block's events include a runtime switch.
+func switched(evs []abi.Event) bool {
+	for _, e := range evs {
+		if e.Type == upgrade.EventRuntimeSwitched {
+			return true
+		}
+	}
+	return false
 }
 
 func codespace(code uint32) string {

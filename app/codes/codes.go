@@ -77,6 +77,12 @@ var names = map[Code]string{
 	UnknownValidator:  "unknown_validator",
 }
 
+// Known reports whether c is a code this package defines.
+func Known(c Code) bool {
+	_, ok := names[c]
+	return ok
+}
+
 // String returns the code's stable name.
 func (c Code) String() string {
 	if n, ok := names[c]; ok {

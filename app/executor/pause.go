@@ -50,6 +50,7 @@ func (e *Executor) needs(version uint64, sha runtime.Hash, prof uint32) (reason,
 type pauseState struct {
 	mu   sync.Mutex
 	info *PauseInfo
+	done time.Duration // length of the pauses that ended, for PausedFor
 }
 
 // Paused returns what the node is waiting for, or nil when it is not paused.
@@ -61,6 +62,18 @@ func (e *Executor) Paused() *PauseInfo {
 	}
 	p := *e.pause.info
 	return &p
+}
+
+// PausedFor reports whether the node is paused now and how long it has been paused in all
+// since it started, the current pause included.
+func (e *Executor) PausedFor() (paused bool, total time.Duration) {
+	e.pause.mu.Lock()
+	defer e.pause.mu.Unlock()
+	total = e.pause.done
+	if e.pause.info != nil {
+		total += time.Since(e.pause.info.Since)
+	}
+	return e.pause.info != nil, total
 }
 
 // Shutdown makes a FinalizeBlock that waits for a runtime return ErrShutdown, so the node
@@ -100,6 +113,7 @@ func (e *Executor) loadOrPause(ctx context.Context, height int64, eff *statev1.E
 	e.pause.mu.Unlock()
 	defer func() {
 		e.pause.mu.Lock()
+		e.pause.done += time.Since(info.Since)
 		e.pause.info = nil
 		e.pause.mu.Unlock()
 	}()

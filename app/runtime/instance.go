@@ -132,6 +132,7 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("instantiate runtime v%d: %w", m.Version, err)
 	}
+	m.stats.create()
 	in := &instance{mod: mod, mem: mod.Memory(), clock: clk, stderr: stderr, whole: true}
 	fail := func(what string) (*instance, error) {
 		mod.Close(ctx)

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -64,6 +65,33 @@ type Manager struct {
 	// modification time, so status queries do not re-hash megabytes each time. Load, the
 	// check that guards execution, always hashes the bytes it compiles.
 	sums map[fileStamp]Hash
+
+	stats instanceStats
+}
+
+// instanceStats count what the sessions of a manager's modules did with instances, for
+// the node's metrics.
+type instanceStats struct {
+	resets  atomic.Uint64 // an instance restored to its module's snapshot
+	created atomic.Uint64 // a new instance, none idle or one that could not be restored
+}
+
+func (s *instanceStats) reset() {
+	if s != nil {
+		s.resets.Add(1)
+	}
+}
+
+func (s *instanceStats) create() {
+	if s != nil {
+		s.created.Add(1)
+	}
+}
+
+// InstanceStats returns how many times this manager's sessions reset an instance to its
+// snapshot, and how many instances they created.
+func (m *Manager) InstanceStats() (resets, created uint64) {
+	return m.stats.resets.Load(), m.stats.created.Load()
 }
 
 // loadKey identifies a compiled module: the metering, and so the compiled code, depend on
@@ -296,7 +324,7 @@ func (m *Manager) compile(ctx context.Context, version uint64, sum Hash, wasm []
 		compiled.Close(ctx)
 		return nil, fmt.Errorf("read the metered module's exports: %w", err)
 	}
-	return &Module{Version: version, SHA256: sum, Profile: p, rt: m.rt, compiled: compiled, globals: globals}, nil
+	return &Module{Version: version, SHA256: sum, Profile: p, rt: m.rt, compiled: compiled, globals: globals, stats: &m.stats}, nil
 }
 
 // compileSafely compiles a metered module, turning a panic inside wazero into an error: the

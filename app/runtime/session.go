@@ -36,6 +36,8 @@ type Module struct {
 	// idle holds instances of closed sessions for the next one: every call restores the
 	// snapshot first, so an instance carries nothing from one session to the next.
 	idle []*instance
+
+	stats *instanceStats // its manager's; nil for a module made without one
 }
 
 // maxIdle bounds the instances a module keeps between sessions: one per concurrent user
@@ -140,7 +142,11 @@ func (s *Session) acquire(ctx context.Context) (*instance, *codes.Error, error) 
 	}
 	// An instance the guest closed (proc_exit) cannot run again, and one whose memory
 	// grew cannot be restored (wasm memory never shrinks): both are replaced.
+	dirty := in != nil && in.dirty
 	if in != nil && !in.mod.IsClosed() && (!in.dirty || in.restore(snap)) {
+		if dirty {
+			s.mod.stats.reset()
+		}
 		return in, nil, nil
 	}
 	if in != nil {
