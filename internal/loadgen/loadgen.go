@@ -16,10 +16,10 @@ import (
 	"github.com/vchain/vchain/internal/keyring"
 )
 
-// CallGas is the gas limit of the load's kv.set calls: what the call needs (about 110k
-// on a warm instance, 465k on a fresh one, plus a guest GC now and then) with a margin.
-// A block holds at most block.max_gas of summed limits, so an inflated limit would cap
-// blocks below what the chain can execute.
+// CallGas is the gas limit of the load's kv.set calls: what the call needs (the same at
+// any position in a block; see the golden vectors in app/executor) with a wide margin. A
+// block holds at most block.max_gas of summed limits, so an inflated limit would cap blocks
+// below what the chain can execute.
 const CallGas = 1_000_000
 
 // Load is a running load.

@@ -43,6 +43,23 @@ var (
 
 var began = time.Now()
 
+// loadAtStart is the machine's load average when the run began: other work on a shared
+// machine shows in every figure, so the report says how busy it was.
+var loadAtStart = loadAverage()
+
+// loadAverage returns the 1-, 5- and 15-minute load averages as /proc/loadavg gives them.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
 func say(format string, args ...any) {
 	fmt.Printf("[%6.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
 }
