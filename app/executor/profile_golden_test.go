@@ -36,7 +36,7 @@ var profileVectors = map[uint32]profileVector{
 		meteredV1: "83b6a1af0cebefc6157ba517ae18d3e06ffa71186d269cd3bb9d15a26e37bd57",
 		meteredV2: "eec49f1dc5084ea608c50b917f081514498fa5d1c535c0f9c101fc96db075b0b",
 		results:   []string{"ok/119271", "ok/122553", "ok/199956", "ok/294517", "contract_error/245071", "ok/89600", "ok/89276", "contract_error/98358", "out_of_gas/30000", "contract_error/62363"},
-		appHash:   "d2208611ecd51e3b76733c83c8b3bacdb2cb122b2c35bd0cf3babe775f15908a",
+		appHash:   "c6eeb9e80780c27853ade47c1c3f7e605193a7e578d6f3fe75d32456e761eba7",
 	},
 }
 
