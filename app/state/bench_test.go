@@ -44,19 +44,21 @@ func BenchmarkStage(b *testing.B) {
 // BenchmarkCommit is a block of 1,000 writes made durable in pebble on disk, at increasing
 // heights: Stage (the app hash, paid in FinalizeBlock) plus Store.Commit (the trees' new
 // versions and the synced commit record, paid in Commit). The state is the 1,000 keys
-// rewritten each block ("hot") or 1,000 of 100,000 keys ("100k"). The write sets are built
-// with the timer stopped.
+// rewritten each block ("hot"; "hot-keepall" without pruning) or 1,000 of 100,000 keys
+// ("100k"), keeping the default 100 versions. The write sets are built with the timer
+// stopped.
 func BenchmarkCommit(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		base int
-	}{{"hot", 0}, {"100k", 100}} {
+		keep int64
+	}{{"hot", 0, DefaultKeepRecent}, {"hot-keepall", 0, 0}, {"100k", 100, DefaultKeepRecent}} {
 		b.Run(bc.name, func(b *testing.B) {
 			db, err := dbm.NewDB("bench", dbm.PebbleDBBackend, b.TempDir())
 			if err != nil {
 				b.Fatal(err)
 			}
-			st, err := Open(db)
+			st, err := Open(db, WithKeepRecent(bc.keep))
 			if err != nil {
 				b.Fatal(err)
 			}
