@@ -129,6 +129,8 @@ func (s *Store) Prove(height int64, key []byte) ([]byte, []ProofOp, error) {
 	if last := s.Height(); height < 1 || height > last {
 		return nil, nil, fmt.Errorf("prove at height %d: the committed heights end at %d", height, last)
 	}
+	s.nodes.RLock()
+	defer s.nodes.RUnlock()
 	trees, err := s.immutableAt(height)
 	if err != nil {
 		return nil, nil, fmt.Errorf("prove at height %d: %w", height, err)

@@ -66,6 +66,12 @@ type Store struct {
 	keepRecent int64
 	trees      []*iavl.MutableTree // in storeNames order
 
+	// nodes guards the tree nodes readers share with the working trees: iavl's
+	// copy-on-write clears the child links of a saved node it copies (Node.clone), which a
+	// concurrent read of the committed tree would race with. Stage and Commit hold it
+	// exclusively while they touch the trees; Get, Iterate and Prove hold it shared.
+	nodes sync.RWMutex
+
 	// work serialises Stage and Commit, the two users of the working trees.
 	work         sync.Mutex
 	staged       *Cache // the write set staged into the working trees, nil if none
@@ -214,6 +220,8 @@ func (s *Store) Get(key []byte) ([]byte, error) {
 	if committed == nil {
 		return nil, nil
 	}
+	s.nodes.RLock()
+	defer s.nodes.RUnlock()
 	v, err := committed[i].Get(key)
 	if err != nil {
 		return nil, fmt.Errorf("read %q: %w", key, err)
@@ -234,6 +242,8 @@ func (s *Store) Iterate(prefix []byte, fn func(key, value []byte) bool) error {
 	if committed == nil {
 		return nil
 	}
+	s.nodes.RLock()
+	defer s.nodes.RUnlock()
 	it, err := committed[i].Iterator(prefix, prefixEnd(prefix), true)
 	if err != nil {
 		return fmt.Errorf("iterate %q: %w", prefix, err)
@@ -272,6 +282,8 @@ func (s *Store) stage(height int64, writes *Cache) ([]byte, error) {
 	if err := s.checkNext(height); err != nil {
 		return nil, fmt.Errorf("stage: %w", err)
 	}
+	s.nodes.Lock()
+	defer s.nodes.Unlock()
 	s.staged = nil
 	first := s.Height() == 0
 	for _, t := range s.trees {
@@ -320,6 +332,8 @@ func (s *Store) Commit(height int64, appHash []byte, writes *Cache) error {
 		return fmt.Errorf("commit height %d: the writes hash to %X, not the app hash %X given", height, s.stagedHash, appHash)
 	}
 	s.staged = nil
+	s.nodes.Lock()
+	defer s.nodes.Unlock()
 	crashpoint.Hit(crashpoint.MidCommit, height)
 	for i, t := range s.trees {
 		if _, v, err := t.SaveVersion(); err != nil {
