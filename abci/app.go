@@ -15,6 +15,7 @@ import (
 
 	"github.com/vchain/vchain/app/executor"
 	"github.com/vchain/vchain/app/metrics"
+	"github.com/vchain/vchain/app/state"
 	"github.com/vchain/vchain/app/upgrade"
 	"github.com/vchain/vchain/contracts/abi"
 	"github.com/vchain/vchain/internal/crashpoint"
@@ -197,12 +198,17 @@ func (a *App) Commit(_ context.Context, _ *abcitypes.RequestCommit) (*abcitypes.
 	return &abcitypes.ResponseCommit{}, nil
 }
 
-// Query answers the paths documented on executor.Query.
+// Query answers the paths documented on executor.Query; with prove, a /state answer
+// carries ProofOps (format: app/state/proof.go).
 func (a *App) Query(_ context.Context, req *abcitypes.RequestQuery) (*abcitypes.ResponseQuery, error) {
-	r := a.exec.QueryAt(req.Path, req.Data, req.Height)
-	return &abcitypes.ResponseQuery{
+	r := a.exec.QueryProve(req.Path, req.Data, req.Height, req.Prove)
+	res := &abcitypes.ResponseQuery{
 		Code: uint32(r.Code), Log: r.Log, Key: r.Key, Value: r.Value, Height: r.Height, Codespace: codespace(uint32(r.Code)),
-	}, nil
+	}
+	if r.Proof != nil {
+		res.ProofOps = state.ToProto(r.Proof)
+	}
+	return res, nil
 }
 
 // switched reports whether a block's events include a runtime switch.

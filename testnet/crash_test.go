@@ -20,8 +20,8 @@ import (
 
 // TestProcessCrashPoints kills one validator of four, a real vchaind process built with
 // crash points, inside the app at each crash point in turn (between FinalizeBlock and
-// Commit, on both sides of the commit batch's write, and in the block where a scheduled
-// switch to v2 applies), under load. After each crash it restarts the node and checks that
+// Commit, before the store saves anything, inside the save of its trees, after the commit
+// record's write, and in the block where a scheduled switch to v2 applies), under load. After each crash it restarts the node and checks that
 // it recovers to the same blocks and app hashes as the others; at the end, that every
 // transaction acknowledged as committed is in every node's state exactly once: a witness
 // account's bank transfers (not idempotent) add up to what was acknowledged, and its nonce
@@ -57,6 +57,7 @@ func TestProcessCrashPoints(t *testing.T) {
 		{crashpoint.AfterFinalize, false},
 		{crashpoint.BeforeCommit, false},
 		{crashpoint.MidCommit, false},
+		{crashpoint.TreeSave, false},
 		{crashpoint.AfterCommitWrite, true},
 	} {
 		t.Run(c.point, func(t *testing.T) {

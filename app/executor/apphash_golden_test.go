@@ -17,7 +17,8 @@ import (
 // so a change to any of their encodings is a consensus change and must be made here on
 // purpose. The runtime hash is fixed, not a built module's, so a contract change does not
 // move it. block.max_gas is stored with the parameters when it bounds anything; CometBFT's
-// -1 stores nothing, so those hashes are the ones from before it was stored.
+// -1 stores nothing. The hashes are IAVL state roots (app/state); they changed when the
+// app hash became a state commitment instead of a hash chain of writes.
 func TestGenesisAppHashGolden(t *testing.T) {
 	a := genesis.AppState{
 		Admins:  []string{addr(admin)},
@@ -35,9 +36,9 @@ func TestGenesisAppHashGolden(t *testing.T) {
 		maxBlockGas   int64
 		want          string
 	}{
-		{1, executor.NoMaxBlockGas, "0910b14765d750f7c01a42b8fd64ff4589271895520a81c280913701e43ecfcc"},
-		{100, executor.NoMaxBlockGas, "5ae1849d90194a4e966b0c345933660a7336fff0d9c8bc1946ddc0fcc51e9628"},
-		{1, genesis.DefaultMaxGasPerBlock, "2fa46ef365cc91ffd29c628316b6f950b9e4f993040133141a32566a9c5c2a59"},
+		{1, executor.NoMaxBlockGas, "6e5b2b5aec82e037dd0da9b7f9b18489823e77cc3c3e9be89d939362728e2d2b"},
+		{100, executor.NoMaxBlockGas, "ff383106faa6da11da0b8dbc15064d3c8ccdd0042a3d8598b46bfd94821e548c"},
+		{1, genesis.DefaultMaxGasPerBlock, "782eb02098139d94a27e171213bcdba1a065553eebef01906abaf06d6a25cb7a"},
 	} {
 		st, err := state.Open(dbm.NewMemDB())
 		if err != nil {

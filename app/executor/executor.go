@@ -65,11 +65,10 @@ type Executor struct {
 	// committed state), nor does CheckTx (CometBFT's mempool lock keeps it off Commit).
 	commitMu sync.RWMutex
 
-	mu       sync.RWMutex
-	params   *Params // nil before InitChain
-	lastHash []byte  // app hash of the last executed-and-committed (or genesis) state
-	genesis  *state.Cache
-	pending  *pendingBlock
+	mu      sync.RWMutex
+	params  *Params // nil before InitChain
+	genesis *state.Cache
+	pending *pendingBlock
 
 	check checkState
 	sigs  *tx.SigCache
@@ -89,7 +88,7 @@ type pendingBlock struct {
 // New returns an executor over store and runtimes, loading the parameters stored at
 // InitChain if the chain has started.
 func New(store *state.Store, runtimes *runtime.Manager, log Logger) (*Executor, error) {
-	e := &Executor{store: store, runtimes: runtimes, log: log, lastHash: store.AppHash(), shutdown: make(chan struct{}),
+	e := &Executor{store: store, runtimes: runtimes, log: log, shutdown: make(chan struct{}),
 		sigs: tx.NewSigCache(SigCacheSize)}
 	raw, err := store.Get(state.KeyParams)
 	if err != nil {
@@ -268,10 +267,16 @@ func (e *Executor) InitChain(chainID string, initialHeight int64, appState []byt
 	if err := k.SetValidators(set); err != nil {
 		return nil, err
 	}
-	hash := state.AppHash(nil, initialHeight-1, g.Sorted())
+	// The genesis app hash is the state's root with the genesis records staged at the
+	// first block's height (the trees' versions are heights); FinalizeBlock stages them
+	// again with the first block's writes.
+	hash, err := e.store.Stage(initialHeight, g)
+	if err != nil {
+		return nil, fmt.Errorf("init chain: %w", err)
+	}
 
 	e.mu.Lock()
-	e.params, e.genesis, e.lastHash = p, g, hash
+	e.params, e.genesis = p, g
 	e.mu.Unlock()
 	e.log.Info("chain initialised", "chain_id", chainID, "initial_height", initialHeight,
 		"runtime_version", a.Runtime.Version, "runtime_sha256", a.Runtime.CodeSHA256, "profile", a.Runtime.Profile, "admins", len(a.Admins), "max_block_gas", maxBlockGas)
@@ -312,7 +317,7 @@ type BlockResult struct {
 // execute the block (its runtime is missing or its store failed): it must not vote on it.
 func (e *Executor) FinalizeBlock(ctx context.Context, height int64, txs [][]byte) (*BlockResult, error) {
 	e.mu.RLock()
-	params, lastHash, gen := e.params, e.lastHash, e.genesis
+	params, gen := e.params, e.genesis
 	e.mu.RUnlock()
 	if params == nil {
 		return nil, errors.New("finalize block: chain parameters missing (InitChain was never run)")
@@ -364,14 +369,17 @@ func (e *Executor) FinalizeBlock(ctx context.Context, height int64, txs [][]byte
 		res.NextAppVersion = next
 	}
 	fault.Diverge(height, writes) // a faults build armed to diverge here changes one write
-	res.AppHash = state.AppHash(lastHash, height, writes.Sorted())
+	if res.AppHash, err = e.store.Stage(height, writes); err != nil {
+		return nil, fmt.Errorf("finalize block %d: %w", height, err)
+	}
 	e.mu.Lock()
 	e.pending = &pendingBlock{height: height, writes: writes, appHash: res.AppHash}
 	e.mu.Unlock()
 	return res, nil
 }
 
-// Commit makes the last finalized block durable in one atomic batch.
+// Commit makes the last finalized block durable: atomically, in that a crash at any point
+// reopens the store at this height or the one before (see state.Store.Commit).
 func (e *Executor) Commit() (int64, error) {
 	e.mu.RLock()
 	p := e.pending
@@ -385,7 +393,7 @@ func (e *Executor) Commit() (int64, error) {
 		return 0, err
 	}
 	e.mu.Lock()
-	e.pending, e.genesis, e.lastHash = nil, nil, p.appHash
+	e.pending, e.genesis = nil, nil
 	e.mu.Unlock()
 	e.commitMu.Unlock()
 	e.check.reset()

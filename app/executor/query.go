@@ -43,6 +43,9 @@ type QueryResult struct {
 	Key    []byte
 	Value  []byte
 	Height int64
+	// Proof, when asked for, proves Value (or, with Value nil, the key's absence) against
+	// the app hash of Height, which the header of Height+1 carries (see state.Prove).
+	Proof []state.ProofOp
 }
 
 // AccountInfo is the JSON answer of /account.
@@ -89,11 +92,20 @@ type RuntimeInfo struct {
 func (e *Executor) Query(path string, data []byte) QueryResult { return e.QueryAt(path, data, 0) }
 
 // QueryAt is Query at a given height, as ABCI's RequestQuery.Height asks: 0 or the last
-// committed height are answered; the app keeps no history of its state, so any other
-// height is refused with QueryBad rather than answered from the latest state under a
-// height it does not belong to. No commit lands while a query runs, so the answer is the
+// committed height are answered; any other height is refused with QueryBad rather than
+// answered from the latest state under a height it does not belong to. (The store keeps
+// pruning.keep_recent heights and can read and prove at them, state.Store.Prove; the
+// query paths do not serve them yet.) No commit lands while a query runs, so the answer is the
 // state of the height it reports.
 func (e *Executor) QueryAt(path string, data []byte, height int64) QueryResult {
+	return e.QueryProve(path, data, height, false)
+}
+
+// QueryProve is QueryAt that, with prove, attaches a proof to a /state answer (ABCI's
+// RequestQuery.Prove). A proven absence is answered QueryOK with no value and the proof of
+// absence, not QueryNotFound: a verifier (CometBFT's light/rpc among them) checks a proof
+// only on a successful answer. Other paths carry no proof and refuse prove.
+func (e *Executor) QueryProve(path string, data []byte, height int64, prove bool) QueryResult {
 	e.commitMu.RLock()
 	defer e.commitMu.RUnlock()
 	r := QueryResult{Height: e.store.Height()}
@@ -115,10 +127,16 @@ func (e *Executor) QueryAt(path string, data []byte, height int64) QueryResult {
 		return r
 	}
 	parts := strings.Split(strings.Trim(path, "/"), "/")
+	if prove && !(len(parts) == 2 && parts[0] == "state") {
+		return fail(QueryBad, "%q: proofs are served for /state/<contract> only", path)
+	}
 	switch {
 	case len(parts) == 2 && parts[0] == "state":
 		if len(data) == 0 {
 			return fail(QueryBad, "/state/%s: the key goes in the query data and must not be empty", parts[1])
+		}
+		if prove {
+			return e.proveState(r, parts[1], data)
 		}
 		v, err := e.store.Get(state.ContractKey(parts[1], data))
 		if err != nil {
@@ -174,4 +192,23 @@ func (e *Executor) QueryAt(path string, data []byte, height int64) QueryResult {
 		return answerJSON(s)
 	}
 	return fail(QueryUnknown, "unknown query path %q (known: /state/<contract>, /account/<address>, /runtime, /upgrade/status, /upgrade/history, /params, /simulate)", path)
+}
+
+// proveState answers /state/<contract> with a proof of the value or of its absence at the
+// committed height r.Height. The caller holds commitMu, so no commit prunes that height.
+func (e *Executor) proveState(r QueryResult, contract string, key []byte) QueryResult {
+	if r.Height == 0 {
+		r.Code, r.Log = QueryUnavailable, "no block is committed yet: there is no app hash to prove against"
+		return r
+	}
+	v, proof, err := e.store.Prove(r.Height, state.ContractKey(contract, key))
+	if err != nil {
+		r.Code, r.Log = QueryFailed, clipLog(err.Error())
+		return r
+	}
+	r.Key, r.Value, r.Proof = key, v, proof
+	if v == nil {
+		r.Log = clipLog(fmt.Sprintf("contract %q has no key %q: proof of absence attached", contract, key))
+	}
+	return r
 }

@@ -2,6 +2,8 @@ package state
 
 import (
 	"encoding/binary"
+	"fmt"
+	"strings"
 )
 
 // Key namespaces. Every key the app writes starts with one of these prefixes; contract
@@ -11,7 +13,41 @@ const (
 	prefixContract = "contract/" // contract/<name>/<key> -> value
 	prefixRuntime  = "runtime/"  // runtime/... -> runtime records
 	prefixGenesis  = "genesis/"  // genesis/... -> chain parameters fixed at InitChain
+	prefixUpgrade  = "upgrade/"  // upgrade/... -> releases, attestations, history (app/upgrade)
 )
+
+// The named stores, sorted by name (the order of the app hash tree's leaves). Each is one
+// IAVL tree holding the full keys of its prefixes, so a key's proof names the key itself.
+// Contract state is apart from the runtime records because it is where nearly all writes
+// land, and a proof of a contract value then carries no path through the runtime records.
+const (
+	StoreAccounts  = "accounts"  // nonces: acct/
+	StoreContracts = "contracts" // contract state: contract/
+	StoreRuntime   = "runtime"   // releases, attestations, effective/pending/history, validators, chain params
+)
+
+// storeNames lists the stores in app hash order; storePrefixes routes every key prefix.
+var (
+	storeNames    = []string{StoreAccounts, StoreContracts, StoreRuntime}
+	storePrefixes = []struct{ prefix, store string }{
+		{prefixAccount, StoreAccounts},
+		{prefixContract, StoreContracts},
+		{prefixRuntime, StoreRuntime},
+		{prefixUpgrade, StoreRuntime},
+		{prefixGenesis, StoreRuntime},
+	}
+)
+
+// StoreOf names the store that holds key, or fails for a key outside every namespace (a
+// bug: such a key could be neither committed nor proven).
+func StoreOf(key []byte) (string, error) {
+	for _, p := range storePrefixes {
+		if strings.HasPrefix(string(key), p.prefix) {
+			return p.store, nil
+		}
+	}
+	return "", fmt.Errorf("key %q is in no store namespace", key)
+}
 
 // AccountKey is the key of an account's nonce record.
 func AccountKey(addr []byte) []byte {

@@ -8,39 +8,53 @@ import (
 	dbm "github.com/cosmos/cosmos-db"
 )
 
+// ck is a contract key of contract "c": tests write where the app writes.
+func ck(k string) []byte { return ContractKey("c", []byte(k)) }
+
+// commit stages c at height h and commits it, returning the app hash.
+func commit(t testing.TB, st *Store, h int64, c *Cache) []byte {
+	t.Helper()
+	hash, err := st.Stage(h, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Commit(h, hash, c); err != nil {
+		t.Fatal(err)
+	}
+	return hash
+}
+
 func TestCacheLayers(t *testing.T) {
 	st, err := Open(dbm.NewMemDB())
 	if err != nil {
 		t.Fatal(err)
 	}
 	block := NewCache(st)
-	block.Set([]byte("a"), []byte("1"))
-	block.Set([]byte("b"), []byte("2"))
+	block.Set(ck("a"), []byte("1"))
+	block.Set(ck("b"), []byte("2"))
 
 	tx := NewCache(block)
-	tx.Set([]byte("a"), []byte("changed"))
-	tx.Delete([]byte("b"))
-	if v, _ := tx.Get([]byte("b")); v != nil {
+	tx.Set(ck("a"), []byte("changed"))
+	tx.Delete(ck("b"))
+	if v, _ := tx.Get(ck("b")); v != nil {
 		t.Fatalf("deleted key reads %q", v)
 	}
-	if v, _ := block.Get([]byte("a")); string(v) != "1" {
+	if v, _ := block.Get(ck("a")); string(v) != "1" {
 		t.Fatalf("an unwritten tx cache leaked into the block: %q", v)
 	}
 	tx.WriteTo(block)
-	if v, _ := block.Get([]byte("a")); string(v) != "changed" {
+	if v, _ := block.Get(ck("a")); string(v) != "changed" {
 		t.Fatalf("after WriteTo: %q", v)
 	}
-	if err := st.Commit(1, []byte("hash1"), block); err != nil {
-		t.Fatal(err)
-	}
-	if v, _ := st.Get([]byte("b")); v != nil {
+	commit(t, st, 1, block)
+	if v, _ := st.Get(ck("b")); v != nil {
 		t.Fatal("a delete did not reach the store")
 	}
-	if v, _ := st.Get([]byte("a")); string(v) != "changed" {
+	if v, _ := st.Get(ck("a")); string(v) != "changed" {
 		t.Fatalf("committed value %q", v)
 	}
-	if err := st.Commit(3, nil, NewCache(st)); err == nil {
-		t.Fatal("a commit that skips a height was accepted")
+	if _, err := st.Stage(3, NewCache(st)); err == nil {
+		t.Fatal("a commit that skips a height was staged")
 	}
 }
 
@@ -68,36 +82,54 @@ func TestSortedIsKeyOrder(t *testing.T) {
 	}
 }
 
-// TestAppHashVectors pins the app hash construction: a change here is a consensus change
-// (every existing chain would stop replaying), so it needs a new domain string.
+// TestAppHashVectors pins the app hash construction (the store tree over the IAVL roots
+// and the IAVL trees themselves): a change here is a consensus change (every existing
+// chain would stop replaying).
 func TestAppHashVectors(t *testing.T) {
-	writes := []Write{{Key: []byte("a"), Value: []byte("1")}, {Key: []byte("b"), Deleted: true}}
-	vectors := []struct {
-		prev   []byte
-		height int64
-		writes []Write
-		want   string
-	}{
-		{nil, 0, nil, "cb1f03d741410b36b1daa676a31b434f5a679df9d0bc09fa16c74b61cb3d84d9"},
-		{[]byte("prev"), 7, writes, "425eab08cafa7ea50be7586924dffd307e2b3c188e328ea7dca2c05a82318ef9"},
-	}
-	for i, v := range vectors {
-		if got := hex.EncodeToString(AppHash(v.prev, v.height, v.writes)); got != v.want {
-			t.Errorf("vector %d: %s, want %s", i, got, v.want)
-		}
+	roots := []StoreRoot{{"accounts", []byte("r1")}, {"contracts", []byte("r2")}, {"runtime", []byte("r3")}}
+	if got, want := hex.EncodeToString(CommitHash(roots)), "cef19a58737f5d6d42985b9536e66d3d2c0ef7b26902d0cbe9d7ff0e463b1de1"; got != want {
+		t.Errorf("CommitHash vector: %s, want %s", got, want)
 	}
 	// Every input changes the hash.
-	base := AppHash([]byte("prev"), 7, writes)
-	variants := [][]byte{
-		AppHash([]byte("prev2"), 7, writes),
-		AppHash([]byte("prev"), 8, writes),
-		AppHash([]byte("prev"), 7, writes[:1]),
-		AppHash([]byte("prev"), 7, []Write{{Key: []byte("a"), Value: []byte("2")}, writes[1]}),
-		AppHash([]byte("prev"), 7, []Write{writes[0], {Key: []byte("b"), Value: nil}}),
+	base := CommitHash(roots)
+	for i := range roots {
+		for _, mut := range []func(r *StoreRoot){
+			func(r *StoreRoot) { r.Name += "x" },
+			func(r *StoreRoot) { r.Root = append(append([]byte(nil), r.Root...), 0) },
+		} {
+			v := append([]StoreRoot(nil), roots...)
+			mut(&v[i])
+			if bytes.Equal(CommitHash(v), base) {
+				t.Errorf("changing store %d hashes like the original", i)
+			}
+		}
 	}
-	for i, v := range variants {
-		if bytes.Equal(v, base) {
-			t.Errorf("variant %d hashes like the original", i)
+	if bytes.Equal(CommitHash(roots[:2]), base) {
+		t.Error("dropping a store hashes like the original")
+	}
+
+	// The whole state: one write in each store, staged at height 1 and at 7.
+	st, err := Open(dbm.NewMemDB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewCache(st)
+	c.Set(AccountKey([]byte("addr")), EncodeUint64(1))
+	c.Set(ck("a"), []byte("1"))
+	c.Set(KeyParams, []byte("params"))
+	for _, v := range []struct {
+		height int64
+		want   string
+	}{
+		{1, "a0e2bf1d2a702b304886d3c1960def6c4478e7dc25210854f61efa470b47db9d"},
+		{7, "48e33866837d67eaf9d0af9609d09003503dca271d1279c25daa2c27880fac6b"},
+	} {
+		got, err := st.Stage(v.height, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hex.EncodeToString(got) != v.want {
+			t.Errorf("state staged at %d: %x, want %s", v.height, got, v.want)
 		}
 	}
 }
@@ -105,17 +137,47 @@ func TestAppHashVectors(t *testing.T) {
 func TestIterate(t *testing.T) {
 	st, _ := Open(dbm.NewMemDB())
 	c := NewCache(st)
-	for _, k := range []string{"p/1", "p/2", "q/1", "p\xff"} {
+	for _, k := range []string{"contract/p/1", "contract/p/2", "contract/q/1", "contract/p\xff"} {
 		c.Set([]byte(k), []byte("v"))
 	}
-	if err := st.Commit(1, []byte("h"), c); err != nil {
-		t.Fatal(err)
-	}
+	commit(t, st, 1, c)
 	var keys []string
-	if err := st.Iterate([]byte("p/"), func(k, _ []byte) bool { keys = append(keys, string(k)); return true }); err != nil {
+	if err := st.Iterate(ContractPrefix("p"), func(k, _ []byte) bool { keys = append(keys, string(k)); return true }); err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 2 || keys[0] != "p/1" || keys[1] != "p/2" {
-		t.Fatalf("prefix p/: %q", keys)
+	if len(keys) != 2 || keys[0] != "contract/p/1" || keys[1] != "contract/p/2" {
+		t.Fatalf("prefix contract/p/: %q", keys)
+	}
+}
+
+// TestKeysOutsideStoresRefused: a key in no namespace could be neither committed nor
+// proven, so staging it fails rather than dropping it (and reading one finds nothing).
+func TestKeysOutsideStoresRefused(t *testing.T) {
+	st, _ := Open(dbm.NewMemDB())
+	c := NewCache(st)
+	c.Set([]byte("stray/key"), []byte("v"))
+	if _, err := st.Stage(1, c); err == nil {
+		t.Fatal("a key outside every store was staged")
+	}
+	if v, err := st.Get([]byte("stray/key")); v != nil || err != nil {
+		t.Fatalf("a key outside every store reads %q, %v; want absent", v, err)
+	}
+}
+
+// TestEmptyValue: an empty value is a value, not an absence, after a reopen too.
+func TestEmptyValue(t *testing.T) {
+	db := dbm.NewMemDB()
+	st, _ := Open(db)
+	c := NewCache(st)
+	c.Set(ck("empty"), nil)
+	commit(t, st, 1, c)
+	for i := 0; i < 2; i++ {
+		v, err := st.Get(ck("empty"))
+		if err != nil || v == nil || len(v) != 0 {
+			t.Fatalf("empty value reads %v, %v", v, err)
+		}
+		if st, err = Open(db); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

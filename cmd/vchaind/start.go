@@ -17,6 +17,7 @@ import (
 
 	"github.com/vchain/vchain/app/profile"
 	"github.com/vchain/vchain/app/runtime"
+	"github.com/vchain/vchain/app/state"
 	"github.com/vchain/vchain/internal/home"
 	"github.com/vchain/vchain/internal/node"
 )
@@ -111,6 +112,8 @@ With --abci socket, only the ABCI app runs, listening on --abci-address for an e
 	_ = appV.BindPFlag("abci", f.Lookup("abci"))
 	_ = appV.BindPFlag("abci_address", f.Lookup("abci-address"))
 	_ = appV.BindPFlag("db_backend", f.Lookup("db-backend"))
+	f.Int64("pruning-keep-recent", state.DefaultKeepRecent, "recent heights of state kept for queries and proofs; 0 keeps all (app.toml pruning.keep_recent)")
+	_ = appV.BindPFlag("pruning.keep_recent", f.Lookup("pruning-keep-recent"))
 	for _, cf := range cometFlags {
 		f.String(cf.name, "", cf.usage)
 		_ = cometV.BindPFlag(cf.name, f.Lookup(cf.name))

@@ -24,9 +24,14 @@ const (
 	// BeforeCommit is reached when CometBFT asks the app to commit: it has saved the block
 	// and the FinalizeBlock response, the app has written nothing.
 	BeforeCommit = "before-commit"
-	// MidCommit is reached inside the store's commit, once the batch holding the block's
-	// writes, height and app hash is built and before it is written.
+	// MidCommit is reached inside the store's commit, once the block's writes are staged
+	// in the trees and checked against the app hash, before anything is written.
 	MidCommit = "mid-commit"
+	// TreeSave is reached inside the store's commit, once the first named store's tree has
+	// saved the block's version and before the other trees save theirs and the commit
+	// record is written: on restart the trees disagree on their latest version until the
+	// store rolls the ahead one back to the committed height.
+	TreeSave = "tree-save"
 	// AfterCommitWrite is reached once the batch is durably written, before the store's
 	// in-memory height and CometBFT's own state are updated: the app is one block ahead
 	// of CometBFT's state on restart.
@@ -41,4 +46,4 @@ const (
 )
 
 // Points lists every crash point.
-var Points = []string{AfterFinalize, BeforeCommit, MidCommit, AfterCommitWrite, SwitchBlock, Install}
+var Points = []string{AfterFinalize, BeforeCommit, MidCommit, TreeSave, AfterCommitWrite, SwitchBlock, Install}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/vchain/vchain/app/runtime"
+	"github.com/vchain/vchain/app/state"
 )
 
 // AppConfig is config/app.toml: settings of this node's app that are not consensus rules
@@ -23,11 +24,21 @@ type AppConfig struct {
 	// RuntimeCacheDir holds compiled runtime code; empty means runtime/cache in the home.
 	// Nodes on one machine may share one.
 	RuntimeCacheDir string `mapstructure:"runtime_cache_dir"`
+	// Pruning bounds the state versions the node keeps.
+	Pruning PruningConfig `mapstructure:"pruning"`
+}
+
+// PruningConfig is the [pruning] table of app.toml.
+type PruningConfig struct {
+	// KeepRecent is how many recent heights of state the node keeps, to serve queries and
+	// proofs at those heights; older ones are deleted after each commit. 0 keeps all.
+	KeepRecent int64 `mapstructure:"keep_recent"`
 }
 
 // DefaultAppConfig returns the defaults.
 func DefaultAppConfig() AppConfig {
-	return AppConfig{DBBackend: "pebble", ABCI: "embedded", ABCIAddress: "tcp://127.0.0.1:26658"}
+	return AppConfig{DBBackend: "pebble", ABCI: "embedded", ABCIAddress: "tcp://127.0.0.1:26658",
+		Pruning: PruningConfig{KeepRecent: state.DefaultKeepRecent}}
 }
 
 const appConfigTemplate = `# vchain app settings. Consensus rules are in genesis.json, not here.
@@ -46,6 +57,11 @@ abci_address = %q
 # Compiled runtime code. Empty: runtime/cache in this home. Nodes on one machine may share
 # one directory (entries are content-addressed and written atomically).
 runtime_cache_dir = %q
+
+[pruning]
+# Recent heights of state kept for queries and proofs at those heights (env
+# VCHAIN_PRUNING_KEEP_RECENT); older ones are deleted after each commit. 0 keeps all.
+keep_recent = %d
 `
 
 // RuntimeOptions returns the runtime manager options c asks for.
@@ -58,7 +74,7 @@ func (c AppConfig) RuntimeOptions() []runtime.Option {
 
 // WriteAppConfig writes c to path.
 func WriteAppConfig(path string, c AppConfig) error {
-	body := fmt.Sprintf(appConfigTemplate, c.DBBackend, c.ABCI, c.ABCIAddress, c.RuntimeCacheDir)
+	body := fmt.Sprintf(appConfigTemplate, c.DBBackend, c.ABCI, c.ABCIAddress, c.RuntimeCacheDir, c.Pruning.KeepRecent)
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -73,6 +89,7 @@ func LoadAppConfig(v *viper.Viper, path string) (AppConfig, error) {
 	v.SetDefault("abci", d.ABCI)
 	v.SetDefault("abci_address", d.ABCIAddress)
 	v.SetDefault("runtime_cache_dir", d.RuntimeCacheDir)
+	v.SetDefault("pruning.keep_recent", d.Pruning.KeepRecent)
 	v.SetEnvPrefix("VCHAIN")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
 	v.AutomaticEnv()
@@ -91,6 +108,9 @@ func LoadAppConfig(v *viper.Viper, path string) (AppConfig, error) {
 	case "pebble", "goleveldb":
 	default:
 		return c, fmt.Errorf("app config: db_backend %q: use pebble or goleveldb", c.DBBackend)
+	}
+	if c.Pruning.KeepRecent < 0 {
+		return c, fmt.Errorf("app config: pruning.keep_recent %d: use 0 (keep all) or a positive number of heights", c.Pruning.KeepRecent)
 	}
 	switch c.ABCI {
 	case "embedded", "socket":

@@ -44,7 +44,7 @@ func OpenApp(ctx context.Context, p home.Paths, c home.AppConfig, log cmtlog.Log
 	if err != nil {
 		return nil, fmt.Errorf("open app store (%s) in %s: %w", c.DBBackend, p.Data(), err)
 	}
-	st, err := state.Open(db)
+	st, err := state.Open(db, state.WithKeepRecent(c.Pruning.KeepRecent))
 	if err != nil {
 		db.Close()
 		return nil, err
