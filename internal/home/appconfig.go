@@ -23,6 +23,15 @@ type AppConfig struct {
 	// RuntimeCacheDir holds compiled runtime code; empty means runtime/cache in the home.
 	// Nodes on one machine may share one.
 	RuntimeCacheDir string `mapstructure:"runtime_cache_dir"`
+	// Console is the read-only web console ([console] in app.toml).
+	Console ConsoleConfig `mapstructure:"console"`
+}
+
+// ConsoleConfig is the [console] table of app.toml.
+type ConsoleConfig struct {
+	// Laddr is where the console listens (host:port); empty: no console. A bare ":port"
+	// binds 127.0.0.1.
+	Laddr string `mapstructure:"laddr"`
 }
 
 // DefaultAppConfig returns the defaults.
@@ -46,6 +55,12 @@ abci_address = %q
 # Compiled runtime code. Empty: runtime/cache in this home. Nodes on one machine may share
 # one directory (entries are content-addressed and written atomically).
 runtime_cache_dir = %q
+
+[console]
+# The read-only web console (network, runtime timeline, this node, recent blocks), fed by
+# this node's RPC. Empty: off. "127.0.0.1:26670" serves it on this machine only; name
+# another host (e.g. "0.0.0.0:26670") only behind access control you trust.
+laddr = %q
 `
 
 // RuntimeOptions returns the runtime manager options c asks for.
@@ -58,7 +73,7 @@ func (c AppConfig) RuntimeOptions() []runtime.Option {
 
 // WriteAppConfig writes c to path.
 func WriteAppConfig(path string, c AppConfig) error {
-	body := fmt.Sprintf(appConfigTemplate, c.DBBackend, c.ABCI, c.ABCIAddress, c.RuntimeCacheDir)
+	body := fmt.Sprintf(appConfigTemplate, c.DBBackend, c.ABCI, c.ABCIAddress, c.RuntimeCacheDir, c.Console.Laddr)
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -73,6 +88,7 @@ func LoadAppConfig(v *viper.Viper, path string) (AppConfig, error) {
 	v.SetDefault("abci", d.ABCI)
 	v.SetDefault("abci_address", d.ABCIAddress)
 	v.SetDefault("runtime_cache_dir", d.RuntimeCacheDir)
+	v.SetDefault("console.laddr", d.Console.Laddr)
 	v.SetEnvPrefix("VCHAIN")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
 	v.AutomaticEnv()
