@@ -15,7 +15,7 @@ import (
 )
 
 // RecentBlocks is how many of the latest blocks the console lists.
-const RecentBlocks = 12
+const RecentBlocks = 20
 
 // Snapshot is everything the page shows, read from the node in one go.
 type Snapshot struct {

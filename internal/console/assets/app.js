@@ -119,7 +119,9 @@ function renderBlocks(s) {
     if (b.results_known) {
       failed = (b.failed || []).map((f) => f.name + " (" + f.code + "): " + f.count).join(", ") || "none";
     }
-    body.appendChild(row([b.height, new Date(b.time).toLocaleTimeString(), b.app_version, b.txs, failed]));
+    const tr = row([b.height, new Date(b.time).toLocaleTimeString(), b.app_version, b.txs, failed]);
+    tr.dataset.height = b.height;
+    body.appendChild(tr);
   }
 }
 
