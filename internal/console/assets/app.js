@@ -81,9 +81,14 @@ function renderNetwork(s) {
   const body = $("validators").tBodies[0];
   body.replaceChildren();
   for (const v of net.validators || []) {
-    const attested = (v.attested || []).map((a) => "v" + a.version + " (" + short(a.code_sha256, 8) + ")").join(", ") || "none";
+    const attested = el("span", versions(v.attested));
+    attested.title = (v.attested || []).map((a) => "v" + a.version + " sha256 " + a.code_sha256).join("\n");
     const ready = r ? el("span", v.ready ? "yes" : "no", v.ready ? "yes" : "no") : el("span", "—");
-    const tr = row([v.moniker || "", short(v.address, 12), short(v.operator, 16), v.power, attested, (v.profiles || []).join(", "), ready]);
+    const addr = el("span", short(v.address, 10));
+    addr.title = v.address;
+    const op = el("span", short(v.operator, 10));
+    op.title = v.operator;
+    const tr = row([v.moniker || "", addr, op, v.power, attested, (v.profiles || []).join(", "), ready]);
     tr.dataset.moniker = v.moniker || "";
     body.appendChild(tr);
   }
