@@ -104,7 +104,9 @@ function renderTimeline(s) {
     text("pending-height", p.start_height);
     const left = Math.max(0, p.blocks_left);
     const eta = t.seconds_per_block > 0 ? " (about " + duration(t.eta_seconds) + " at " + t.seconds_per_block.toFixed(2) + " s/block)" : "";
-    text("countdown", left === 0 ? "switching now" : "in " + left + " block" + (left === 1 ? "" : "s") + eta);
+    let cd = "in " + left + " block" + (left === 1 ? "" : "s") + eta;
+    if (left === 0) cd = s.node.paused ? "reached: this node is paused before it (see above)" : "switching now";
+    text("countdown", cd);
   }
   const ol = $("history");
   ol.replaceChildren();
