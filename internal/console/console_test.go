@@ -136,3 +136,16 @@ func TestServeBindsLoopback(t *testing.T) {
 		t.Fatalf("GET /: %s", res.Status)
 	}
 }
+
+// TestServePortTaken: a console address already in use stops the start with a clear
+// error instead of a node without its console.
+func TestServePortTaken(t *testing.T) {
+	addr, err := Serve(t.Context(), "127.0.0.1:0", "tcp://127.0.0.1:1", cmtlog.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Serve(t.Context(), addr, "tcp://127.0.0.1:1", cmtlog.NewNopLogger())
+	if err == nil || !strings.Contains(err.Error(), "console: listen on "+addr) || !strings.Contains(err.Error(), "console.laddr") {
+		t.Fatalf("second console on %s: %v", addr, err)
+	}
+}
