@@ -4,6 +4,8 @@ GO        ?= go
 BUILD     := build
 HOME_DIR  ?= $(CURDIR)/.localnet/node
 CHAIN_ID  ?= vchain-local
+# The read-only web console of `make run` (CONSOLE= turns it off).
+CONSOLE   ?= 127.0.0.1:26670
 # Flags that make a contract module byte-identical on every machine with the same Go.
 WASM_FLAGS := -buildmode=c-shared -trimpath -buildvcs=false -ldflags=-buildid=
 CONTRACT_VERSIONS := v1 v2
@@ -27,12 +29,13 @@ contracts:
 	done
 
 ## run: a single-validator local chain in .localnet/node (created on first run), in the foreground;
-## its keys are plain files (keyring backend test): a development chain, not a network's
+## its keys are plain files (keyring backend test): a development chain, not a network's;
+## its web console is at http://$(CONSOLE)/
 run: build
 	@if [ ! -f $(HOME_DIR)/config/genesis.json ]; then \
 		$(BUILD)/vchaind init --home $(HOME_DIR) --chain-id $(CHAIN_ID) --runtime $(BUILD)/contracts/v1.wasm --keyring-backend test; \
 	fi
-	$(BUILD)/vchaind start --home $(HOME_DIR)
+	$(BUILD)/vchaind start --home $(HOME_DIR) --console-laddr "$(CONSOLE)"
 
 ## localnet: a 4-validator testnet of real processes in .localnet/testnet (created on first run)
 localnet: build

@@ -9,8 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 
+	vhome "github.com/vchain/vchain/internal/home"
 	"github.com/vchain/vchain/internal/localnet"
 	"github.com/vchain/vchain/internal/node"
 	"github.com/vchain/vchain/internal/testwasm"
@@ -78,9 +80,17 @@ func TestComposeMatchesTestnetInit(t *testing.T) {
 				t.Errorf("%s: %v", n.Name, err)
 			}
 		}
-		want := []string{fmt.Sprintf("%d:%d", n.P2P, n.P2P), fmt.Sprintf("%d:%d", n.RPC, n.RPC), fmt.Sprintf("%d:%d", n.Metrics, n.Metrics)}
+		want := []string{fmt.Sprintf("%d:%d", n.P2P, n.P2P), fmt.Sprintf("%d:%d", n.RPC, n.RPC), fmt.Sprintf("%d:%d", n.Metrics, n.Metrics),
+			fmt.Sprintf("127.0.0.1:%d:%d", n.Console, n.Console)}
 		if !slices.Equal(s.Ports, want) {
 			t.Errorf("%s: ports %v, testnet.json says %v", n.Name, s.Ports, want)
+		}
+		app, err := vhome.LoadAppConfig(viper.New(), filepath.Join(home, "config", "app.toml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if app.Console.Laddr != fmt.Sprintf("0.0.0.0:%d", n.Console) {
+			t.Errorf("%s: console.laddr %q: in a container it must listen on all interfaces at %d", n.Name, app.Console.Laddr, n.Console)
 		}
 		cfg, err := node.LoadCometConfig(home, nil)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,6 +138,24 @@ func TestComposeWithPodman(t *testing.T) {
 	for _, s := range testnetStatus(t, p) {
 		if !s.Up || s.Local || s.Peers != 3 {
 			t.Fatalf("testnet status of %s: up %v, local process %v, %d peers; want up in a container with 3 peers", s.Name, s.Up, s.Local, s.Peers)
+		}
+	}
+	// Each container's console, published on the host's loopback, answers from its node.
+	for _, n := range m.Nodes {
+		var snap struct {
+			Node struct {
+				Moniker string `json:"moniker"`
+				Height  int64  `json:"height"`
+			} `json:"node"`
+		}
+		res, err := http.Get(n.ConsoleURL() + "api/snapshot")
+		if err != nil {
+			t.Fatalf("%s console: %v", n.Name, err)
+		}
+		err = json.NewDecoder(res.Body).Decode(&snap)
+		res.Body.Close()
+		if err != nil || snap.Node.Moniker != n.Name || snap.Node.Height < 3 {
+			t.Fatalf("%s console at %s: %v %+v", n.Name, n.ConsoleURL(), err, snap)
 		}
 	}
 

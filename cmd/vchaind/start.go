@@ -18,6 +18,7 @@ import (
 	"github.com/vchain/vchain/app/profile"
 	"github.com/vchain/vchain/app/runtime"
 	"github.com/vchain/vchain/app/state"
+	"github.com/vchain/vchain/internal/console"
 	"github.com/vchain/vchain/internal/home"
 	"github.com/vchain/vchain/internal/node"
 )
@@ -44,7 +45,11 @@ CometBFT reads config/config.toml as usual; the flags below override it. App set
 from config/app.toml, overridden by VCHAIN_* environment variables, then by flags.
 
 With --abci socket, only the ABCI app runs, listening on --abci-address for an external
-'cometbft node --home DIR --proxy_app tcp://127.0.0.1:26658'.`,
+'cometbft node --home DIR --proxy_app tcp://127.0.0.1:26658'.
+
+With console.laddr set in app.toml (or --console-laddr), a read-only web console of this
+node is served there: validators and readiness, the runtime timeline, this node's state
+(and, when paused, what to install), recent blocks. It reads the node's RPC (rpc.laddr).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p := home.Paths{Root: g.home}
@@ -67,6 +72,15 @@ With --abci socket, only the ABCI app runs, listening on --abci-address for an e
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if appCfg.Console.Laddr != "" {
+				// Up before the node, so a node waiting for a runtime before its RPC
+				// exists still has a page that says the RPC is not answering yet.
+				addr, err := console.Serve(ctx, appCfg.Console.Laddr, cfg.RPC.ListenAddress, logger.With("module", "console"))
+				if err != nil {
+					return err
+				}
+				logger.Info("console serving (read-only)", "url", "http://"+addr+"/")
+			}
 			app, err := node.OpenApp(ctx, p, appCfg, logger)
 			if err != nil {
 				return err
@@ -114,6 +128,8 @@ With --abci socket, only the ABCI app runs, listening on --abci-address for an e
 	_ = appV.BindPFlag("db_backend", f.Lookup("db-backend"))
 	f.Int64("pruning-keep-recent", state.DefaultKeepRecent, "recent heights of state kept for queries and proofs; 0 keeps all (app.toml pruning.keep_recent)")
 	_ = appV.BindPFlag("pruning.keep_recent", f.Lookup("pruning-keep-recent"))
+	f.String("console-laddr", "", `serve the read-only web console at host:port (e.g. 127.0.0.1:26670; ":port" binds 127.0.0.1); overrides console.laddr of app.toml; empty: off`)
+	_ = appV.BindPFlag("console.laddr", f.Lookup("console-laddr"))
 	for _, cf := range cometFlags {
 		f.String(cf.name, "", cf.usage)
 		_ = cometV.BindPFlag(cf.name, f.Lookup(cf.name))

@@ -42,7 +42,7 @@ func newTestnetInitCmd(g *globals) *cobra.Command {
 		Short: "Create a testnet: homes, shared genesis, ports, peers, keys",
 		Long: `Create one home per node under DIR with a shared genesis (admin, install threshold,
 runtime v1 and its sha256), distinct ports (node i: base+10i for p2p, +1 RPC, +2 ABCI,
-+3 metrics), every node peered with every other, each validator's operator key registered
++3 metrics, +4 the read-only web console on 127.0.0.1), every node peered with every other, each validator's operator key registered
 in the genesis, and the admin key in the keyring of node0. The keyrings use the test backend
 (plain files, config/client.toml says so): a testnet is for testing.
 
@@ -78,7 +78,7 @@ docker-compose.yml at the repository root expects.`,
 	f.IntVar(&o.FullNodes, "full-nodes", 0, "number of full nodes (not in the validator set)")
 	f.StringVar(&out, "output", "", "directory to create (required)")
 	f.StringVar(&o.ChainID, "chain-id", "vchain-testnet", "chain id")
-	f.IntVar(&o.BasePort, "base-port", 26600, "first port; node i uses base+10i .. base+10i+3")
+	f.IntVar(&o.BasePort, "base-port", 26600, "first port; node i uses base+10i .. base+10i+4 (p2p, rpc, abci, metrics, console)")
 	f.DurationVar(&o.TimeoutCommit, "timeout-commit", 0, "CometBFT timeout_commit (default: CometBFT's 1s)")
 	f.BoolVar(&o.Docker, "docker", false, "lay out for the repository's docker-compose.yml (listen on 0.0.0.0, peers by service name)")
 	f.StringSliceVar(&o.Hosts, "hosts", nil, "one host or IP per node, for a network across machines (nodes listen on 0.0.0.0)")
@@ -106,7 +106,11 @@ func newTestnetStartCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "%s: started, pid %d, rpc %s, log %s/%s\n", n.Name, pid, n.RPCAddr(), m.HomeOf(n), localnet.LogFile)
+				console := ""
+				if u := n.ConsoleURL(); u != "" {
+					console = ", console " + u
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s: started, pid %d, rpc %s%s, log %s/%s\n", n.Name, pid, n.RPCAddr(), console, m.HomeOf(n), localnet.LogFile)
 			}
 			for _, n := range nodes {
 				if err := m.WaitRPC(cmd.Context(), n, timeout); err != nil {

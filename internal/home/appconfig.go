@@ -26,6 +26,8 @@ type AppConfig struct {
 	RuntimeCacheDir string `mapstructure:"runtime_cache_dir"`
 	// Pruning bounds the state versions the node keeps.
 	Pruning PruningConfig `mapstructure:"pruning"`
+	// Console is the read-only web console ([console] in app.toml).
+	Console ConsoleConfig `mapstructure:"console"`
 }
 
 // PruningConfig is the [pruning] table of app.toml.
@@ -33,6 +35,13 @@ type PruningConfig struct {
 	// KeepRecent is how many recent heights of state the node keeps, to serve queries and
 	// proofs at those heights; older ones are deleted after each commit. 0 keeps all.
 	KeepRecent int64 `mapstructure:"keep_recent"`
+}
+
+// ConsoleConfig is the [console] table of app.toml.
+type ConsoleConfig struct {
+	// Laddr is where the console listens (host:port); empty: no console. A bare ":port"
+	// binds 127.0.0.1.
+	Laddr string `mapstructure:"laddr"`
 }
 
 // DefaultAppConfig returns the defaults.
@@ -62,6 +71,12 @@ runtime_cache_dir = %q
 # Recent heights of state kept for queries and proofs at those heights (env
 # VCHAIN_PRUNING_KEEP_RECENT); older ones are deleted after each commit. 0 keeps all.
 keep_recent = %d
+
+[console]
+# The read-only web console (network, runtime timeline, this node, recent blocks), fed by
+# this node's RPC. Empty: off. "127.0.0.1:26670" serves it on this machine only; name
+# another host (e.g. "0.0.0.0:26670") only behind access control you trust.
+laddr = %q
 `
 
 // RuntimeOptions returns the runtime manager options c asks for.
@@ -74,7 +89,7 @@ func (c AppConfig) RuntimeOptions() []runtime.Option {
 
 // WriteAppConfig writes c to path.
 func WriteAppConfig(path string, c AppConfig) error {
-	body := fmt.Sprintf(appConfigTemplate, c.DBBackend, c.ABCI, c.ABCIAddress, c.RuntimeCacheDir, c.Pruning.KeepRecent)
+	body := fmt.Sprintf(appConfigTemplate, c.DBBackend, c.ABCI, c.ABCIAddress, c.RuntimeCacheDir, c.Pruning.KeepRecent, c.Console.Laddr)
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -90,6 +105,7 @@ func LoadAppConfig(v *viper.Viper, path string) (AppConfig, error) {
 	v.SetDefault("abci_address", d.ABCIAddress)
 	v.SetDefault("runtime_cache_dir", d.RuntimeCacheDir)
 	v.SetDefault("pruning.keep_recent", d.Pruning.KeepRecent)
+	v.SetDefault("console.laddr", d.Console.Laddr)
 	v.SetEnvPrefix("VCHAIN")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
 	v.AutomaticEnv()

@@ -4,8 +4,48 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 )
+
+// TestConsoleLaddr: console.laddr is off by default, read from app.toml's [console] table,
+// overridden by VCHAIN_CONSOLE_LADDR, then by the start command's --console-laddr.
+func TestConsoleLaddr(t *testing.T) {
+	for _, c := range []struct {
+		name, file, env, flag, want string
+	}{
+		{name: "default off"},
+		{name: "app.toml", file: "127.0.0.1:26670", want: "127.0.0.1:26670"},
+		{name: "env over file", file: "127.0.0.1:26670", env: "127.0.0.1:1234", want: "127.0.0.1:1234"},
+		{name: "flag over env", file: "127.0.0.1:26670", env: "127.0.0.1:1234", flag: ":9", want: ":9"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "app.toml")
+			cfg := DefaultAppConfig()
+			cfg.Console.Laddr = c.file
+			if err := WriteAppConfig(path, cfg); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("VCHAIN_CONSOLE_LADDR", c.env) // viper takes an empty variable as unset
+			v := viper.New()
+			fs := pflag.NewFlagSet("start", pflag.ContinueOnError)
+			fs.String("console-laddr", "", "")
+			_ = v.BindPFlag("console.laddr", fs.Lookup("console-laddr"))
+			if c.flag != "" {
+				if err := fs.Parse([]string{"--console-laddr", c.flag}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := LoadAppConfig(v, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Console.Laddr != c.want || got.DBBackend != "pebble" {
+				t.Fatalf("console.laddr %q (db %q), want %q", got.Console.Laddr, got.DBBackend, c.want)
+			}
+		})
+	}
+}
 
 // TestPruningKeepRecent: pruning.keep_recent defaults to 100, is read from app.toml,
 // overridden by VCHAIN_PRUNING_KEEP_RECENT, and a negative value is refused.

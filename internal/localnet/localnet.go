@@ -36,11 +36,21 @@ type Node struct {
 	RPC       int    `json:"rpc_port"`
 	ABCI      int    `json:"abci_port"`
 	Metrics   int    `json:"metrics_port"`
-	Operator  string `json:"operator,omitempty"`
+	// Console is the read-only web console's port (see ConsoleURL).
+	Console  int    `json:"console_port,omitempty"`
+	Operator string `json:"operator,omitempty"`
 }
 
 // RPCAddr is the node's RPC address as seen from this machine.
 func (n Node) RPCAddr() string { return fmt.Sprintf("tcp://127.0.0.1:%d", n.RPC) }
+
+// ConsoleURL is the node's web console as seen from this machine ("" when it has none).
+func (n Node) ConsoleURL() string {
+	if n.Console == 0 {
+		return ""
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d/", n.Console)
+}
 
 // Manifest describes a testnet.
 type Manifest struct {
@@ -88,9 +98,10 @@ type Options struct {
 	ChainID    string
 	// Runtime is the v1 module.
 	Runtime []byte
-	// BasePort: node i uses BasePort+10*i for p2p, +1 RPC, +2 ABCI, +3 metrics.
+	// BasePort: node i uses BasePort+10*i for p2p, +1 RPC, +2 ABCI, +3 metrics, +4 console.
 	BasePort int
-	// Ports, if set, gives 4 ports per node instead (p2p, rpc, abci, metrics).
+	// Ports, if set, gives PortsPerNode ports per node instead (p2p, rpc, abci, metrics,
+	// console).
 	Ports []int
 	// TimeoutCommit is CometBFT's wait after a commit (default 1s, CometBFT's own).
 	TimeoutCommit time.Duration
@@ -109,6 +120,9 @@ type Options struct {
 	// a reference network the identical settings).
 	Tune func(*cmtcfg.Config)
 }
+
+// PortsPerNode is how many ports each node of a testnet listens on.
+const PortsPerNode = 5
 
 // Init creates a testnet in dir, which must not exist or be empty.
 func Init(ctx context.Context, dir string, o Options) (*Manifest, error) {
@@ -133,8 +147,8 @@ func Init(ctx context.Context, dir string, o Options) (*Manifest, error) {
 	if o.Hosts != nil && len(o.Hosts) != total {
 		return nil, fmt.Errorf("%d hosts given for %d nodes: give one per node", len(o.Hosts), total)
 	}
-	if o.Ports != nil && len(o.Ports) < 4*total {
-		return nil, fmt.Errorf("%d ports given for %d nodes, want 4 each", len(o.Ports), total)
+	if o.Ports != nil && len(o.Ports) < PortsPerNode*total {
+		return nil, fmt.Errorf("%d ports given for %d nodes, want %d each", len(o.Ports), total, PortsPerNode)
 	}
 	progress := o.Progress
 	if progress == nil {
@@ -149,10 +163,11 @@ func Init(ctx context.Context, dir string, o Options) (*Manifest, error) {
 	for i := 0; i < total; i++ {
 		n := Node{Name: fmt.Sprintf("node%d", i), Home: fmt.Sprintf("node%d", i), Validator: i < o.Validators, Host: "127.0.0.1"}
 		if o.Ports != nil {
-			n.P2P, n.RPC, n.ABCI, n.Metrics = o.Ports[4*i], o.Ports[4*i+1], o.Ports[4*i+2], o.Ports[4*i+3]
+			p := o.Ports[PortsPerNode*i:]
+			n.P2P, n.RPC, n.ABCI, n.Metrics, n.Console = p[0], p[1], p[2], p[3], p[4]
 		} else {
 			b := o.BasePort + 10*i
-			n.P2P, n.RPC, n.ABCI, n.Metrics = b, b+1, b+2, b+3
+			n.P2P, n.RPC, n.ABCI, n.Metrics, n.Console = b, b+1, b+2, b+3, b+4
 		}
 		listen := "127.0.0.1"
 		if o.Hosts != nil {
@@ -161,11 +176,19 @@ func Init(ctx context.Context, dir string, o Options) (*Manifest, error) {
 		app := home.DefaultAppConfig()
 		app.ABCIAddress = fmt.Sprintf("tcp://%s:%d", listen, n.ABCI)
 		app.RuntimeCacheDir = o.RuntimeCacheDir
+		// The console stays on loopback even when the node listens on all interfaces,
+		// except in a container, where only that makes the published port reach it
+		// (docker-compose.yml publishes it on the host's loopback only).
+		consoleHost := "127.0.0.1"
+		if o.Docker {
+			consoleHost = "0.0.0.0"
+		}
+		app.Console.Laddr = fmt.Sprintf("%s:%d", consoleHost, n.Console)
 		kind := "validator"
 		if !n.Validator {
 			kind = "full node"
 		}
-		progress(fmt.Sprintf("%s (%s): p2p %d, rpc %d, abci %d, metrics %d", n.Name, kind, n.P2P, n.RPC, n.ABCI, n.Metrics))
+		progress(fmt.Sprintf("%s (%s): p2p %d, rpc %d, abci %d, metrics %d, console %d", n.Name, kind, n.P2P, n.RPC, n.ABCI, n.Metrics, n.Console))
 		hn, err := home.InitNode(ctx, filepath.Join(abs, n.Home), home.NodeOptions{
 			Moniker: n.Name, Runtime: o.Runtime, App: app,
 			Config: func(c *cmtcfg.Config) {

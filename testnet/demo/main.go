@@ -34,6 +34,15 @@ func say(format string, args ...any) {
 	fmt.Printf("[%6.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
 }
 
+// consoles lists the console addresses of nodes.
+func consoles(nodes []localnet.Node) string {
+	var out []string
+	for _, n := range nodes {
+		out = append(out, n.Name+" "+n.ConsoleURL())
+	}
+	return strings.Join(out, ", ")
+}
+
 func fail(format string, args ...any) {
 	fmt.Printf("\nDEMO FAILED: %s\n", fmt.Sprintf(format, args...))
 	os.Exit(1)
@@ -189,6 +198,7 @@ func main() {
 		d.clients, d.names = append(d.clients, c), append(d.names, n.Name)
 	}
 	say("4 vchaind processes running (logs: %s/nodeN/%s); all execute runtime v1", *dir, localnet.LogFile)
+	say("web console, live while the demo runs: %s (node0; %s)", m.Nodes[0].ConsoleURL(), consoles(m.Nodes[1:]))
 	d.watch(nil, 2)
 
 	load, err := loadgen.Start(m.ChainID, d.clients, 8, 100*time.Millisecond, filepath.Join(*dir, "load-keys"))
@@ -206,7 +216,7 @@ func main() {
 		say("    readiness: %s", d.readiness(2))
 	}
 	start := d.admin("upgrade", "schedule", "2", "--in", "5") + 5
-	say("the switch to v2 is scheduled: every node executes v2 from height %d", start)
+	say("the switch to v2 is scheduled: every node executes v2 from height %d (countdown: %s)", start, m.Nodes[0].ConsoleURL())
 	d.watch(load, start+2)
 
 	down := d.admin("upgrade", "schedule", "1", "--in", "3") + 3
