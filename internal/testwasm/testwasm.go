@@ -22,6 +22,11 @@ import (
 // BuildFlags are the flags `make contracts` uses; a module built here is byte-identical.
 var BuildFlags = []string{"build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-ldflags=-buildid="}
 
+// BuildEnv is the environment `make contracts` builds in. CGO_ENABLED is pinned because Go
+// records it in the module: with CGO_ENABLED=1 in the environment (as .ci/run exports for
+// the race detector) v1's sha256 differed.
+var BuildEnv = []string{"GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0"}
+
 var (
 	mu    sync.Mutex
 	built = map[string][]byte{}
@@ -72,7 +77,7 @@ func Build(name string) ([]byte, error) {
 	args := append(append([]string{}, BuildFlags...), "-o", tmp, "./contracts/"+name)
 	cmd := exec.Command("go", args...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	cmd.Env = append(os.Environ(), BuildEnv...)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		os.Remove(tmp)
 		return nil, fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, msg)
@@ -101,7 +106,7 @@ func CacheDir() string {
 // sourceKey hashes every file under contracts/, go.mod and the Go version.
 func sourceKey(root string) (string, error) {
 	h := sha256.New()
-	fmt.Fprintln(h, goruntime.Version())
+	fmt.Fprintln(h, goruntime.Version(), BuildFlags, BuildEnv)
 	var files []string
 	err := filepath.WalkDir(filepath.Join(root, "contracts"), func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".go") {
