@@ -3,7 +3,7 @@
 package fault
 
 import (
-	"bytes"
+	"fmt"
 	"testing"
 
 	dbm "github.com/cosmos/cosmos-db"
@@ -29,8 +29,8 @@ func TestParse(t *testing.T) {
 	}
 }
 
-// TestDiverge checks that the armed fault changes the block's write set, hence its app
-// hash, at the armed height only.
+// TestDiverge checks that the armed fault changes the block's write set, which the app
+// hash commits to through the state tree, at the armed height only.
 func TestDiverge(t *testing.T) {
 	store, err := state.Open(dbm.NewMemDB())
 	if err != nil {
@@ -44,11 +44,11 @@ func TestDiverge(t *testing.T) {
 	}{{4, false}, {5, true}, {6, false}} {
 		writes := state.NewCache(store)
 		writes.Set(state.AccountKey([]byte("a")), state.EncodeUint64(1))
-		want := state.AppHash(nil, c.height, writes.Sorted())
+		want := fmt.Sprintf("%+v", writes.Sorted())
 		Diverge(c.height, writes)
-		got := state.AppHash(nil, c.height, writes.Sorted())
-		if changed := !bytes.Equal(got, want); changed != c.changed {
-			t.Fatalf("height %d: app hash changed %v, want %v", c.height, changed, c.changed)
+		got := fmt.Sprintf("%+v", writes.Sorted())
+		if changed := got != want; changed != c.changed {
+			t.Fatalf("height %d: write set changed %v, want %v", c.height, changed, c.changed)
 		}
 		if v, _ := writes.Get(DivergedKey); (v != nil) != c.changed {
 			t.Fatalf("height %d: %q = %x", c.height, DivergedKey, v)
