@@ -2,9 +2,6 @@ package testnet
 
 import (
 	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,10 +13,7 @@ import (
 	"github.com/cometbft/cometbft/privval"
 
 	"github.com/vchain/vchain/internal/client"
-	"github.com/vchain/vchain/internal/home"
-	"github.com/vchain/vchain/internal/keyring"
 	"github.com/vchain/vchain/internal/signer"
-	"github.com/vchain/vchain/internal/testwasm"
 )
 
 // TestRemoteSigner runs a validator whose consensus key is not in its home: the key and
@@ -33,31 +27,15 @@ func TestRemoteSigner(t *testing.T) {
 	}
 	bin := Binary(t)
 	dir := t.TempDir()
-	wasm := testwasm.Module(t, "v1")
 	ports := FreePorts(t, 3)
 	rpc := fmt.Sprintf("tcp://127.0.0.1:%d", ports[1])
 	laddr := fmt.Sprintf("tcp://127.0.0.1:%d", ports[2])
-	hn, err := home.InitNode(context.Background(), filepath.Join(dir, "node"), home.NodeOptions{Runtime: wasm, App: AppConfig(), Config: func(c *cmtcfg.Config) {
+	hn, _ := OneValidatorHome(t, filepath.Join(dir, "node"), "remote-signer", func(c *cmtcfg.Config) {
 		c.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", ports[0])
 		c.RPC.ListenAddress = rpc
 		c.PrivValidatorListenAddr = laddr
 		c.Consensus.TimeoutCommit = 300 * time.Millisecond
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := keyring.Open(hn.Paths.Keyring()).Add(home.AdminKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(wasm)
-	doc, err := home.BuildGenesis([]*home.Node{hn}, home.GenesisOptions{ChainID: "remote-signer", Admins: []string{admin.Address.String()}, RuntimeSHA256: hex.EncodeToString(sum[:])})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := home.WriteGenesis(doc, []*home.Node{hn}); err != nil {
-		t.Fatal(err)
-	}
+	})
 
 	// The consensus key leaves the node's home for the signer's directory.
 	cfg := cmtcfg.DefaultConfig()
@@ -74,7 +52,7 @@ func TestRemoteSigner(t *testing.T) {
 	}
 	startSigner := func() *signer.Signer {
 		t.Helper()
-		s, err := signer.Start(signer.Options{Addr: laddr, ChainID: doc.ChainID, PV: privval.LoadFilePV(keyFile, stateFile)})
+		s, err := signer.Start(signer.Options{Addr: laddr, ChainID: "remote-signer", PV: privval.LoadFilePV(keyFile, stateFile)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,8 +2,6 @@ package testnet
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"testing"
 	"time"
@@ -14,10 +12,7 @@ import (
 	"github.com/cometbft/cometbft/proxy"
 
 	"github.com/vchain/vchain/internal/client"
-	"github.com/vchain/vchain/internal/home"
-	"github.com/vchain/vchain/internal/keyring"
 	"github.com/vchain/vchain/internal/node"
-	"github.com/vchain/vchain/internal/testwasm"
 )
 
 // TestSocketMode serves the app over an ABCI socket (as `vchaind start --abci socket`
@@ -27,28 +22,12 @@ func TestSocketMode(t *testing.T) {
 		t.Skip("starts a node")
 	}
 	ctx := context.Background()
-	wasm := testwasm.Module(t, "v1")
 	ports := FreePorts(t, 3)
-	hn, err := home.InitNode(ctx, t.TempDir(), home.NodeOptions{Runtime: wasm, App: AppConfig(), Config: func(c *cmtcfg.Config) {
+	hn, admin := OneValidatorHome(t, t.TempDir(), "socket", func(c *cmtcfg.Config) {
 		c.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", ports[0])
 		c.RPC.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", ports[1])
 		c.Consensus.TimeoutCommit = 200 * time.Millisecond
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := keyring.Open(hn.Paths.Keyring()).Add(home.AdminKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(wasm)
-	doc, err := home.BuildGenesis([]*home.Node{hn}, home.GenesisOptions{ChainID: "socket", Admins: []string{admin.Address.String()}, RuntimeSHA256: hex.EncodeToString(sum[:])})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := home.WriteGenesis(doc, []*home.Node{hn}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	logger := cmtlog.NewFilter(cmtlog.NewTMLogger(cmtlog.NewSyncWriter(testWriter{t, "node"})), cmtlog.AllowError())
 
 	app, err := node.OpenApp(ctx, hn.Paths, AppConfig(), logger)
