@@ -378,8 +378,9 @@ func (e *Executor) FinalizeBlock(ctx context.Context, height int64, txs [][]byte
 	return res, nil
 }
 
-// Commit makes the last finalized block durable: atomically, in that a crash at any point
-// reopens the store at this height or the one before (see state.Store.Commit).
+// Commit commits the last finalized block: the next block and every query see it at once,
+// and the store makes it durable in the background, atomically, in that a crash at any
+// point reopens the store at this height or the one before (see state.Store.Commit).
 func (e *Executor) Commit() (int64, error) {
 	e.mu.RLock()
 	p := e.pending
