@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	dbm "github.com/cosmos/cosmos-db"
 	"github.com/cosmos/iavl"
@@ -94,6 +95,7 @@ type Store struct {
 	saveErr error
 
 	beforeSave func(height int64) // a test's hook into the background save
+	onSave     func(d time.Duration)
 }
 
 // Open opens the store kept in db at its last committed height.
@@ -412,7 +414,12 @@ func (s *Store) Commit(height int64, appHash []byte, writes *Cache) error {
 	go func() {
 		defer s.work.Unlock()
 		defer close(saved)
-		if err := s.save(height, appHash); err != nil {
+		start := time.Now()
+		err := s.save(height, appHash)
+		if s.onSave != nil {
+			s.onSave(time.Since(start))
+		}
+		if err != nil {
 			s.mu.Lock()
 			s.saveErr = err
 			s.mu.Unlock()
@@ -468,6 +475,10 @@ func (s *Store) save(height int64, appHash []byte) error {
 	defer s.nodes.Unlock()
 	return s.prune(height)
 }
+
+// OnSave makes every background save report its duration to fn (metrics). Call it
+// before the first Commit.
+func (s *Store) OnSave(fn func(d time.Duration)) { s.onSave = fn }
 
 // WaitSaved waits until the last committed height is durable and returns the error that
 // stopped it from being saved, if any.
