@@ -137,9 +137,9 @@ func (s *Store) Prove(height int64, key []byte) ([]byte, []ProofOp, error) {
 	}
 	t := trees[i]
 	if t.Size() == 0 {
-		// ICS23 has no proof in an empty tree; the store root (the hash of nothing) alone
-		// would show it, which no standard op expresses.
-		return nil, nil, fmt.Errorf("prove at height %d: store %s is empty, so ICS23 has no proof in it", height, storeNames[i])
+		// Cannot happen: every store holds its sentinel from its first version (sentinel.go),
+		// because ICS23 has no proof in an empty tree.
+		return nil, nil, fmt.Errorf("prove at height %d: store %s is empty (it lacks its sentinel), so ICS23 has no proof in it", height, storeNames[i])
 	}
 	value, err := t.Get(key)
 	if err != nil {

@@ -250,6 +250,9 @@ func (s *Store) Iterate(prefix []byte, fn func(key, value []byte) bool) error {
 	}
 	defer it.Close()
 	for ; it.Valid(); it.Next() {
+		if isSentinel(it.Key()) {
+			continue // not a record (sentinel.go)
+		}
 		if !fn(it.Key(), it.Value()) {
 			break
 		}
@@ -292,10 +295,24 @@ func (s *Store) stage(height int64, writes *Cache) ([]byte, error) {
 			t.SetInitialVersion(uint64(height)) // the trees' versions are the block heights
 		}
 	}
+	if first { // every store holds its sentinel from its first version (sentinel.go)
+		for _, sn := range sentinels {
+			i, err := storeIndex(sn.key)
+			if err != nil || storeNames[i] != sn.store {
+				panic(fmt.Sprintf("state: sentinel %q routed to the wrong store", sn.key))
+			}
+			if _, err := s.trees[i].Set(sn.key, SentinelValue); err != nil {
+				return nil, fmt.Errorf("stage height %d: sentinel of store %s: %w", height, sn.store, err)
+			}
+		}
+	}
 	for _, w := range writes.Sorted() {
 		i, err := storeIndex(w.Key)
 		if err != nil {
 			return nil, fmt.Errorf("stage height %d: %w", height, err)
+		}
+		if isSentinel(w.Key) {
+			return nil, fmt.Errorf("stage height %d: key %q is a store's sentinel, which nothing may write", height, w.Key)
 		}
 		if w.Deleted {
 			_, _, err = s.trees[i].Remove(w.Key)
