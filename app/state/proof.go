@@ -8,7 +8,7 @@ import (
 	ics23 "github.com/cosmos/ics23/go"
 )
 
-// Proof format (what a client in any language verifies).
+// Proof format (what a client in any language verifies; docs/proofs.md has it in full).
 //
 // A proof of key K (a full store key, e.g. "contract/<name>/<key>") at height H is two
 // ProofOps, checked in order against the app hash of H (which the header of H+1 carries):
@@ -144,6 +144,12 @@ func (s *Store) Prove(height int64, key []byte) ([]byte, []ProofOp, error) {
 	value, err := t.Get(key)
 	if err != nil {
 		return nil, nil, fmt.Errorf("prove: read %q: %w", key, err)
+	}
+	if value != nil && len(value) == 0 {
+		// ICS23's leaf hashes a value and refuses an empty one, so neither a membership
+		// nor an absence proof exists for this key: say so rather than serve a proof no
+		// verifier accepts.
+		return nil, nil, fmt.Errorf("prove %q at height %d: the key holds an empty value, which ICS23 cannot prove", key, height)
 	}
 	var cp *ics23.CommitmentProof
 	if value != nil {

@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/cometbft/cometbft/crypto/merkle"
@@ -116,6 +117,14 @@ func TestProveRefuses(t *testing.T) {
 		if _, _, err := st.Prove(c.height, c.key); err == nil {
 			t.Errorf("Prove(%d, %q) gave a proof", c.height, c.key)
 		}
+	}
+	// An empty value has no ICS23 proof (the leaf op refuses it): an error, not a proof
+	// that no verifier accepts.
+	c := NewCache(st)
+	c.Set(ck("empty"), []byte{})
+	commit(t, st, 3, c)
+	if _, _, err := st.Prove(3, ck("empty")); err == nil || !strings.Contains(err.Error(), "empty value") {
+		t.Errorf("Prove of an empty value: %v", err)
 	}
 }
 
