@@ -112,7 +112,8 @@ func tamper(raw []byte, mode string) ([]byte, bool) {
 // height from the kept trusted headers (no warning), and every answer the proxy changes
 // by one byte (value, either proof op, or the value dropped to fake an absence) is
 // refused with "verification failed". Trust given by --trust-height/--trust-hash works
-// in a fresh home without the warning, and a wrong hash is refused.
+// in a fresh home without the warning, and a wrong hash is refused without losing the
+// headers the home trusted.
 func TestLightClientQuery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a node")
@@ -225,8 +226,12 @@ func TestLightClientQuery(t *testing.T) {
 	if wrong[0] = '0'; hash[0] == '0' {
 		wrong[0] = '1'
 	}
-	_, errOut = run(1, filepath.Join(t.TempDir(), "wrong"), "kv", "proven", "--trust-height", "1", "--trust-hash", string(wrong))
+	_, errOut = run(1, homeDir, "kv", "proven", "--trust-height", "1", "--trust-hash", string(wrong))
 	if !strings.Contains(errOut, "verification failed") {
 		t.Fatalf("a wrong --trust-hash: %q", errOut)
+	}
+	// The refused hash left the headers trusted before: no fall back to trusting the node.
+	if _, errOut = run(0, homeDir, "kv", "proven"); strings.Contains(errOut, "WARNING") {
+		t.Fatalf("after a refused --trust-hash the home trusts the node again: %q", errOut)
 	}
 }

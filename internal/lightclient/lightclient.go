@@ -161,9 +161,14 @@ func (v *Verifier) start(ctx context.Context, o Options, dir string) error {
 	opts := []light.Option{light.Logger(nopLogger())}
 	switch {
 	case o.TrustHeight > 0:
-		v.lc, err = light.NewClient(ctx, v.chainID, light.TrustOptions{Period: o.TrustPeriod, Height: o.TrustHeight, Hash: o.TrustHash},
-			primary, witnesses, store, opts...)
-		if err != nil {
+		trust := light.TrustOptions{Period: o.TrustPeriod, Height: o.TrustHeight, Hash: o.TrustHash}
+		// Checked first on a scratch store: the light client clears its store when trust
+		// options disagree with it, and a mistyped hash must not wipe the headers trusted
+		// so far (the next query would then fall back to trusting the node).
+		if _, err := light.NewClient(ctx, v.chainID, trust, primary, witnesses, lightdb.New(dbm.NewMemDB(), v.chainID), opts...); err != nil {
+			return verifyErr("the header at --trust-height %d: %w (the headers trusted in %s are kept)", o.TrustHeight, err, dir)
+		}
+		if v.lc, err = light.NewClient(ctx, v.chainID, trust, primary, witnesses, store, opts...); err != nil {
 			return verifyErr("the header at --trust-height %d: %w", o.TrustHeight, err)
 		}
 	case last > 0:
