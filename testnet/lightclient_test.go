@@ -3,7 +3,9 @@ package testnet
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cometbft/cometbft/crypto/merkle"
+	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
+	ics23 "github.com/cosmos/ics23/go"
+
+	"github.com/vchain/vchain/app/state"
 	"github.com/vchain/vchain/internal/client"
 	"github.com/vchain/vchain/internal/keyring"
 )
@@ -28,6 +35,7 @@ type tamperProxy struct {
 	target  string
 	mode    atomic.Value // string
 	changed atomic.Int64
+	forged  atomic.Value // string: the app hash (hex) "forge" made its proofs prove
 }
 
 func (p *tamperProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -49,7 +57,29 @@ func (p *tamperProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var req struct{ Method string }
 	mode, _ := p.mode.Load().(string)
-	if json.Unmarshal(body, &req) == nil && req.Method == "abci_query" && mode != "" {
+	// "header" changes the app hash in the headers the light client fetches (commit);
+	// "forge" rewrites an answer's value and proof consistently and puts the app hash they
+	// prove in every header; every other mode changes abci_query answers.
+	_ = json.Unmarshal(body, &req)
+	switch {
+	case mode == "forge" && req.Method == "abci_query":
+		if t, appHash, ok := forge(out); ok {
+			out = t
+			p.forged.Store(appHash)
+			p.changed.Add(1)
+		}
+	case (mode == "header" || mode == "forge") && req.Method == "commit":
+		forged, _ := p.forged.Load().(string)
+		if mode == "header" {
+			forged = ""
+		}
+		if t, ok := tamperHeader(out, forged); ok {
+			out = t
+			if mode == "header" {
+				p.changed.Add(1)
+			}
+		}
+	case mode != "" && mode != "header" && mode != "forge" && req.Method == "abci_query":
 		if t, ok := tamper(out, mode); ok {
 			out = t
 			p.changed.Add(1)
@@ -58,6 +88,102 @@ func (p *tamperProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(out)
+}
+
+// tamperHeader sets the app hash in a commit JSON-RPC answer to appHash, or, if empty,
+// changes one hex digit of it.
+func tamperHeader(raw []byte, appHash string) ([]byte, bool) {
+	var m map[string]any
+	if json.Unmarshal(raw, &m) != nil {
+		return nil, false
+	}
+	result, _ := m["result"].(map[string]any)
+	sh, _ := result["signed_header"].(map[string]any)
+	header, _ := sh["header"].(map[string]any)
+	h, _ := header["app_hash"].(string)
+	if h == "" {
+		return nil, false
+	}
+	b := []byte(h)
+	if b[0] = '0'; h[0] == '0' {
+		b[0] = '1'
+	}
+	if appHash != "" {
+		b = []byte(appHash)
+	}
+	header["app_hash"] = string(b)
+	out, err := json.Marshal(m)
+	return out, err == nil
+}
+
+// forge rewrites a membership answer as a node that controls its own state would: the
+// value changed, the ICS23 existence proof's value with it, the store's leaf in the
+// simple:v op recomputed from the new store root; it returns the app hash the forged
+// proof proves. Only the header's signatures can tell it from the truth.
+func forge(raw []byte) ([]byte, string, bool) {
+	var m map[string]any
+	if json.Unmarshal(raw, &m) != nil {
+		return nil, "", false
+	}
+	result, _ := m["result"].(map[string]any)
+	response, _ := result["response"].(map[string]any)
+	proof, _ := response["proofOps"].(map[string]any)
+	ops, _ := proof["ops"].([]any)
+	if response == nil || len(ops) != 2 {
+		return nil, "", false
+	}
+	decode := func(v any) []byte {
+		s, _ := v.(string)
+		b, _ := base64.StdEncoding.DecodeString(s)
+		return b
+	}
+	value := decode(response["value"])
+	if len(value) == 0 {
+		return nil, "", false
+	}
+	value[len(value)-1] ^= 0x01
+	op0, _ := ops[0].(map[string]any)
+	op1, _ := ops[1].(map[string]any)
+	cp := &ics23.CommitmentProof{}
+	if op0 == nil || op1 == nil || cp.Unmarshal(decode(op0["data"])) != nil || cp.GetExist() == nil {
+		return nil, "", false
+	}
+	cp.GetExist().Value = value
+	storeRoot, err := cp.Calculate()
+	if err != nil {
+		return nil, "", false
+	}
+	dec, err := merkle.ValueOpDecoder(cmtcrypto.ProofOp{Type: merkle.ProofOpValue, Key: decode(op1["key"]), Data: decode(op1["data"])})
+	if err != nil {
+		return nil, "", false
+	}
+	vop := dec.(merkle.ValueOp)
+	vh := sha256.Sum256(storeRoot)
+	leaf := binary.AppendUvarint(nil, uint64(len(vop.GetKey())))
+	leaf = append(leaf, vop.GetKey()...)
+	leaf = binary.AppendUvarint(leaf, 32)
+	leafHash := sha256.Sum256(append([]byte{0}, append(leaf, vh[:]...)...))
+	vop.Proof.LeafHash = leafHash[:]
+	appHash, err := vop.Run([][]byte{storeRoot})
+	if err != nil {
+		return nil, "", false
+	}
+	data0, err := cp.Marshal()
+	if err != nil {
+		return nil, "", false
+	}
+	// The forgery must be one a proof check alone accepts, or the test proves nothing.
+	forged := &cmtcrypto.ProofOps{Ops: []cmtcrypto.ProofOp{
+		{Type: state.ProofOpIAVL, Key: decode(op0["key"]), Data: data0}, vop.ProofOp()}}
+	kp, err := state.KeyPath(decode(op0["key"]))
+	if err != nil || state.ProofRuntime().VerifyValue(forged, appHash[0], kp, value) != nil {
+		return nil, "", false
+	}
+	op0["data"] = base64.StdEncoding.EncodeToString(data0)
+	op1["data"] = base64.StdEncoding.EncodeToString(vop.ProofOp().Data)
+	response["value"] = base64.StdEncoding.EncodeToString(value)
+	out, err := json.Marshal(m)
+	return out, fmt.Sprintf("%X", appHash[0]), err == nil
 }
 
 // tamper applies mode to an abci_query JSON-RPC answer.
@@ -110,8 +236,10 @@ func tamper(raw []byte, mode string) ([]byte, bool) {
 // proxy: an absent key in the still empty contracts store is verified as absent (trusting
 // the node's header on first use, with a warning), a written value is verified at its
 // height from the kept trusted headers (no warning), and every answer the proxy changes
-// by one byte (value, either proof op, or the value dropped to fake an absence) is
-// refused with "verification failed". Trust given by --trust-height/--trust-hash works
+// by one byte (value, either proof op, or the value dropped to fake an absence), a
+// header whose app hash it changes, and a consistent forgery (value, proof and headers'
+// app hash rewritten together, which only the validators' signatures expose) are refused
+// with "verification failed". Trust given by --trust-height/--trust-hash works
 // in a fresh home without the warning, and a wrong hash is refused without losing the
 // headers the home trusted.
 func TestLightClientQuery(t *testing.T) {
@@ -196,7 +324,7 @@ func TestLightClientQuery(t *testing.T) {
 
 	for _, c := range []struct{ key, mode string }{
 		{"proven", "value"}, {"proven", "op0"}, {"proven", "op1"}, {"proven", "drop"},
-		{"missing", "op0"}, {"missing", "op1"},
+		{"missing", "op0"}, {"missing", "op1"}, {"proven", "header"}, {"proven", "forge"},
 	} {
 		proxy.mode.Store(c.mode)
 		before := proxy.changed.Load()
