@@ -29,8 +29,9 @@ import (
 
 // tamperProxy forwards JSON-RPC POSTs to a node's RPC and, depending on its mode, changes
 // one byte of abci_query answers: of the value ("value"), of proof op i's data ("op0",
-// "op1"), or drops the value ("drop"); "" forwards untouched. It counts the answers it
-// changed, so a test knows its tampering reached the client.
+// "op1"), or drops the value ("drop"); or changes the headers' app hash ("header"); or
+// forges a consistent answer and headers ("forge", see forge); "" forwards untouched. It
+// counts the answers it changed, so a test knows its tampering reached the client.
 type tamperProxy struct {
 	target  string
 	mode    atomic.Value // string
@@ -72,6 +73,8 @@ func (p *tamperProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		forged, _ := p.forged.Load().(string)
 		if mode == "header" {
 			forged = ""
+		} else if forged == "" {
+			break // nothing forged yet
 		}
 		if t, ok := tamperHeader(out, forged); ok {
 			out = t
