@@ -8,7 +8,7 @@ import (
 	ics23 "github.com/cosmos/ics23/go"
 )
 
-// Proof format (what a client in any language verifies).
+// Proof format (what a client in any language verifies; docs/proofs.md has it in full).
 //
 // A proof of key K (a full store key, e.g. "contract/<name>/<key>") at height H is two
 // ProofOps, checked in order against the app hash of H (which the header of H+1 carries):
@@ -139,13 +139,19 @@ func (s *Store) Prove(height int64, key []byte) ([]byte, []ProofOp, error) {
 	}
 	t := trees[i]
 	if t.Size() == 0 {
-		// ICS23 has no proof in an empty tree; the store root (the hash of nothing) alone
-		// would show it, which no standard op expresses.
-		return nil, nil, fmt.Errorf("prove at height %d: store %s is empty, so ICS23 has no proof in it", height, storeNames[i])
+		// Cannot happen: every store holds its sentinel from its first version (sentinel.go),
+		// because ICS23 has no proof in an empty tree.
+		return nil, nil, fmt.Errorf("prove at height %d: store %s is empty (it lacks its sentinel), so ICS23 has no proof in it", height, storeNames[i])
 	}
 	value, err := t.Get(key)
 	if err != nil {
 		return nil, nil, fmt.Errorf("prove: read %q: %w", key, err)
+	}
+	if value != nil && len(value) == 0 {
+		// ICS23's leaf hashes a value and refuses an empty one, so neither a membership
+		// nor an absence proof exists for this key: say so rather than serve a proof no
+		// verifier accepts.
+		return nil, nil, fmt.Errorf("prove %q at height %d: the key holds an empty value, which ICS23 cannot prove", key, height)
 	}
 	var cp *ics23.CommitmentProof
 	if value != nil {

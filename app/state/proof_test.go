@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/cometbft/cometbft/crypto/merkle"
@@ -116,5 +117,66 @@ func TestProveRefuses(t *testing.T) {
 		if _, _, err := st.Prove(c.height, c.key); err == nil {
 			t.Errorf("Prove(%d, %q) gave a proof", c.height, c.key)
 		}
+	}
+	// An empty value has no ICS23 proof (the leaf op refuses it): an error, not a proof
+	// that no verifier accepts.
+	c := NewCache(st)
+	c.Set(ck("empty"), []byte{})
+	commit(t, st, 3, c)
+	if _, _, err := st.Prove(3, ck("empty")); err == nil || !strings.Contains(err.Error(), "empty value") {
+		t.Errorf("Prove of an empty value: %v", err)
+	}
+}
+
+// TestAbsenceInUntouchedStore: on a chain whose first blocks wrote only runtime records,
+// a key of the still untouched accounts and contracts stores is proven absent (their
+// sentinels keep them non-empty; sentinel.go), and the sentinels can be neither written
+// nor deleted, nor seen by Iterate.
+func TestAbsenceInUntouchedStore(t *testing.T) {
+	st, err := Open(dbm.NewMemDB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewCache(st)
+	c.Set(KeyParams, []byte("params"))
+	hash := commit(t, st, 1, c)
+	hash2 := commit(t, st, 2, NewCache(st))
+	for h, appHash := range map[int64][]byte{1: hash, 2: hash2} {
+		for _, key := range [][]byte{ck("k"), AccountKey([]byte("alice")), ContractKey("kv", []byte("a")), KeyEffectiveRuntime} {
+			value, ops, err := st.Prove(h, key)
+			if err != nil {
+				t.Fatalf("height %d, key %q: %v", h, key, err)
+			}
+			if value != nil {
+				t.Fatalf("height %d, key %q: value %q", h, key, value)
+			}
+			if err := verify(ops, appHash, key, nil); err != nil {
+				t.Fatalf("height %d, key %q: a genuine absence proof is refused: %v", h, key, err)
+			}
+			if verify(ops, appHash, key, []byte("x")) == nil {
+				t.Fatalf("height %d, key %q: an absence proof verified a value", h, key)
+			}
+		}
+	}
+	for _, s := range sentinels {
+		for _, write := range []func(c *Cache){
+			func(c *Cache) { c.Set(s.key, []byte("mine")) },
+			func(c *Cache) { c.Delete(s.key) },
+		} {
+			c := NewCache(st)
+			write(c)
+			if _, err := st.Stage(3, c); err == nil {
+				t.Fatalf("a write to the sentinel %q was staged", s.key)
+			}
+		}
+	}
+	n := 0
+	for _, prefix := range []string{prefixAccount, prefixContract, prefixRuntime} {
+		if err := st.Iterate([]byte(prefix), func(k, _ []byte) bool { n++; return true }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n != 0 {
+		t.Fatalf("Iterate saw %d records in stores holding only sentinels", n)
 	}
 }

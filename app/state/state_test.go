@@ -126,8 +126,8 @@ func TestAppHashVectors(t *testing.T) {
 		height int64
 		want   string
 	}{
-		{1, "a0e2bf1d2a702b304886d3c1960def6c4478e7dc25210854f61efa470b47db9d"},
-		{7, "48e33866837d67eaf9d0af9609d09003503dca271d1279c25daa2c27880fac6b"},
+		{1, "d92049f18338485b6dff1a9f9087f42350d2ed5f74a90e559d684f88db952d89"},
+		{7, "dc8ad1bc4e1630708f1dcb158b503f5de4c5fbcd2bb805e681384329e0e292a4"},
 	} {
 		got, err := st.Stage(v.height, c)
 		if err != nil {

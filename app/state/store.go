@@ -294,6 +294,9 @@ func (s *Store) Iterate(prefix []byte, fn func(key, value []byte) bool) error {
 	defer it.Close()
 	for ; it.Valid(); it.Next() {
 		k := it.Key()
+		if isSentinel(k) {
+			continue // not a record (sentinel.go)
+		}
 		if !emit(k) {
 			return nil
 		}
@@ -349,11 +352,25 @@ func (s *Store) stage(height int64, writes *Cache) ([]byte, error) {
 			t.SetInitialVersion(uint64(height)) // the trees' versions are the block heights
 		}
 	}
+	if first { // every store holds its sentinel from its first version (sentinel.go)
+		for _, sn := range sentinels {
+			i, err := storeIndex(sn.key)
+			if err != nil || storeNames[i] != sn.store {
+				panic(fmt.Sprintf("state: sentinel %q routed to the wrong store", sn.key))
+			}
+			if _, err := s.trees[i].Set(sn.key, SentinelValue); err != nil {
+				return nil, fmt.Errorf("stage height %d: sentinel of store %s: %w", height, sn.store, err)
+			}
+		}
+	}
 	sorted := writes.Sorted()
 	for _, w := range sorted {
 		i, err := storeIndex(w.Key)
 		if err != nil {
 			return nil, fmt.Errorf("stage height %d: %w", height, err)
+		}
+		if isSentinel(w.Key) {
+			return nil, fmt.Errorf("stage height %d: key %q is a store's sentinel, which nothing may write", height, w.Key)
 		}
 		if w.Deleted {
 			_, _, err = s.trees[i].Remove(w.Key)

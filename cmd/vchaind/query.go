@@ -15,11 +15,16 @@ import (
 func newQueryCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "query", Aliases: []string{"q"}, Short: "Read committed state through the node's app queries"}
 	connect := func() (*client.Client, error) { return client.New(g.node) }
-	cmd.AddCommand(&cobra.Command{
+	var prove proveFlags
+	stateCmd := &cobra.Command{
 		Use:   "state CONTRACT KEY",
-		Short: "Print the raw value stored under a contract's key (ABCI query /state/CONTRACT, data KEY)",
+		Short: "Print the raw value stored under a contract's key (ABCI query /state/CONTRACT, data KEY); --prove verifies it",
+		Long:  queryStateLong,
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if prove.wanted(cmd) {
+				return runProvenState(cmd, g, &prove, args[0], args[1])
+			}
 			c, err := connect()
 			if err != nil {
 				return err
@@ -36,7 +41,9 @@ func newQueryCmd(g *globals) *cobra.Command {
 				"contract": args[0], "key": args[1], "value": printable(res.Value), "height": res.Height,
 			})
 		},
-	}, &cobra.Command{
+	}
+	prove.register(stateCmd)
+	cmd.AddCommand(stateCmd, &cobra.Command{
 		Use:   "account ADDRESS|KEY_NAME",
 		Short: "Print an account's nonces (ABCI query /account/ADDRESS)",
 		Args:  cobra.ExactArgs(1),
