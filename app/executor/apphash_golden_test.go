@@ -36,9 +36,9 @@ func TestGenesisAppHashGolden(t *testing.T) {
 		maxBlockGas   int64
 		want          string
 	}{
-		{1, executor.NoMaxBlockGas, "6e5b2b5aec82e037dd0da9b7f9b18489823e77cc3c3e9be89d939362728e2d2b"},
-		{100, executor.NoMaxBlockGas, "ff383106faa6da11da0b8dbc15064d3c8ccdd0042a3d8598b46bfd94821e548c"},
-		{1, genesis.DefaultMaxGasPerBlock, "782eb02098139d94a27e171213bcdba1a065553eebef01906abaf06d6a25cb7a"},
+		{1, executor.NoMaxBlockGas, "e29940027f2b1a602a9c59f8bab1bca5c05186191252cf8a869ca80d8e0d091c"},
+		{100, executor.NoMaxBlockGas, "37c05ef134f288ca1ee1f81c9ea945360ca5a39cabb97bde7650f324e708e627"},
+		{1, genesis.DefaultMaxGasPerBlock, "c63bc8b56537d3915d422ed0179410a7bc53d5c60800796ff98cba346b6e8aa5"},
 	} {
 		st, err := state.Open(dbm.NewMemDB())
 		if err != nil {

@@ -10,6 +10,6 @@ func init() {
 		meteredV1: "1f495514c3697d4d8e8bf2af82994dc19ab12c9901fd80e3e2b91ac226501aca",
 		meteredV2: "b3bb942ddf87da76bb25d87af5ea4d00208980b47bbbcbde7dbb9b76e60654d9",
 		results:   []string{"ok/32692", "ok/34653", "ok/80195", "ok/105209", "contract_error/106687", "ok/25828", "ok/26157", "contract_error/73931", "out_of_gas/30000", "contract_error/52272"},
-		appHash:   "bc1ff9df1901151258b480e701c43030da662c554860ba11c5931aaacc0130f7",
+		appHash:   "9fdbfe6f0e240af3b9ed8fedfef80acd7c9e072d4e1672336ce945f6867ce968",
 	}
 }

@@ -36,7 +36,7 @@ var profileVectors = map[uint32]profileVector{
 		meteredV1: "1f495514c3697d4d8e8bf2af82994dc19ab12c9901fd80e3e2b91ac226501aca",
 		meteredV2: "b3bb942ddf87da76bb25d87af5ea4d00208980b47bbbcbde7dbb9b76e60654d9",
 		results:   []string{"ok/30892", "ok/32853", "ok/76595", "ok/101609", "contract_error/106687", "ok/25828", "ok/26157", "contract_error/73931", "out_of_gas/30000", "contract_error/52272"},
-		appHash:   "5725ff104393f13174a1ff1d6cf3bf605264795772af919f8638278a7ce05c12",
+		appHash:   "83cec1c7169c378bc678feafd678bab54510c0b6d4d332b39d7aab3cd60a463e",
 	},
 }
 

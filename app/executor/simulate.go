@@ -95,7 +95,7 @@ func (e *Executor) simulateChecked(ctx context.Context, raw []byte) (res *Simula
 	}
 	if _, isCall := t.Body.Msg.(*txv1.TxBody_Call); !isCall {
 		// CheckTx authorises lifecycle messages against committed state; so does this.
-		refusal, err := upgrade.NewKeeper(state.NewCache(e.committed())).Authorize(params.App.Admins, t.Sender.String(), t.Body.Msg)
+		refusal, err := upgrade.NewKeeper(state.NewCache(e.committed())).Authorize(t.Sender.String(), t.Body.Msg)
 		if err != nil {
 			return nil, nil, codes.Errorf(QueryFailed, "read validator set: %v", err)
 		}

@@ -40,7 +40,17 @@ type AppState struct {
 	Validators []ValidatorOperator `json:"validators"`
 	// MaxGasPerTx bounds a transaction's gas_limit.
 	MaxGasPerTx uint64 `json:"max_gas_per_tx"`
+	// AdminThreshold is how many admins must approve an admin action; absent or 0 means 1,
+	// where any one admin acts alone.
+	AdminThreshold uint32 `json:"admin_threshold,omitempty"`
+	// ProposalExpiry is how many blocks a proposal waits for approvals; absent or 0 means
+	// DefaultProposalExpiry.
+	ProposalExpiry uint64 `json:"proposal_expiry_blocks,omitempty"`
 }
+
+// DefaultProposalExpiry is how many blocks an admin proposal waits for approvals unless the
+// genesis says otherwise: about an hour at one block a second.
+const DefaultProposalExpiry = 3600
 
 // RuntimeRef names a runtime version and the sha256 of its module.
 type RuntimeRef struct {
@@ -114,6 +124,22 @@ func (a *AppState) Validate() error {
 			return fmt.Errorf("app_state.admins[%d]: %w", i, err)
 		}
 		a.Admins[i] = addr.String()
+	}
+	if a.AdminThreshold == 0 {
+		a.AdminThreshold = 1
+	}
+	if int(a.AdminThreshold) > len(a.Admins) {
+		return fmt.Errorf("app_state.admin_threshold: %d is more than the %d admins", a.AdminThreshold, len(a.Admins))
+	}
+	seen := map[string]bool{}
+	for i, s := range a.Admins {
+		if seen[s] {
+			return fmt.Errorf("app_state.admins[%d]: %s is listed twice", i, s)
+		}
+		seen[s] = true
+	}
+	if a.ProposalExpiry == 0 {
+		a.ProposalExpiry = DefaultProposalExpiry
 	}
 	if a.InstallThreshold == (Fraction{}) {
 		a.InstallThreshold = DefaultInstallThreshold
