@@ -129,3 +129,49 @@ func TestProcessMembership(t *testing.T) {
 	top := p.CheckConsistency(t, all...)
 	t.Logf("switch to v2 at %d across the changes; 5 processes agree on blocks and app hashes 1..%d; load %+v", start, top, lr)
 }
+
+// TestProcessAdminApprovals drives the admin CLI on a real node: the admin set becomes
+// 2 of 2 by set-admins; a direct register is then refused before sending; a proposed one
+// waits in `admin proposals` and executes when the second admin approves.
+func TestProcessAdminApprovals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a vchaind process")
+	}
+	p := StartProcNet(t, 1, 0)
+	p.WaitHeight(t, 2, 60*time.Second, "node0")
+	var bob struct{ Address string }
+	if err := json.Unmarshal([]byte(p.CLI(t, "node0", 0, "keys", "add", "bob", "-o", "json")), &bob); err != nil {
+		t.Fatal(err)
+	}
+	p.Admin(t, "admin", "set-admins", "--admin", p.M.Admin, "--admin", bob.Address, "--threshold", "2")
+	p.CLI(t, "node0", 1, "upgrade", "register", "2", "--file", p.Modules["v2"], "--from", "admin")
+	p.Admin(t, "admin", "propose", "upgrade", "register", "2", "--file", p.Modules["v2"])
+	type proposals struct {
+		Threshold uint32 `json:"admin_threshold"`
+		Proposals []struct {
+			ID     uint64
+			Action string
+			Status string
+		}
+	}
+	list := func() proposals {
+		var out proposals
+		if err := json.Unmarshal([]byte(p.CLI(t, "node0", 0, "admin", "proposals", "-o", "json")), &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if l := list(); l.Threshold != 2 || len(l.Proposals) != 1 || l.Proposals[0].Status != "waiting" || l.Proposals[0].Action != "register_release" {
+		t.Fatalf("after the proposal: %+v", l)
+	}
+	if len(p.History(t, "node0")) != 1 || strings.Contains(p.CLI(t, "node0", 0, "upgrade", "status"), "v2 ") {
+		t.Fatal("v2 registered before the second approval")
+	}
+	p.CLI(t, "node0", 0, "admin", "approve", "1", "--from", "bob", "-o", "json")
+	if l := list(); l.Proposals[0].Status != "executed" {
+		t.Fatalf("after the second approval: %+v", l)
+	}
+	if !strings.Contains(p.CLI(t, "node0", 0, "upgrade", "status"), "v2 ") {
+		t.Fatal("v2 not registered after the second approval")
+	}
+}
