@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,6 +122,21 @@ func TestProcessMembership(t *testing.T) {
 		if hist := p.History(t, name); len(hist) != 2 || hist[1].Height != start || hist[1].Version != 2 {
 			t.Fatalf("%s: history %+v, want v2 from %d", name, hist, start)
 		}
+	}
+	var list []struct {
+		Address, Operator string
+		Power             int64
+		Attested          []struct{ Version uint64 }
+	}
+	if err := json.Unmarshal([]byte(p.CLI(t, "node1", 0, "validator", "list", "-o", "json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, v := range list {
+		got[v.Address] = fmt.Sprintf("%d %s %d", v.Power, v.Operator, len(v.Attested))
+	}
+	if len(list) != 4 || got[addr2] != "" || got[addr4] != fmt.Sprintf("10 %s 2", n4.Operator) || !strings.HasPrefix(got[validatorAddr(t, p, "node3")], "10 "+newOp) {
+		t.Fatalf("validator list: %v", got)
 	}
 	lr := load.StopAndCheck(t, p.Client(t, "node0"))
 	if lr.Committed == 0 || lr.Failed != 0 {

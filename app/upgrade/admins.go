@@ -89,23 +89,29 @@ func IsMembership(m any) bool {
 // for admin actions, proposals and approvals (an admin action directly only while the
 // admin threshold is one), a validator's own operator for its attestation.
 func (k Keeper) Authorize(sender string, m any) (*codes.Error, error) {
-	if _, ok := m.(*txv1.TxBody_AttestInstall); !ok {
-		if _, isCall := m.(*txv1.TxBody_Call); isCall {
-			return nil, nil
-		}
-		admins, err := k.AdminSet()
-		if err != nil {
-			return nil, err
-		}
-		if !slices.Contains(admins.Admins, sender) {
-			return codes.Errorf(codes.Unauthorized, "%s is not an admin of this chain", sender), nil
-		}
-		if isAdminAction(m) && admins.Threshold > 1 {
-			return codes.Errorf(codes.NeedsApproval, "this chain needs %d of its %d admins to approve an admin action: propose it (vchaind admin propose ...)", admins.Threshold, len(admins.Admins)), nil
-		}
+	switch m := m.(type) {
+	case *txv1.TxBody_Call:
 		return nil, nil
+	case *txv1.TxBody_AttestInstall:
+		return k.authorizeAttestation(sender, m.AttestInstall)
 	}
-	a := m.(*txv1.TxBody_AttestInstall).AttestInstall
+	admins, err := k.AdminSet()
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(admins.Admins, sender) {
+		return codes.Errorf(codes.Unauthorized, "%s is not an admin of this chain", sender), nil
+	}
+	if isAdminAction(m) && admins.Threshold > 1 {
+		return codes.Errorf(codes.NeedsApproval, "this chain needs %d of its %d admins to approve an admin action: propose it (vchaind admin propose ...)", admins.Threshold, len(admins.Admins)), nil
+	}
+	return nil, nil
+}
+
+// authorizeAttestation admits an attestation signed by the current operator of a validator
+// of the latest set (one just added may attest at once; after a rotation the old operator
+// is refused).
+func (k Keeper) authorizeAttestation(sender string, a *txv1.AttestInstall) (*codes.Error, error) {
 	vals, err := k.Validators()
 	if err != nil {
 		return nil, err
