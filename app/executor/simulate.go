@@ -89,6 +89,9 @@ func (e *Executor) simulateChecked(ctx context.Context, raw []byte) (res *Simula
 	if _, err := k.BeginBlock(height); err != nil {
 		return nil, nil, codes.Errorf(QueryFailed, "apply the next block's switch: %v", err)
 	}
+	if err := k.BeginBlockValidators(height); err != nil {
+		return nil, nil, codes.Errorf(QueryFailed, "apply the validator changes taking force: %v", err)
+	}
 	eff, err := k.Effective()
 	if err != nil {
 		return nil, nil, codes.Errorf(QueryFailed, "read the effective runtime: %v", err)
