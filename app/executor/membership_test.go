@@ -185,6 +185,11 @@ func TestValidatorUpdateTiming(t *testing.T) {
 	if _, active := sets(t, c); powerOf(active, v5) != 5 {
 		t.Fatalf("at H+2 the new validator is not active: %v", active)
 	}
+	// The record of H's changes is gone once they took force: nothing waits.
+	waiting := 0
+	if err := c.store.Iterate([]byte("upgrade/valupdates/"), func(_, _ []byte) bool { waiting++; return true }); err != nil || waiting != 0 {
+		t.Fatalf("%d change records left after they took force (%v)", waiting, err)
+	}
 
 	// Added and removed in one block: CometBFT never hears of it.
 	r = c.block(c.tx(admin, addVal(6, 1, key(31))), c.tx(admin, updateVal(consAddr(t, 6), 0)))
