@@ -1,9 +1,11 @@
 package testnet
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,7 +15,11 @@ import (
 
 	cmttypes "github.com/cometbft/cometbft/types"
 
+	"github.com/vchain/vchain/app/codes"
 	"github.com/vchain/vchain/app/tx"
+	"github.com/vchain/vchain/internal/client"
+	"github.com/vchain/vchain/internal/keyring"
+	txv1 "github.com/vchain/vchain/proto/vchain/tx/v1"
 )
 
 // validatorAddr is the CometBFT address of a node's consensus key.
@@ -92,8 +98,48 @@ func TestProcessMembership(t *testing.T) {
 	if !seen {
 		t.Fatalf("node4 in the set from %d but signed none of %d..%d", h+2, h+2, h+4)
 	}
-	// The same key again is refused before sending.
+	// The same key again is refused before sending; sent anyway, the node refuses it, and
+	// each other refusal, with its code.
 	p.CLI(t, p.M.AdminHome, 1, "validator", "add", "--pubkey", key4, "--power", "1", "--operator", n4.Operator, "--from", "admin")
+	var pv struct {
+		PubKey struct{ Value []byte } `json:"pub_key"`
+	}
+	if b, err := os.ReadFile(key4); err != nil || json.Unmarshal(b, &pv) != nil {
+		t.Fatalf("read %s: %v", key4, err)
+	}
+	admin, err := keyring.Open(filepath.Join(p.M.HomeOf(p.Node(t, p.M.AdminHome)), "keyring")).Get("admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := func(name string, from *keyring.Key, msg func(*txv1.TxBody), want codes.Code) {
+		t.Helper()
+		c := p.Client(t, "node1")
+		raw, _, err := c.Sign(ctx, from, "", 0, 100_000, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ce *client.CheckTxError
+		if _, err := c.Broadcast(ctx, raw); !errors.As(err, &ce) || ce.Code != want {
+			t.Fatalf("%s: %v, want %s", name, err, want)
+		}
+	}
+	add := func(typ string, pub []byte, power int64) func(*txv1.TxBody) {
+		return func(b *txv1.TxBody) {
+			b.Msg = &txv1.TxBody_AddValidator{AddValidator: &txv1.AddValidator{PubKeyType: typ, PubKey: pub, Power: power, Operator: n4.Operator}}
+		}
+	}
+	fresh := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32)).Public().(ed25519.PublicKey)
+	secp := append([]byte{2}, make([]byte, 32)...)
+	stranger := &keyring.Key{Private: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, 32))}
+	stranger.Address = tx.AddressOf(stranger.Private.Public().(ed25519.PublicKey))
+	refused("duplicate key", admin, add("ed25519", pv.PubKey.Value, 1), codes.DuplicateValidatorKey)
+	refused("unknown validator", admin, func(b *txv1.TxBody) {
+		b.Msg = &txv1.TxBody_UpdateValidator{UpdateValidator: &txv1.UpdateValidator{Validator: strings.Repeat("AB", 20), Power: 0}}
+	}, codes.UnknownValidator)
+	refused("more than a third", admin, add("ed25519", fresh, 17), codes.PowerChangeTooLarge)
+	refused("key type", admin, add("secp256k1", secp, 1), codes.KeyTypeNotAllowed)
+	refused("power overflow", admin, add("ed25519", fresh, 1<<61), codes.PowerOverflow)
+	refused("not an admin", stranger, add("ed25519", fresh, 1), codes.Unauthorized)
 	t.Logf("node4 added at %d, signing from %d", h, h+2)
 
 	// 2. node2 leaves; its process goes on as a full node.
@@ -116,7 +162,8 @@ func TestProcessMembership(t *testing.T) {
 		p.CLI(t, name, 0, "runtime", "install", p.Modules["v2"], "--version", "2")
 	}
 	p.CLI(t, "node3", 3, "runtime", "install", p.Modules["v2"], "--version", "2")
-	start := p.Admin(t, "upgrade", "schedule", "2", "--in", "4") + 4
+	start := p.Admin(t, "upgrade", "schedule", "2", "--in", "8") + 8
+	refused("a pending switch made unready", admin, add("ed25519", fresh, 10), codes.SwitchWouldBeUnready) // 30/50 attested
 	p.WaitHeight(t, start+1, 60*time.Second, all...)
 	for _, name := range all {
 		if hist := p.History(t, name); len(hist) != 2 || hist[1].Height != start || hist[1].Version != 2 {
