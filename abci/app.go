@@ -83,7 +83,7 @@ func (a *App) InitChain(_ context.Context, req *abcitypes.RequestInitChain) (*ab
 		if err != nil {
 			return nil, fmt.Errorf("init chain: validator %d: %w", i, err)
 		}
-		vals[i] = executor.GenesisValidator{Address: pk.Address().String(), Power: v.Power}
+		vals[i] = executor.GenesisValidator{Address: pk.Address().String(), Power: v.Power, PubKeyType: pk.Type(), PubKey: pk.Bytes()}
 	}
 	// block.max_gas reaches the app only here: the executor stores it with the chain
 	// parameters, so ProcessProposal enforces it after a restart too.
@@ -91,7 +91,11 @@ func (a *App) InitChain(_ context.Context, req *abcitypes.RequestInitChain) (*ab
 	if cp := req.ConsensusParams; cp != nil && cp.Block != nil {
 		maxGas = cp.Block.MaxGas
 	}
-	hash, err := a.exec.InitChain(req.ChainId, req.InitialHeight, req.AppStateBytes, vals, maxGas)
+	var keyTypes []string // validator.pub_key_types: which keys add_validator may bring
+	if cp := req.ConsensusParams; cp != nil && cp.Validator != nil {
+		keyTypes = cp.Validator.PubKeyTypes
+	}
+	hash, err := a.exec.InitChainKeyTypes(req.ChainId, req.InitialHeight, req.AppStateBytes, vals, maxGas, keyTypes)
 	if err != nil {
 		return nil, fmt.Errorf("init chain: %w", err)
 	}
@@ -161,6 +165,10 @@ func (a *App) FinalizeBlock(ctx context.Context, req *abcitypes.RequestFinalizeB
 		// CometBFT puts this in the header of the next block: the first block under the
 		// new runtime carries its version.
 		out.ConsensusParamUpdates = &cmtproto.ConsensusParams{Version: &cmtproto.VersionParams{App: res.NextAppVersion}}
+	}
+	for _, v := range res.ValidatorUpdates {
+		// CometBFT applies these from height+2; the executor's own record follows it.
+		out.ValidatorUpdates = append(out.ValidatorUpdates, abcitypes.UpdateValidator(v.PubKey, v.Power, v.PubKeyType))
 	}
 	var gas uint64
 	txCodes := make([]uint32, len(res.TxResults))

@@ -43,7 +43,22 @@ const (
 	NotReady         Code = 27 // validators attesting the release hold less than the install threshold
 	BadActivation    Code = 28 // the start height is not after the containing block, or the version is already effective
 	NothingToCancel  Code = 29 // no switch is pending
-	UnknownValidator Code = 31 // the attestation names a validator outside the current set
+	UnknownValidator Code = 31 // the attestation, update or rotation names a validator outside the current set
+)
+
+// Membership and admin failures: like the lifecycle failures, included, nonce consumed,
+// nothing recorded. CheckTx refuses them too when committed state already shows the refusal.
+const (
+	DuplicateValidatorKey Code = 32 // the consensus key is in the set already (or was added earlier in the block)
+	EmptyValidatorSet     Code = 33 // the change would leave no validator with power
+	PowerChangeTooLarge   Code = 34 // more than 1/3 of the signing set's power would change before the changes take force
+	KeyTypeNotAllowed     Code = 35 // the consensus parameters do not allow the key type
+	PowerOverflow         Code = 36 // a power or the set's total power exceeds CometBFT's maximum
+	SwitchWouldBeUnready  Code = 37 // the change would drop a pending switch's readiness below the install threshold
+	UnknownProposal       Code = 38 // no proposal has the id, or it has executed already
+	AlreadyApproved       Code = 39 // the sender approved the proposal already
+	ProposalExpired       Code = 40 // the proposal's approval window has passed
+	NeedsApproval         Code = 41 // the chain's admin threshold is above one: propose the action instead
 )
 
 // Internal is a failure of the node, not of the transaction (it could not read its own
@@ -75,6 +90,17 @@ var names = map[Code]string{
 	BadActivation:     "bad_activation",
 	NothingToCancel:   "nothing_to_cancel",
 	UnknownValidator:  "unknown_validator",
+
+	DuplicateValidatorKey: "duplicate_validator_key",
+	EmptyValidatorSet:     "empty_validator_set",
+	PowerChangeTooLarge:   "power_change_too_large",
+	KeyTypeNotAllowed:     "key_type_not_allowed",
+	PowerOverflow:         "power_overflow",
+	SwitchWouldBeUnready:  "switch_would_be_unready",
+	UnknownProposal:       "unknown_proposal",
+	AlreadyApproved:       "already_approved",
+	ProposalExpired:       "proposal_expired",
+	NeedsApproval:         "needs_approval",
 }
 
 // Known reports whether c is a code this package defines.

@@ -124,12 +124,15 @@ func (e *Executor) checkTx(raw []byte, recheck bool) (*tx.Tx, *codes.Error) {
 		return nil, cerr
 	}
 	if _, isCall := t.Body.Msg.(*txv1.TxBody_Call); !isCall {
-		refusal, err := upgrade.NewKeeper(state.NewCache(e.committed())).Authorize(p.App.Admins, t.Sender.String(), t.Body.Msg)
+		refusal, err := upgrade.NewKeeper(state.NewCache(e.committed())).Authorize(t.Sender.String(), t.Body.Msg)
 		if err != nil {
 			return nil, codes.Errorf(codes.Internal, "read validator set: %v", err)
 		}
 		if refusal != nil {
 			return nil, refusal
+		}
+		if cerr := e.checkMembership(p, t); cerr != nil {
+			return nil, cerr
 		}
 	}
 	committed, err := readNonce(e.store, t.Sender)

@@ -111,7 +111,13 @@ func (b *blockRun) deliver(d tx.Decoded) (TxResult, error) {
 // GasLifecycleMsg is the gas a version lifecycle message uses.
 const GasLifecycleMsg = 10_000
 
-// deliverLifecycle applies a release, schedule, cancel or attestation. Its writes go
+// lifecycleContext is what the upgrade handlers know of a transaction in block height.
+func lifecycleContext(p *Params, height int64, t *tx.Tx) upgrade.Context {
+	return upgrade.Context{Height: height, Sender: t.Sender.String(), Threshold: p.App.InstallThreshold, PubKeyTypes: p.PubKeyTypes}
+}
+
+// deliverLifecycle applies a release, schedule, cancel or attestation, a membership
+// change, an admin proposal or an approval. Its writes go
 // through a transaction write set, so a refused message records nothing; an accepted one
 // commits with its block, in the same batch as the transaction's result.
 func (b *blockRun) deliverLifecycle(t *tx.Tx) (TxResult, error) {
@@ -124,7 +130,7 @@ func (b *blockRun) deliverLifecycle(t *tx.Tx) (TxResult, error) {
 		return TxResult{}, err
 	}
 	out := TxResult{Data: rec, GasWanted: t.Body.GasLimit, GasUsed: min(t.Body.GasLimit, GasLifecycleMsg), Events: []abi.Event{b.txEvent(t)}}
-	refusal, err := k.Authorize(b.params.App.Admins, t.Sender.String(), t.Body.Msg)
+	refusal, err := k.Authorize(t.Sender.String(), t.Body.Msg)
 	if err != nil {
 		return TxResult{}, err
 	}
@@ -132,20 +138,7 @@ func (b *blockRun) deliverLifecycle(t *tx.Tx) (TxResult, error) {
 		out.Code, out.Log = refusal.Code, refusal.Error()
 		return out, nil
 	}
-	c := upgrade.Context{Height: b.height, Sender: t.Sender.String(), Admins: b.params.App.Admins, Threshold: b.params.App.InstallThreshold}
-	var res upgrade.Result
-	switch m := t.Body.Msg.(type) {
-	case *txv1.TxBody_RegisterRelease:
-		res, err = k.RegisterRelease(c, m.RegisterRelease)
-	case *txv1.TxBody_ScheduleUpgrade:
-		res, err = k.ScheduleUpgrade(c, m.ScheduleUpgrade)
-	case *txv1.TxBody_CancelUpgrade:
-		res, err = k.CancelUpgrade(c, m.CancelUpgrade)
-	case *txv1.TxBody_AttestInstall:
-		res, err = k.AttestInstall(c, m.AttestInstall)
-	default:
-		return TxResult{}, fmt.Errorf("message type %T passed decoding but has no handler", m)
-	}
+	res, err := k.Deliver(lifecycleContext(b.params, b.height, t), t.Body.Msg)
 	if err != nil {
 		return TxResult{}, err
 	}

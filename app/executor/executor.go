@@ -47,7 +47,14 @@ type Params struct {
 	// only update is the version), so the value InitChain received holds for the chain's
 	// whole life; it is stored with the other parameters, so a restarted node enforces it.
 	MaxBlockGas uint64 `json:"max_block_gas"`
+	// PubKeyTypes are the validator key types of CometBFT's consensus parameters
+	// (validator.pub_key_types), fixed at InitChain like block.max_gas: an added validator's
+	// key must be one of them.
+	PubKeyTypes []string `json:"pub_key_types"`
 }
+
+// DefaultPubKeyTypes are CometBFT's default validator.pub_key_types.
+var DefaultPubKeyTypes = []string{upgrade.KeyTypeEd25519}
 
 // Executor is the state machine. FinalizeBlock and Commit must be called from one
 // goroutine (CometBFT's consensus connection); CheckTx, Query and the read accessors are
@@ -170,6 +177,9 @@ func encodeParams(p *Params) ([]byte, error) {
 		Runtime:          &statev1.RuntimeVersion{Version: p.App.Runtime.Version, CodeSha256: sum[:], Profile: p.App.Runtime.Profile},
 		MaxGasPerTx:      p.App.MaxGasPerTx,
 		MaxBlockGas:      p.MaxBlockGas,
+		PubKeyTypes:      p.PubKeyTypes,
+		AdminThreshold:   p.App.AdminThreshold,
+		ProposalExpiry:   p.App.ProposalExpiry,
 	}
 	for _, v := range p.App.Validators {
 		m.Validators = append(m.Validators, &statev1.ValidatorOperator{Validator: v.Validator, Operator: v.Operator, Moniker: v.Moniker})
@@ -186,8 +196,10 @@ func decodeParams(raw []byte) (*Params, error) {
 	if m.InstallThreshold == nil || m.Runtime == nil || len(m.Runtime.CodeSha256) != len(runtime.Hash{}) {
 		return nil, errors.New("decode chain parameters: install threshold or runtime missing")
 	}
-	p := &Params{ChainID: m.ChainId, InitialHeight: m.InitialHeight, MaxBlockGas: m.MaxBlockGas, App: genesis.AppState{
+	p := &Params{ChainID: m.ChainId, InitialHeight: m.InitialHeight, MaxBlockGas: m.MaxBlockGas, PubKeyTypes: m.PubKeyTypes, App: genesis.AppState{
 		Admins:           m.Admins,
+		AdminThreshold:   m.AdminThreshold,
+		ProposalExpiry:   m.ProposalExpiry,
 		InstallThreshold: genesis.Fraction{Num: m.InstallThreshold.Numerator, Den: m.InstallThreshold.Denominator},
 		Runtime:          genesis.RuntimeRef{Version: m.Runtime.Version, CodeSHA256: hex.EncodeToString(m.Runtime.CodeSha256), Profile: m.Runtime.Profile},
 		MaxGasPerTx:      m.MaxGasPerTx,
@@ -202,6 +214,10 @@ func decodeParams(raw []byte) (*Params, error) {
 type GenesisValidator struct {
 	Address string // CometBFT address, upper-case hex
 	Power   int64
+	// PubKeyType and PubKey are the consensus key ("ed25519"); a later add_validator with
+	// the same key is refused.
+	PubKeyType string
+	PubKey     []byte
 }
 
 // NoMaxBlockGas is CometBFT's block.max_gas for "no bound".
@@ -213,6 +229,12 @@ const NoMaxBlockGas = -1
 // has it (NoMaxBlockGas for no bound); 0, which CometBFT allows, is refused: it admits no
 // transaction (each asks at least 1 gas), so such a chain could never do anything.
 func (e *Executor) InitChain(chainID string, initialHeight int64, appState []byte, validators []GenesisValidator, maxBlockGas int64) ([]byte, error) {
+	return e.InitChainKeyTypes(chainID, initialHeight, appState, validators, maxBlockGas, nil)
+}
+
+// InitChainKeyTypes is InitChain with the consensus parameters' validator.pub_key_types
+// (nil: DefaultPubKeyTypes).
+func (e *Executor) InitChainKeyTypes(chainID string, initialHeight int64, appState []byte, validators []GenesisValidator, maxBlockGas int64, keyTypes []string) ([]byte, error) {
 	if e.store.Height() != 0 {
 		return nil, fmt.Errorf("init chain: the store already holds height %d", e.store.Height())
 	}
@@ -236,7 +258,10 @@ func (e *Executor) InitChain(chainID string, initialHeight int64, appState []byt
 	default:
 		return nil, fmt.Errorf("init chain: block.max_gas %d: must be -1 (no bound) or at least 1", maxBlockGas)
 	}
-	p := &Params{ChainID: chainID, InitialHeight: initialHeight, App: *a, MaxBlockGas: blockGas}
+	if len(keyTypes) == 0 {
+		keyTypes = DefaultPubKeyTypes
+	}
+	p := &Params{ChainID: chainID, InitialHeight: initialHeight, App: *a, MaxBlockGas: blockGas, PubKeyTypes: keyTypes}
 	raw, err := encodeParams(p)
 	if err != nil {
 		return nil, fmt.Errorf("encode chain parameters: %w", err)
@@ -259,12 +284,19 @@ func (e *Executor) InitChain(chainID string, initialHeight int64, appState []byt
 	var set []*statev1.Validator
 	for _, v := range validators {
 		op := operators[v.Address]
-		set = append(set, &statev1.Validator{Address: v.Address, Power: v.Power, Operator: op.Operator, Moniker: op.Moniker})
+		set = append(set, &statev1.Validator{Address: v.Address, Power: v.Power, Operator: op.Operator, Moniker: op.Moniker,
+			PubKeyType: v.PubKeyType, PubKey: v.PubKey, SinceHeight: initialHeight})
 		if op.Operator == "" {
 			e.log.Error("genesis validator has no operator in app_state.validators: it cannot attest installs", "validator", v.Address)
 		}
 	}
 	if err := k.SetValidators(set); err != nil {
+		return nil, err
+	}
+	if err := k.SetActiveValidators(set); err != nil {
+		return nil, err
+	}
+	if err := k.SetAdminSet(&statev1.AdminSet{Admins: a.Admins, Threshold: a.AdminThreshold, ProposalExpiry: a.ProposalExpiry}); err != nil {
 		return nil, err
 	}
 	// The write set is a map staged in key order: the genesis order of the entries
@@ -322,6 +354,9 @@ type BlockResult struct {
 	// NextAppVersion, when not zero, is the version the next block's header must carry:
 	// a switch starts there.
 	NextAppVersion uint64
+	// ValidatorUpdates are the block's changes to the validator set, for CometBFT (in force
+	// from height+2): one per changed validator in address order, power 0 removes.
+	ValidatorUpdates []*statev1.Validator
 }
 
 // FinalizeBlock executes the block's transactions in order and returns their results and
@@ -349,6 +384,13 @@ func (e *Executor) FinalizeBlock(ctx context.Context, height int64, txs [][]byte
 	}
 	if switched != nil {
 		res.Events = append(res.Events, *switched)
+	}
+	if err := k.BeginBlockValidators(height); err != nil {
+		return nil, fmt.Errorf("finalize block %d: validator set: %w", height, err)
+	}
+	valsBefore, err := k.Validators()
+	if err != nil {
+		return nil, fmt.Errorf("finalize block %d: %w", height, err)
 	}
 	eff, err := k.Effective()
 	if err != nil {
@@ -379,6 +421,9 @@ func (e *Executor) FinalizeBlock(ctx context.Context, height int64, txs [][]byte
 		return nil, fmt.Errorf("finalize block %d: %w", height, err)
 	} else if ok {
 		res.NextAppVersion = next
+	}
+	if res.ValidatorUpdates, err = k.EndBlockValidators(height, valsBefore); err != nil {
+		return nil, fmt.Errorf("finalize block %d: validator updates: %w", height, err)
 	}
 	fault.Diverge(height, writes) // a faults build armed to diverge here changes one write
 	if res.AppHash, err = e.store.Stage(height, writes); err != nil {

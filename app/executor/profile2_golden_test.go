@@ -10,6 +10,6 @@ func init() {
 		meteredV1: "1f495514c3697d4d8e8bf2af82994dc19ab12c9901fd80e3e2b91ac226501aca",
 		meteredV2: "b3bb942ddf87da76bb25d87af5ea4d00208980b47bbbcbde7dbb9b76e60654d9",
 		results:   []string{"ok/32692", "ok/34653", "ok/80195", "ok/105209", "contract_error/106687", "ok/25828", "ok/26157", "contract_error/73931", "out_of_gas/30000", "contract_error/52272"},
-		appHash:   "9e5e3ff72a01f3497eea7530057d1ec1213ccb318889bd1db83dac7533b08664",
+		appHash:   "f15f3fcd3e28f5fedcbfd3c2116269a1bb90b7e66c160e037a35a98b3b722cc2",
 	}
 }

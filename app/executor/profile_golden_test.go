@@ -36,7 +36,7 @@ var profileVectors = map[uint32]profileVector{
 		meteredV1: "1f495514c3697d4d8e8bf2af82994dc19ab12c9901fd80e3e2b91ac226501aca",
 		meteredV2: "b3bb942ddf87da76bb25d87af5ea4d00208980b47bbbcbde7dbb9b76e60654d9",
 		results:   []string{"ok/30892", "ok/32853", "ok/76595", "ok/101609", "contract_error/106687", "ok/25828", "ok/26157", "contract_error/73931", "out_of_gas/30000", "contract_error/52272"},
-		appHash:   "5eac7c17259fe78eea67d82c8389466c6b4a894ee70277423a434d29dd61d249",
+		appHash:   "839989906e03288b10c19ab3eb8c0fd44a9fdb87f8db04972841add13134ee88",
 	},
 }
 

@@ -178,6 +178,12 @@ func (e *Executor) QueryProve(path string, data []byte, height int64, prove bool
 			return fail(QueryFailed, "%v", err)
 		}
 		return answerJSON(h)
+	case len(parts) == 1 && parts[0] == "membership":
+		m, cerr := e.membership()
+		if cerr != nil {
+			return fail(cerr.Code, "%s", cerr.Msg)
+		}
+		return answerJSON(m)
 	case len(parts) == 1 && parts[0] == "params":
 		p := e.Params()
 		if p == nil {
@@ -191,7 +197,7 @@ func (e *Executor) QueryProve(path string, data []byte, height int64, prove bool
 		}
 		return answerJSON(s)
 	}
-	return fail(QueryUnknown, "unknown query path %q (known: /state/<contract>, /account/<address>, /runtime, /upgrade/status, /upgrade/history, /params, /simulate)", path)
+	return fail(QueryUnknown, "unknown query path %q (known: /state/<contract>, /account/<address>, /runtime, /upgrade/status, /upgrade/history, /membership, /params, /simulate)", path)
 }
 
 // proveState answers /state/<contract> with a proof of the value or of its absence at the

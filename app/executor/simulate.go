@@ -89,13 +89,16 @@ func (e *Executor) simulateChecked(ctx context.Context, raw []byte) (res *Simula
 	if _, err := k.BeginBlock(height); err != nil {
 		return nil, nil, codes.Errorf(QueryFailed, "apply the next block's switch: %v", err)
 	}
+	if err := k.BeginBlockValidators(height); err != nil {
+		return nil, nil, codes.Errorf(QueryFailed, "apply the validator changes taking force: %v", err)
+	}
 	eff, err := k.Effective()
 	if err != nil {
 		return nil, nil, codes.Errorf(QueryFailed, "read the effective runtime: %v", err)
 	}
 	if _, isCall := t.Body.Msg.(*txv1.TxBody_Call); !isCall {
 		// CheckTx authorises lifecycle messages against committed state; so does this.
-		refusal, err := upgrade.NewKeeper(state.NewCache(e.committed())).Authorize(params.App.Admins, t.Sender.String(), t.Body.Msg)
+		refusal, err := upgrade.NewKeeper(state.NewCache(e.committed())).Authorize(t.Sender.String(), t.Body.Msg)
 		if err != nil {
 			return nil, nil, codes.Errorf(QueryFailed, "read validator set: %v", err)
 		}

@@ -41,6 +41,12 @@ type AppState struct {
 	Validators []ValidatorOperator `json:"validators"`
 	// MaxGasPerTx bounds a transaction's gas_limit.
 	MaxGasPerTx uint64 `json:"max_gas_per_tx"`
+	// AdminThreshold is how many admins must approve an admin action; absent or 0 means 1,
+	// where any one admin acts alone.
+	AdminThreshold uint32 `json:"admin_threshold,omitempty"`
+	// ProposalExpiry is how many blocks a proposal waits for approvals; absent or 0 means
+	// DefaultProposalExpiry.
+	ProposalExpiry uint64 `json:"proposal_expiry_blocks,omitempty"`
 	// ContractState is the contracts' state at genesis: contract name -> key -> value, in
 	// the contract's own key space and as the contract stores them (the kv contract its
 	// values, the bank decimal balances), so a chain that takes over the records of
@@ -48,6 +54,10 @@ type AppState struct {
 	// kept with the chain parameters.
 	ContractState map[string]map[string]string `json:"contract_state,omitempty"`
 }
+
+// DefaultProposalExpiry is how many blocks an admin proposal waits for approvals unless the
+// genesis says otherwise: about an hour at one block a second.
+const DefaultProposalExpiry = 3600
 
 // RuntimeRef names a runtime version and the sha256 of its module.
 type RuntimeRef struct {
@@ -121,6 +131,22 @@ func (a *AppState) Validate() error {
 			return fmt.Errorf("app_state.admins[%d]: %w", i, err)
 		}
 		a.Admins[i] = addr.String()
+	}
+	if a.AdminThreshold == 0 {
+		a.AdminThreshold = 1
+	}
+	if int(a.AdminThreshold) > len(a.Admins) {
+		return fmt.Errorf("app_state.admin_threshold: %d is more than the %d admins", a.AdminThreshold, len(a.Admins))
+	}
+	seen := map[string]bool{}
+	for i, s := range a.Admins {
+		if seen[s] {
+			return fmt.Errorf("app_state.admins[%d]: %s is listed twice", i, s)
+		}
+		seen[s] = true
+	}
+	if a.ProposalExpiry == 0 {
+		a.ProposalExpiry = DefaultProposalExpiry
 	}
 	if a.InstallThreshold == (Fraction{}) {
 		a.InstallThreshold = DefaultInstallThreshold

@@ -247,6 +247,9 @@ func checkMsg(b *txv1.TxBody) *codes.Error {
 			seenProfile[p] = true
 		}
 		return nil
+	case *txv1.TxBody_AddValidator, *txv1.TxBody_UpdateValidator, *txv1.TxBody_RotateOperator,
+		*txv1.TxBody_SetAdmins, *txv1.TxBody_Propose, *txv1.TxBody_Approve:
+		return checkMembershipMsg(b)
 	case nil:
 		return codes.Errorf(codes.InvalidMessage, "transaction carries no message")
 	default:

@@ -29,8 +29,9 @@ type Context struct {
 	// Height is the height of the block containing the transaction.
 	Height    int64
 	Sender    string
-	Admins    []string
 	Threshold genesis.Fraction
+	// PubKeyTypes are the consensus key types the chain's consensus parameters allow.
+	PubKeyTypes []string
 }
 
 // Result is a handler's outcome: events on success, or a refusal. Err is reserved for
@@ -56,34 +57,6 @@ func event(typ string, kv ...string) abi.Event {
 
 func u(v uint64) string { return strconv.FormatUint(v, 10) }
 func i(v int64) string  { return strconv.FormatInt(v, 10) }
-
-// IsAdmin reports whether addr is one of the genesis admins.
-func IsAdmin(admins []string, addr string) bool { return slices.Contains(admins, addr) }
-
-// Authorize checks who may send m, before anything else (CheckTx uses it too): admins
-// for releases and schedules, a validator's own operator for its attestation.
-func (k Keeper) Authorize(admins []string, sender string, m any) (*codes.Error, error) {
-	switch m := m.(type) {
-	case *txv1.TxBody_RegisterRelease, *txv1.TxBody_ScheduleUpgrade, *txv1.TxBody_CancelUpgrade:
-		if !IsAdmin(admins, sender) {
-			return codes.Errorf(codes.Unauthorized, "%s is not an admin of this chain", sender), nil
-		}
-	case *txv1.TxBody_AttestInstall:
-		vals, err := k.Validators()
-		if err != nil {
-			return nil, err
-		}
-		want := strings.ToUpper(m.AttestInstall.Validator)
-		i := slices.IndexFunc(vals, func(v *statev1.Validator) bool { return v.Address == want })
-		if i < 0 {
-			return codes.Errorf(codes.UnknownValidator, "%s is not in the validator set", want), nil
-		}
-		if vals[i].Operator != sender {
-			return codes.Errorf(codes.Unauthorized, "attestations for validator %s must be signed by its operator %s, not %s", want, vals[i].Operator, sender), nil
-		}
-	}
-	return nil, nil
-}
 
 // RegisterRelease records a release; registering the same release again is a no-op.
 func (k Keeper) RegisterRelease(c Context, m *txv1.RegisterRelease) (Result, error) {
@@ -143,7 +116,9 @@ func (k Keeper) ScheduleUpgrade(c Context, m *txv1.ScheduleUpgrade) (Result, err
 	if eff.Version == rel.Version {
 		return refuse(codes.BadActivation, "version %d is already effective (since height %d); to drop a pending switch use cancel", rel.Version, eff.SinceHeight)
 	}
-	r, err := k.Readiness(rel.Version, rel.CodeSha256, rel.Profile, c.Threshold)
+	// Readiness counts the validators that will sign the start height, with the changes
+	// already made to the set (an update at H signs from H+2).
+	r, err := k.ReadinessAt(start, c.Height, rel.Version, rel.CodeSha256, rel.Profile, c.Threshold)
 	if err != nil {
 		return Result{}, err
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/vchain/vchain/app/genesis"
+	statev1 "github.com/vchain/vchain/proto/vchain/state/v1"
 )
 
 // VersionRef is a runtime version and its sha256 (hex), as shown to people and scripts.
@@ -46,11 +47,31 @@ type Readiness struct {
 // Readiness checks version/sha/profile against the attestations of the validator set: a
 // validator counts when it attested the module and a binary carrying the profile; ready when
 // attested power * den >= num * total power (exact integer arithmetic).
+//
+// It counts the latest validator set: the set that signs every height from the block after
+// next, where a switch scheduled now can start at the earliest but one.
 func (k Keeper) Readiness(version uint64, sha []byte, profile uint32, th genesis.Fraction) (*Readiness, error) {
 	vals, err := k.Validators()
 	if err != nil {
 		return nil, err
 	}
+	return k.readinessOver(vals, version, sha, profile, th)
+}
+
+// ReadinessAt is Readiness counted over the set that will sign height start, as known in
+// block now (see SigningSet): the set that will run the new version's first block.
+func (k Keeper) ReadinessAt(start, now int64, version uint64, sha []byte, profile uint32, th genesis.Fraction) (*Readiness, error) {
+	vals, err := k.SigningSet(start, now)
+	if err != nil {
+		return nil, err
+	}
+	return k.readinessOver(vals, version, sha, profile, th)
+}
+
+// readinessOver counts vals. An attestation counts only when made after the validator
+// joined (a validator removed and added again attests again), and a validator outside vals
+// counts nothing whatever it attested.
+func (k Keeper) readinessOver(vals []*statev1.Validator, version uint64, sha []byte, profile uint32, th genesis.Fraction) (*Readiness, error) {
 	r := &Readiness{Version: version, CodeSHA256: hex.EncodeToString(sha), Profile: profile, Threshold: th}
 	for _, v := range vals {
 		vr := ValidatorReadiness{Address: v.Address, Moniker: v.Moniker, Operator: v.Operator, Power: v.Power}
@@ -59,6 +80,9 @@ func (k Keeper) Readiness(version uint64, sha []byte, profile uint32, th genesis
 			return nil, err
 		}
 		hasModule := false
+		if a != nil && v.SinceHeight > 0 && a.Height < v.SinceHeight-2 {
+			a = nil // attested before it (last) joined
+		}
 		if a != nil {
 			vr.Profiles = a.Profiles
 			vr.HasProfile = slices.Contains(a.Profiles, profile)

@@ -121,6 +121,8 @@ Client commands talk to the node whose RPC address is in --home's config/config.
 		newQueryCmd(g),
 		newRuntimeCmd(g),
 		newUpgradeCmd(g),
+		newValidatorCmd(g),
+		newAdminCmd(g),
 		newTestnetCmd(g),
 		newLoadCmd(g),
 		newVersionCmd(g),

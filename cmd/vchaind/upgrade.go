@@ -43,6 +43,9 @@ func (a *adminTx) send(cmd *cobra.Command, g *globals, c *client.Client, setMsg 
 	if err != nil {
 		return err
 	}
+	if setMsg, err = adminMsg(cmd, c, key.Address.String(), setMsg); err != nil {
+		return err
+	}
 	raw, nonce, err := c.Sign(cmd.Context(), key, "", 0, lifecycleGas, setMsg)
 	if err != nil {
 		return err

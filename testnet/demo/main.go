@@ -171,8 +171,8 @@ func main() {
 		fail("%v", err)
 	}
 	ctx := context.Background()
-	say("creating a 4-validator testnet in %s (vchaind testnet init)", *dir)
-	m, err := localnet.Init(ctx, *dir, localnet.Options{Validators: 4, ChainID: "vchain-demo", Runtime: wasm,
+	say("creating a 4-validator testnet and a full node in %s (vchaind testnet init)", *dir)
+	m, err := localnet.Init(ctx, *dir, localnet.Options{Validators: 4, FullNodes: 1, ChainID: "vchain-demo", Runtime: wasm,
 		BasePort: *basePort, TimeoutCommit: 500 * time.Millisecond})
 	if err != nil {
 		fail("%v", err)
@@ -197,7 +197,7 @@ func main() {
 		c, _ := client.New(n.RPCAddr())
 		d.clients, d.names = append(d.clients, c), append(d.names, n.Name)
 	}
-	say("4 vchaind processes running (logs: %s/nodeN/%s); all execute runtime v1", *dir, localnet.LogFile)
+	say("5 vchaind processes running, node4 a full node (logs: %s/nodeN/%s); all execute runtime v1", *dir, localnet.LogFile)
 	say("web console, live while the demo runs: %s (node0; %s)", m.Nodes[0].ConsoleURL(), consoles(m.Nodes[1:]))
 	d.watch(nil, 2)
 
@@ -205,7 +205,7 @@ func main() {
 	if err != nil {
 		fail("%v", err)
 	}
-	say("client load: 8 senders, one kv.set every 100 ms each, through all 4 nodes")
+	say("client load: 8 senders, one kv.set every 100 ms each, through all 5 nodes")
 
 	d.admin("upgrade", "register", "2", "--file", v2)
 	for _, name := range d.names {
@@ -223,6 +223,21 @@ func main() {
 	say("downgrade to v1 scheduled from height %d", down)
 	d.watch(load, down+2)
 
+	// The full node joins the validator set by transaction (issue 13): CometBFT applies the
+	// update included at H from H+2.
+	n4 := m.Nodes[len(m.Nodes)-1]
+	joined := d.admin("validator", "add", "--pubkey", filepath.Join(m.HomeOf(n4), "config", "priv_validator_key.json"),
+		"--power", "10", "--operator", n4.Operator, "--moniker", n4.Name)
+	say("%s joins the validator set: included at %d, signing from %d", n4.Name, joined, joined+2)
+	d.watch(load, joined+3)
+	joinedAt := joined + 2
+	if vals, err := d.clients[0].RPC.Validators(ctx, &joinedAt, nil, nil); err != nil || len(vals.Validators) != 5 {
+		fail("validator set at %d: %v %v", joinedAt, vals, err)
+	}
+	if out, err := d.cli("node0", "validator", "list"); err == nil {
+		fmt.Print(out)
+	}
+
 	say("stopping the load and checking every transaction...")
 	res, err := load.Stop(d.clients[0], 60*time.Second)
 	if err != nil {
@@ -233,7 +248,7 @@ func main() {
 
 	fmt.Println("\n== summary ==")
 	for _, h := range hist {
-		fmt.Printf("  from height %-4d runtime v%d (sha256 %s...) on all 4 nodes\n", h.Height, h.Version, h.CodeSHA256[:16])
+		fmt.Printf("  from height %-4d runtime v%d (sha256 %s...) on all 5 nodes\n", h.Height, h.Version, h.CodeSHA256[:16])
 	}
 	fmt.Printf("  header version.app: ")
 	for _, h := range []int64{start - 1, start, down - 1, down} {
@@ -248,7 +263,8 @@ func main() {
 		fmt.Printf("h%d %s  ", h, d.blockTime(h))
 	}
 	fmt.Println()
-	fmt.Printf("  results and app hashes each node computed: identical on all 4 nodes at every height 1..%d\n", top)
+	fmt.Printf("  %s joined the validator set at height %d (update included at %d)\n", n4.Name, joinedAt, joined)
+	fmt.Printf("  results and app hashes each node computed: identical on all 5 nodes at every height 1..%d\n", top)
 	fmt.Printf("  transactions: sent %d, committed %d, failed %d, refused %d, executed by the wrong version %d\n",
 		res.Sent, res.Committed, res.Failed, res.Refused, res.WrongVersion)
 	if !res.OK() {
@@ -257,7 +273,7 @@ func main() {
 	if len(hist) != 3 || hist[1].Height != start || hist[2].Height != down {
 		fail("unexpected history %v", hist)
 	}
-	fmt.Println("\nDEMO OK: two runtime switches, no restart, no stop, no failed transaction.")
+	fmt.Println("\nDEMO OK: two runtime switches and a validator joining, no restart, no stop, no failed transaction.")
 	if *keep {
 		fmt.Printf("the testnet keeps running: vchaind testnet status %s; stop it with vchaind testnet stop %s\n", *dir, *dir)
 	}

@@ -391,6 +391,12 @@ type Validator struct {
 	Power    int64  `protobuf:"varint,2,opt,name=power,proto3" json:"power,omitempty"`
 	Operator string `protobuf:"bytes,3,opt,name=operator,proto3" json:"operator,omitempty"`
 	Moniker  string `protobuf:"bytes,4,opt,name=moniker,proto3" json:"moniker,omitempty"`
+	// pub_key_type and pub_key are the consensus key CometBFT knows the validator by.
+	PubKeyType string `protobuf:"bytes,5,opt,name=pub_key_type,json=pubKeyType,proto3" json:"pub_key_type,omitempty"`
+	PubKey     []byte `protobuf:"bytes,6,opt,name=pub_key,json=pubKey,proto3" json:"pub_key,omitempty"`
+	// since_height is the first height the validator signs (genesis: the initial height;
+	// added at H: H+2).
+	SinceHeight int64 `protobuf:"varint,7,opt,name=since_height,json=sinceHeight,proto3" json:"since_height,omitempty"`
 }
 
 func (m *Validator) Reset()         { *m = Validator{} }
@@ -454,7 +460,29 @@ func (m *Validator) GetMoniker() string {
 	return ""
 }
 
-// ValidatorSet is the validator set with each member's operator, fixed at genesis.
+func (m *Validator) GetPubKeyType() string {
+	if m != nil {
+		return m.PubKeyType
+	}
+	return ""
+}
+
+func (m *Validator) GetPubKey() []byte {
+	if m != nil {
+		return m.PubKey
+	}
+	return nil
+}
+
+func (m *Validator) GetSinceHeight() int64 {
+	if m != nil {
+		return m.SinceHeight
+	}
+	return 0
+}
+
+// ValidatorSet is a validator set with each member's operator: the set in force, the set
+// after every accepted change, or the changes of one block (power 0: removed).
 type ValidatorSet struct {
 	Validators []*Validator `protobuf:"bytes,1,rep,name=validators,proto3" json:"validators,omitempty"`
 }
@@ -519,6 +547,12 @@ type ChainParams struct {
 	// bound (CometBFT's -1). CometBFT hands consensus parameters to the app only at
 	// InitChain, so the app keeps its own copy in hashed state to enforce it after a restart.
 	MaxBlockGas uint64 `protobuf:"varint,8,opt,name=max_block_gas,json=maxBlockGas,proto3" json:"max_block_gas,omitempty"`
+	// pub_key_types are the consensus key types CometBFT's validator parameters allow, as
+	// InitChain received them (the app never changes them).
+	PubKeyTypes []string `protobuf:"bytes,9,rep,name=pub_key_types,json=pubKeyTypes,proto3" json:"pub_key_types,omitempty"`
+	// admin_threshold and proposal_expiry are the genesis's admin approval rules.
+	AdminThreshold uint32 `protobuf:"varint,10,opt,name=admin_threshold,json=adminThreshold,proto3" json:"admin_threshold,omitempty"`
+	ProposalExpiry uint64 `protobuf:"varint,11,opt,name=proposal_expiry,json=proposalExpiry,proto3" json:"proposal_expiry,omitempty"`
 }
 
 func (m *ChainParams) Reset()         { *m = ChainParams{} }
@@ -610,6 +644,185 @@ func (m *ChainParams) GetMaxBlockGas() uint64 {
 	return 0
 }
 
+func (m *ChainParams) GetPubKeyTypes() []string {
+	if m != nil {
+		return m.PubKeyTypes
+	}
+	return nil
+}
+
+func (m *ChainParams) GetAdminThreshold() uint32 {
+	if m != nil {
+		return m.AdminThreshold
+	}
+	return 0
+}
+
+func (m *ChainParams) GetProposalExpiry() uint64 {
+	if m != nil {
+		return m.ProposalExpiry
+	}
+	return 0
+}
+
+// AdminSet is who administers the chain and how many of them must approve an action.
+type AdminSet struct {
+	Admins    []string `protobuf:"bytes,1,rep,name=admins,proto3" json:"admins,omitempty"`
+	Threshold uint32   `protobuf:"varint,2,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	// proposal_expiry is how many blocks a proposal may wait for approvals.
+	ProposalExpiry uint64 `protobuf:"varint,3,opt,name=proposal_expiry,json=proposalExpiry,proto3" json:"proposal_expiry,omitempty"`
+}
+
+func (m *AdminSet) Reset()         { *m = AdminSet{} }
+func (m *AdminSet) String() string { return proto.CompactTextString(m) }
+func (*AdminSet) ProtoMessage()    {}
+func (*AdminSet) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0952b60291aca61a, []int{8}
+}
+func (m *AdminSet) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *AdminSet) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_AdminSet.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *AdminSet) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_AdminSet.Merge(m, src)
+}
+func (m *AdminSet) XXX_Size() int {
+	return m.Size()
+}
+func (m *AdminSet) XXX_DiscardUnknown() {
+	xxx_messageInfo_AdminSet.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_AdminSet proto.InternalMessageInfo
+
+func (m *AdminSet) GetAdmins() []string {
+	if m != nil {
+		return m.Admins
+	}
+	return nil
+}
+
+func (m *AdminSet) GetThreshold() uint32 {
+	if m != nil {
+		return m.Threshold
+	}
+	return 0
+}
+
+func (m *AdminSet) GetProposalExpiry() uint64 {
+	if m != nil {
+		return m.ProposalExpiry
+	}
+	return 0
+}
+
+// Proposal is an admin action waiting for approvals, or done.
+type Proposal struct {
+	Id uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// action is an encoded vchain.tx.v1.AdminAction.
+	Action         []byte   `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
+	Proposer       string   `protobuf:"bytes,3,opt,name=proposer,proto3" json:"proposer,omitempty"`
+	Approvals      []string `protobuf:"bytes,4,rep,name=approvals,proto3" json:"approvals,omitempty"`
+	ProposedHeight int64    `protobuf:"varint,5,opt,name=proposed_height,json=proposedHeight,proto3" json:"proposed_height,omitempty"`
+	// expires_height is the last height an approval is accepted.
+	ExpiresHeight int64 `protobuf:"varint,6,opt,name=expires_height,json=expiresHeight,proto3" json:"expires_height,omitempty"`
+	// executed_height is the height the action executed, 0 while it waits.
+	ExecutedHeight int64 `protobuf:"varint,7,opt,name=executed_height,json=executedHeight,proto3" json:"executed_height,omitempty"`
+}
+
+func (m *Proposal) Reset()         { *m = Proposal{} }
+func (m *Proposal) String() string { return proto.CompactTextString(m) }
+func (*Proposal) ProtoMessage()    {}
+func (*Proposal) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0952b60291aca61a, []int{9}
+}
+func (m *Proposal) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Proposal) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Proposal.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Proposal) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Proposal.Merge(m, src)
+}
+func (m *Proposal) XXX_Size() int {
+	return m.Size()
+}
+func (m *Proposal) XXX_DiscardUnknown() {
+	xxx_messageInfo_Proposal.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Proposal proto.InternalMessageInfo
+
+func (m *Proposal) GetId() uint64 {
+	if m != nil {
+		return m.Id
+	}
+	return 0
+}
+
+func (m *Proposal) GetAction() []byte {
+	if m != nil {
+		return m.Action
+	}
+	return nil
+}
+
+func (m *Proposal) GetProposer() string {
+	if m != nil {
+		return m.Proposer
+	}
+	return ""
+}
+
+func (m *Proposal) GetApprovals() []string {
+	if m != nil {
+		return m.Approvals
+	}
+	return nil
+}
+
+func (m *Proposal) GetProposedHeight() int64 {
+	if m != nil {
+		return m.ProposedHeight
+	}
+	return 0
+}
+
+func (m *Proposal) GetExpiresHeight() int64 {
+	if m != nil {
+		return m.ExpiresHeight
+	}
+	return 0
+}
+
+func (m *Proposal) GetExecutedHeight() int64 {
+	if m != nil {
+		return m.ExecutedHeight
+	}
+	return 0
+}
+
 // Fraction is numerator/denominator, 0 < numerator <= denominator.
 type Fraction struct {
 	Numerator   uint64 `protobuf:"varint,1,opt,name=numerator,proto3" json:"numerator,omitempty"`
@@ -620,7 +833,7 @@ func (m *Fraction) Reset()         { *m = Fraction{} }
 func (m *Fraction) String() string { return proto.CompactTextString(m) }
 func (*Fraction) ProtoMessage()    {}
 func (*Fraction) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0952b60291aca61a, []int{8}
+	return fileDescriptor_0952b60291aca61a, []int{10}
 }
 func (m *Fraction) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -674,7 +887,7 @@ func (m *ValidatorOperator) Reset()         { *m = ValidatorOperator{} }
 func (m *ValidatorOperator) String() string { return proto.CompactTextString(m) }
 func (*ValidatorOperator) ProtoMessage()    {}
 func (*ValidatorOperator) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0952b60291aca61a, []int{9}
+	return fileDescriptor_0952b60291aca61a, []int{11}
 }
 func (m *ValidatorOperator) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -733,6 +946,8 @@ func init() {
 	proto.RegisterType((*Validator)(nil), "vchain.state.v1.Validator")
 	proto.RegisterType((*ValidatorSet)(nil), "vchain.state.v1.ValidatorSet")
 	proto.RegisterType((*ChainParams)(nil), "vchain.state.v1.ChainParams")
+	proto.RegisterType((*AdminSet)(nil), "vchain.state.v1.AdminSet")
+	proto.RegisterType((*Proposal)(nil), "vchain.state.v1.Proposal")
 	proto.RegisterType((*Fraction)(nil), "vchain.state.v1.Fraction")
 	proto.RegisterType((*ValidatorOperator)(nil), "vchain.state.v1.ValidatorOperator")
 }
@@ -740,52 +955,65 @@ func init() {
 func init() { proto.RegisterFile("vchain/state/v1/state.proto", fileDescriptor_0952b60291aca61a) }
 
 var fileDescriptor_0952b60291aca61a = []byte{
-	// 714 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xa4, 0x55, 0xcd, 0x4e, 0xdb, 0x4a,
-	0x14, 0xc6, 0x71, 0xc8, 0xcf, 0x31, 0x81, 0x30, 0xba, 0x42, 0x86, 0x7b, 0x15, 0x72, 0x7d, 0x75,
-	0xa5, 0x54, 0x95, 0x12, 0x41, 0x55, 0xa4, 0x96, 0x55, 0xa9, 0x0a, 0x2d, 0x9b, 0x46, 0x03, 0x62,
-	0xd1, 0x4d, 0x34, 0xd8, 0x43, 0x3c, 0xc2, 0x3f, 0xe9, 0xcc, 0xc4, 0xe4, 0x19, 0xba, 0xea, 0x03,
-	0x54, 0xea, 0x3b, 0xf4, 0x29, 0xba, 0x64, 0xd9, 0x65, 0x05, 0x0f, 0xd1, 0x6d, 0x35, 0xe3, 0x1f,
-	0xf2, 0x23, 0x44, 0x25, 0x56, 0x9e, 0xef, 0x9b, 0x73, 0x7c, 0xbe, 0xef, 0x9c, 0x63, 0x19, 0xfe,
-	0x4e, 0x5c, 0x9f, 0xb0, 0xa8, 0x27, 0x24, 0x91, 0xb4, 0x97, 0xec, 0xa4, 0x87, 0xee, 0x88, 0xc7,
-	0x32, 0x46, 0x6b, 0xe9, 0x65, 0x37, 0xe5, 0x92, 0x1d, 0x87, 0xc2, 0x2a, 0x1e, 0x47, 0x92, 0x85,
-	0xf4, 0x8c, 0x72, 0xc1, 0xe2, 0x08, 0xd9, 0x50, 0x4d, 0xd2, 0xa3, 0x6d, 0xb4, 0x8d, 0x4e, 0x19,
-	0xe7, 0x10, 0x6d, 0x83, 0xe5, 0xc6, 0x1e, 0x1d, 0x08, 0x9f, 0xec, 0x3e, 0xdf, 0xb3, 0x4b, 0x6d,
-	0xa3, 0xb3, 0x82, 0x41, 0x51, 0x27, 0x9a, 0x51, 0xa9, 0x23, 0x1e, 0x5f, 0xb0, 0x80, 0xda, 0x66,
-	0xdb, 0xe8, 0x34, 0x70, 0x0e, 0x9d, 0x4f, 0x06, 0x34, 0xdf, 0x5c, 0x5c, 0x50, 0x57, 0xb2, 0x84,
-	0x66, 0x05, 0x1f, 0x53, 0xe9, 0x5f, 0x58, 0x11, 0x2c, 0x72, 0xe9, 0xc0, 0xa7, 0x6c, 0xe8, 0x4b,
-	0x5d, 0xce, 0xc4, 0x96, 0xe6, 0xde, 0x6a, 0x6a, 0x5a, 0x4c, 0x79, 0x56, 0xcc, 0x57, 0x03, 0xaa,
-	0x98, 0x06, 0x94, 0x88, 0x47, 0x69, 0x40, 0x50, 0x8e, 0x62, 0x99, 0x5a, 0xad, 0x63, 0x7d, 0x46,
-	0x4f, 0x61, 0x9d, 0xd3, 0x21, 0x13, 0x92, 0x72, 0xea, 0xe5, 0xe2, 0xca, 0x5a, 0x5c, 0xf3, 0xee,
-	0x62, 0x51, 0xe1, 0xf2, 0xac, 0xc2, 0x6f, 0x06, 0x34, 0xfa, 0x34, 0xf2, 0x58, 0x34, 0x3c, 0xb9,
-	0x62, 0xd2, 0xf5, 0x1f, 0xdb, 0x2b, 0x49, 0xb8, 0x9c, 0xef, 0x95, 0xe2, 0x32, 0x25, 0x4f, 0xa0,
-	0x29, 0x5c, 0x9f, 0x7a, 0xe3, 0x60, 0x5e, 0xf5, 0x5a, 0xc1, 0x3f, 0x28, 0xfa, 0x8b, 0x01, 0xd6,
-	0x2b, 0x29, 0xa9, 0xda, 0x2d, 0x25, 0xec, 0x1f, 0xa8, 0x27, 0x24, 0x60, 0x1e, 0x91, 0x31, 0xd7,
-	0xa2, 0xeb, 0xf8, 0x8e, 0x40, 0xfb, 0x50, 0xcb, 0x1c, 0x08, 0xbb, 0xd4, 0x36, 0x3b, 0xd6, 0xee,
-	0x76, 0x77, 0x6e, 0x39, 0xbb, 0xb3, 0x9b, 0x89, 0x8b, 0x04, 0xb4, 0x01, 0x95, 0x19, 0x33, 0x19,
-	0x42, 0x5b, 0x50, 0xcb, 0xd4, 0x08, 0xbb, 0xdc, 0x36, 0x3b, 0x0d, 0x5c, 0x60, 0xe7, 0x23, 0xd4,
-	0xcf, 0x8a, 0xea, 0x36, 0x54, 0x89, 0xe7, 0x71, 0x2a, 0x44, 0xa6, 0x2c, 0x87, 0xe8, 0x2f, 0x58,
-	0x1e, 0xc5, 0x57, 0x94, 0xeb, 0x46, 0x9a, 0x38, 0x05, 0xea, 0xc5, 0xf1, 0x88, 0x72, 0x6d, 0x25,
-	0x9d, 0x77, 0x81, 0xd5, 0xbb, 0xc2, 0x38, 0x62, 0x97, 0x94, 0xeb, 0x9e, 0xd5, 0x71, 0x0e, 0x9d,
-	0x63, 0x58, 0x29, 0x4a, 0x9e, 0x50, 0x89, 0x5e, 0x02, 0x14, 0x0d, 0x50, 0x85, 0x95, 0xeb, 0xad,
-	0x05, 0xd7, 0x45, 0x0a, 0x9e, 0x8a, 0x76, 0x7e, 0x95, 0xc0, 0x7a, 0xad, 0x02, 0xfb, 0x84, 0x93,
-	0x50, 0xa0, 0x4d, 0xa8, 0xe9, 0xbc, 0x01, 0xf3, 0x72, 0x0b, 0x1a, 0xbf, 0xf3, 0xd0, 0xff, 0xb0,
-	0xca, 0x22, 0x26, 0x19, 0x09, 0xf2, 0x59, 0xa6, 0x5e, 0x1a, 0x19, 0x9b, 0x4d, 0x72, 0x03, 0x2a,
-	0xc4, 0x0b, 0x59, 0x24, 0x6c, 0xb3, 0x6d, 0x76, 0xea, 0x38, 0x43, 0xe8, 0x10, 0xd6, 0x59, 0x24,
-	0x24, 0x09, 0x82, 0x81, 0xf4, 0x39, 0x15, 0x7e, 0x1c, 0x78, 0xda, 0x99, 0xb5, 0xbb, 0xb9, 0x20,
-	0xf6, 0x90, 0x13, 0x57, 0x4d, 0x1b, 0x37, 0xb3, 0x9c, 0xd3, 0x3c, 0x05, 0xbd, 0x80, 0x2a, 0x4f,
-	0x07, 0xa8, 0x37, 0xe5, 0x0f, 0x06, 0x9c, 0xc7, 0xa3, 0x83, 0x99, 0x46, 0x55, 0x74, 0xa3, 0x9c,
-	0xfb, 0x1b, 0xf5, 0x3e, 0x1b, 0xc5, 0x74, 0xc3, 0xd0, 0x7f, 0xb0, 0x1a, 0x92, 0xc9, 0x60, 0x48,
-	0xc4, 0x60, 0x44, 0xf9, 0x40, 0x4e, 0xec, 0xaa, 0xfe, 0x70, 0xac, 0x90, 0x4c, 0x8e, 0x88, 0xe8,
-	0x53, 0x7e, 0x3a, 0x41, 0x0e, 0x34, 0x54, 0xd0, 0x79, 0x10, 0xbb, 0x97, 0x2a, 0xd4, 0xae, 0x15,
-	0x31, 0x07, 0x8a, 0x3b, 0x22, 0xc2, 0x39, 0x86, 0x5a, 0xee, 0x52, 0xed, 0x74, 0x34, 0x0e, 0xb3,
-	0x45, 0x48, 0x3f, 0xc4, 0x3b, 0x02, 0xb5, 0xc1, 0xf2, 0x68, 0x14, 0x87, 0x2c, 0xd2, 0xf7, 0xa5,
-	0xf4, 0x5d, 0x53, 0x94, 0x33, 0x84, 0xf5, 0x05, 0xd5, 0x0f, 0x7c, 0x28, 0xd3, 0xab, 0x57, 0xba,
-	0x7f, 0xf5, 0xcc, 0x99, 0xd5, 0x3b, 0xe8, 0x7f, 0xbf, 0x69, 0x19, 0xd7, 0x37, 0x2d, 0xe3, 0xe7,
-	0x4d, 0xcb, 0xf8, 0x7c, 0xdb, 0x5a, 0xba, 0xbe, 0x6d, 0x2d, 0xfd, 0xb8, 0x6d, 0x2d, 0x7d, 0xd8,
-	0x1b, 0x32, 0xe9, 0x8f, 0xcf, 0xbb, 0x6e, 0x1c, 0xf6, 0xb2, 0x5f, 0x45, 0xf6, 0xd0, 0xbf, 0x88,
-	0xde, 0xdc, 0xef, 0x63, 0x5f, 0x1f, 0x92, 0x9d, 0xf3, 0x8a, 0xbe, 0x7e, 0xf6, 0x3b, 0x00, 0x00,
-	0xff, 0xff, 0xad, 0x43, 0x3b, 0x0f, 0x60, 0x06, 0x00, 0x00,
+	// 923 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xa4, 0x56, 0x4f, 0x6f, 0xdb, 0x36,
+	0x14, 0x8f, 0x2c, 0xc7, 0xb6, 0x9e, 0x12, 0x3b, 0x21, 0x86, 0x4e, 0xed, 0x0a, 0xd7, 0xf3, 0x50,
+	0xc4, 0xc3, 0x00, 0x07, 0xc9, 0xb0, 0x02, 0x5b, 0x4f, 0xcd, 0xd0, 0x76, 0x7f, 0x0e, 0x33, 0x98,
+	0xa0, 0x87, 0x5d, 0x04, 0x5a, 0x62, 0x6c, 0x22, 0xb2, 0x28, 0x90, 0xb4, 0x6b, 0x7f, 0x85, 0x9d,
+	0xf6, 0x01, 0x06, 0xec, 0x3b, 0xec, 0x53, 0xec, 0xb6, 0x1e, 0x77, 0x1c, 0x12, 0xec, 0xb8, 0xef,
+	0x30, 0x90, 0xa2, 0x24, 0x3b, 0x6e, 0xd1, 0x02, 0x39, 0x99, 0xef, 0xc7, 0x47, 0xbf, 0x1f, 0x7f,
+	0xef, 0xc7, 0x07, 0xc1, 0x27, 0x8b, 0x68, 0x4a, 0x58, 0x7a, 0x2c, 0x15, 0x51, 0xf4, 0x78, 0x71,
+	0x92, 0x2f, 0x86, 0x99, 0xe0, 0x8a, 0xa3, 0x4e, 0xbe, 0x39, 0xcc, 0xb1, 0xc5, 0x49, 0x9f, 0x42,
+	0x1b, 0xcf, 0x53, 0xc5, 0x66, 0xf4, 0x15, 0x15, 0x92, 0xf1, 0x14, 0x05, 0xd0, 0x5c, 0xe4, 0xcb,
+	0xc0, 0xe9, 0x39, 0x83, 0x3a, 0x2e, 0x42, 0xf4, 0x08, 0xfc, 0x88, 0xc7, 0x34, 0x94, 0x53, 0x72,
+	0xfa, 0xd5, 0x93, 0xa0, 0xd6, 0x73, 0x06, 0x7b, 0x18, 0x34, 0x74, 0x6e, 0x10, 0x7d, 0x34, 0x13,
+	0xfc, 0x92, 0x25, 0x34, 0x70, 0x7b, 0xce, 0x60, 0x1f, 0x17, 0x61, 0xff, 0x17, 0x07, 0x0e, 0x9e,
+	0x5f, 0x5e, 0xd2, 0x48, 0xb1, 0x05, 0xb5, 0x05, 0xef, 0x52, 0xe9, 0x53, 0xd8, 0x93, 0x2c, 0x8d,
+	0x68, 0x38, 0xa5, 0x6c, 0x32, 0x55, 0xa6, 0x9c, 0x8b, 0x7d, 0x83, 0x7d, 0x67, 0xa0, 0x75, 0x32,
+	0xf5, 0x4d, 0x32, 0xbf, 0x3b, 0xd0, 0xc4, 0x34, 0xa1, 0x44, 0xde, 0x89, 0x03, 0x82, 0x7a, 0xca,
+	0x55, 0x7e, 0x55, 0x0f, 0x9b, 0x35, 0xfa, 0x02, 0x0e, 0x05, 0x9d, 0x30, 0xa9, 0xa8, 0xa0, 0x71,
+	0x41, 0xae, 0x6e, 0xc8, 0x1d, 0x54, 0x1b, 0xdb, 0x0c, 0x77, 0x37, 0x19, 0xfe, 0xe1, 0xc0, 0xfe,
+	0x88, 0xa6, 0x31, 0x4b, 0x27, 0xe7, 0xaf, 0x99, 0x8a, 0xa6, 0x77, 0xd5, 0x4a, 0x11, 0xa1, 0x6e,
+	0x6b, 0xa5, 0x31, 0xcb, 0xe4, 0x73, 0x38, 0x90, 0xd1, 0x94, 0xc6, 0xf3, 0xe4, 0x36, 0xeb, 0x4e,
+	0x89, 0xbf, 0x97, 0xf4, 0x6f, 0x0e, 0xf8, 0xcf, 0x94, 0xa2, 0xda, 0x5b, 0x9a, 0xd8, 0x43, 0xf0,
+	0x16, 0x24, 0x61, 0x31, 0x51, 0x5c, 0x18, 0xd2, 0x1e, 0xae, 0x00, 0xf4, 0x14, 0x5a, 0xf6, 0x06,
+	0x32, 0xa8, 0xf5, 0xdc, 0x81, 0x7f, 0xfa, 0x68, 0x78, 0xcb, 0x9c, 0xc3, 0x4d, 0x67, 0xe2, 0xf2,
+	0x00, 0xba, 0x07, 0x8d, 0x8d, 0xcb, 0xd8, 0x08, 0x3d, 0x80, 0x96, 0x65, 0x23, 0x83, 0x7a, 0xcf,
+	0x1d, 0xec, 0xe3, 0x32, 0xee, 0xff, 0xe5, 0x80, 0xf7, 0xaa, 0x2c, 0x1f, 0x40, 0x93, 0xc4, 0xb1,
+	0xa0, 0x52, 0x5a, 0x6a, 0x45, 0x88, 0x3e, 0x82, 0xdd, 0x8c, 0xbf, 0xa6, 0xc2, 0x28, 0xe9, 0xe2,
+	0x3c, 0xd0, 0xff, 0xcc, 0x33, 0x2a, 0xcc, 0x5d, 0xf2, 0x86, 0x97, 0xb1, 0xfe, 0xaf, 0x19, 0x4f,
+	0xd9, 0x15, 0x15, 0x46, 0x34, 0x0f, 0x17, 0x21, 0xea, 0xc1, 0x5e, 0x36, 0x1f, 0x87, 0x57, 0x74,
+	0x15, 0xaa, 0x55, 0x96, 0x2b, 0xe6, 0x61, 0xc8, 0xe6, 0xe3, 0x1f, 0xe9, 0xea, 0x62, 0x95, 0x51,
+	0xf4, 0x31, 0x34, 0x6d, 0x46, 0xd0, 0x30, 0x9d, 0x6b, 0xe4, 0x9b, 0x5b, 0x0e, 0x6f, 0x6e, 0x39,
+	0xbc, 0xff, 0x03, 0xec, 0x95, 0x17, 0x3a, 0xa7, 0x0a, 0x7d, 0x03, 0x50, 0xea, 0xab, 0xaf, 0xa5,
+	0x45, 0x7d, 0xb0, 0x25, 0x6a, 0x79, 0x04, 0xaf, 0x65, 0xf7, 0xff, 0x73, 0xc1, 0xff, 0x56, 0x27,
+	0x8e, 0x88, 0x20, 0x33, 0x89, 0xee, 0x43, 0xcb, 0x9c, 0x0b, 0x59, 0x5c, 0x08, 0x64, 0xe2, 0xef,
+	0x63, 0xf4, 0x18, 0xda, 0x2c, 0x65, 0x8a, 0x91, 0xa4, 0xe0, 0x96, 0x2b, 0xb5, 0x6f, 0x51, 0x6b,
+	0x94, 0x7b, 0xd0, 0x20, 0xf1, 0x8c, 0xa5, 0x32, 0x70, 0x7b, 0xee, 0xc0, 0xc3, 0x36, 0x42, 0x2f,
+	0xe0, 0x90, 0xa5, 0x52, 0x91, 0x24, 0x09, 0xd5, 0x54, 0x50, 0x39, 0xe5, 0x49, 0x6c, 0x74, 0xf3,
+	0x4f, 0xef, 0x6f, 0x91, 0x7d, 0x21, 0x48, 0xa4, 0xcd, 0x84, 0x0f, 0xec, 0x99, 0x8b, 0xe2, 0x08,
+	0xfa, 0x1a, 0x9a, 0x22, 0xf7, 0x87, 0x91, 0xf5, 0x03, 0xfc, 0x53, 0xe4, 0xa3, 0xb3, 0x0d, 0xa1,
+	0x1a, 0x46, 0xa8, 0xfe, 0xbb, 0x85, 0xfa, 0xc9, 0x36, 0x7a, 0x5d, 0x30, 0xf4, 0x19, 0xb4, 0x67,
+	0x64, 0x19, 0x4e, 0x88, 0x0c, 0x33, 0x2a, 0x42, 0xb5, 0x34, 0x1d, 0xaa, 0x63, 0x7f, 0x46, 0x96,
+	0x2f, 0x89, 0x1c, 0x51, 0x71, 0xb1, 0x44, 0x7d, 0xd8, 0xd7, 0x49, 0xe3, 0x84, 0x47, 0x57, 0x3a,
+	0x35, 0x68, 0x95, 0x39, 0x67, 0x1a, 0x7b, 0x49, 0xa4, 0xce, 0x59, 0xf7, 0x88, 0x0c, 0x3c, 0x23,
+	0x97, 0x5f, 0x99, 0x44, 0xa2, 0x23, 0xe8, 0x18, 0xf5, 0xd6, 0x14, 0x03, 0xf3, 0xf8, 0xda, 0x06,
+	0xae, 0x44, 0x39, 0x82, 0x4e, 0x26, 0x78, 0xc6, 0x25, 0x49, 0x42, 0xba, 0xcc, 0x98, 0x58, 0x05,
+	0xbe, 0x29, 0xd9, 0x2e, 0xe0, 0xe7, 0x06, 0xed, 0x33, 0x68, 0x3d, 0xd3, 0x47, 0xb5, 0x6f, 0xaa,
+	0x4e, 0x39, 0x1b, 0x9d, 0x7a, 0x08, 0x5e, 0x55, 0xaf, 0x66, 0xea, 0x55, 0xc0, 0xdb, 0x4a, 0xb9,
+	0x6f, 0x2d, 0xf5, 0xaf, 0x03, 0xad, 0x91, 0x85, 0x50, 0x1b, 0x6a, 0xd6, 0x51, 0x75, 0x5c, 0x63,
+	0xb1, 0xa9, 0x6d, 0x3a, 0x6c, 0x07, 0x97, 0x8d, 0xec, 0x4b, 0xce, 0xb8, 0xa4, 0xe5, 0x7b, 0x2b,
+	0x62, 0xcd, 0x8b, 0x64, 0x99, 0xe0, 0x0b, 0x92, 0xe4, 0xcf, 0xdc, 0xc3, 0x15, 0x50, 0xf1, 0xaa,
+	0x46, 0xd9, 0xae, 0xf1, 0x67, 0xbb, 0x80, 0xad, 0x41, 0x1f, 0x43, 0xdb, 0xf0, 0xa6, 0xb2, 0xc8,
+	0x6b, 0xe4, 0x3e, 0xb6, 0xa8, 0x4d, 0x3b, 0x82, 0x0e, 0x5d, 0xd2, 0x68, 0xae, 0xaa, 0xff, 0xcb,
+	0xdf, 0x62, 0xbb, 0x80, 0xcb, 0xe7, 0xd8, 0x2a, 0xec, 0xaa, 0x29, 0xa6, 0xf3, 0x99, 0x9d, 0x17,
+	0xf9, 0x6d, 0x2b, 0x00, 0xf5, 0xc0, 0x8f, 0x69, 0xca, 0x67, 0x2c, 0x35, 0xfb, 0xb5, 0xdc, 0x14,
+	0x6b, 0x50, 0x7f, 0x02, 0x87, 0x5b, 0xf6, 0x7b, 0xcf, 0x40, 0x5d, 0x9f, 0x50, 0xb5, 0x77, 0x4f,
+	0x28, 0x77, 0x63, 0x42, 0x9d, 0x8d, 0xfe, 0xbc, 0xee, 0x3a, 0x6f, 0xae, 0xbb, 0xce, 0x3f, 0xd7,
+	0x5d, 0xe7, 0xd7, 0x9b, 0xee, 0xce, 0x9b, 0x9b, 0xee, 0xce, 0xdf, 0x37, 0xdd, 0x9d, 0x9f, 0x9f,
+	0x4c, 0x98, 0x9a, 0xce, 0xc7, 0xc3, 0x88, 0xcf, 0x8e, 0xed, 0x27, 0x85, 0xfd, 0x31, 0x9f, 0x12,
+	0xc7, 0xb7, 0x3e, 0x33, 0x9e, 0x9a, 0xc5, 0xe2, 0x64, 0xdc, 0x30, 0xdb, 0x5f, 0xfe, 0x1f, 0x00,
+	0x00, 0xff, 0xff, 0x6c, 0x7c, 0x5d, 0x17, 0x88, 0x08, 0x00, 0x00,
 }
 
 func (m *RuntimeVersion) Marshal() (dAtA []byte, err error) {
@@ -1062,6 +1290,25 @@ func (m *Validator) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	_ = i
 	var l int
 	_ = l
+	if m.SinceHeight != 0 {
+		i = encodeVarintState(dAtA, i, uint64(m.SinceHeight))
+		i--
+		dAtA[i] = 0x38
+	}
+	if len(m.PubKey) > 0 {
+		i -= len(m.PubKey)
+		copy(dAtA[i:], m.PubKey)
+		i = encodeVarintState(dAtA, i, uint64(len(m.PubKey)))
+		i--
+		dAtA[i] = 0x32
+	}
+	if len(m.PubKeyType) > 0 {
+		i -= len(m.PubKeyType)
+		copy(dAtA[i:], m.PubKeyType)
+		i = encodeVarintState(dAtA, i, uint64(len(m.PubKeyType)))
+		i--
+		dAtA[i] = 0x2a
+	}
 	if len(m.Moniker) > 0 {
 		i -= len(m.Moniker)
 		copy(dAtA[i:], m.Moniker)
@@ -1148,6 +1395,25 @@ func (m *ChainParams) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	_ = i
 	var l int
 	_ = l
+	if m.ProposalExpiry != 0 {
+		i = encodeVarintState(dAtA, i, uint64(m.ProposalExpiry))
+		i--
+		dAtA[i] = 0x58
+	}
+	if m.AdminThreshold != 0 {
+		i = encodeVarintState(dAtA, i, uint64(m.AdminThreshold))
+		i--
+		dAtA[i] = 0x50
+	}
+	if len(m.PubKeyTypes) > 0 {
+		for iNdEx := len(m.PubKeyTypes) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.PubKeyTypes[iNdEx])
+			copy(dAtA[i:], m.PubKeyTypes[iNdEx])
+			i = encodeVarintState(dAtA, i, uint64(len(m.PubKeyTypes[iNdEx])))
+			i--
+			dAtA[i] = 0x4a
+		}
+	}
 	if m.MaxBlockGas != 0 {
 		i = encodeVarintState(dAtA, i, uint64(m.MaxBlockGas))
 		i--
@@ -1216,6 +1482,114 @@ func (m *ChainParams) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 		i = encodeVarintState(dAtA, i, uint64(len(m.ChainId)))
 		i--
 		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *AdminSet) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *AdminSet) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *AdminSet) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.ProposalExpiry != 0 {
+		i = encodeVarintState(dAtA, i, uint64(m.ProposalExpiry))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.Threshold != 0 {
+		i = encodeVarintState(dAtA, i, uint64(m.Threshold))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.Admins) > 0 {
+		for iNdEx := len(m.Admins) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.Admins[iNdEx])
+			copy(dAtA[i:], m.Admins[iNdEx])
+			i = encodeVarintState(dAtA, i, uint64(len(m.Admins[iNdEx])))
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Proposal) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Proposal) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Proposal) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.ExecutedHeight != 0 {
+		i = encodeVarintState(dAtA, i, uint64(m.ExecutedHeight))
+		i--
+		dAtA[i] = 0x38
+	}
+	if m.ExpiresHeight != 0 {
+		i = encodeVarintState(dAtA, i, uint64(m.ExpiresHeight))
+		i--
+		dAtA[i] = 0x30
+	}
+	if m.ProposedHeight != 0 {
+		i = encodeVarintState(dAtA, i, uint64(m.ProposedHeight))
+		i--
+		dAtA[i] = 0x28
+	}
+	if len(m.Approvals) > 0 {
+		for iNdEx := len(m.Approvals) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.Approvals[iNdEx])
+			copy(dAtA[i:], m.Approvals[iNdEx])
+			i = encodeVarintState(dAtA, i, uint64(len(m.Approvals[iNdEx])))
+			i--
+			dAtA[i] = 0x22
+		}
+	}
+	if len(m.Proposer) > 0 {
+		i -= len(m.Proposer)
+		copy(dAtA[i:], m.Proposer)
+		i = encodeVarintState(dAtA, i, uint64(len(m.Proposer)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.Action) > 0 {
+		i -= len(m.Action)
+		copy(dAtA[i:], m.Action)
+		i = encodeVarintState(dAtA, i, uint64(len(m.Action)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.Id != 0 {
+		i = encodeVarintState(dAtA, i, uint64(m.Id))
+		i--
+		dAtA[i] = 0x8
 	}
 	return len(dAtA) - i, nil
 }
@@ -1450,6 +1824,17 @@ func (m *Validator) Size() (n int) {
 	if l > 0 {
 		n += 1 + l + sovState(uint64(l))
 	}
+	l = len(m.PubKeyType)
+	if l > 0 {
+		n += 1 + l + sovState(uint64(l))
+	}
+	l = len(m.PubKey)
+	if l > 0 {
+		n += 1 + l + sovState(uint64(l))
+	}
+	if m.SinceHeight != 0 {
+		n += 1 + sovState(uint64(m.SinceHeight))
+	}
 	return n
 }
 
@@ -1506,6 +1891,74 @@ func (m *ChainParams) Size() (n int) {
 	}
 	if m.MaxBlockGas != 0 {
 		n += 1 + sovState(uint64(m.MaxBlockGas))
+	}
+	if len(m.PubKeyTypes) > 0 {
+		for _, s := range m.PubKeyTypes {
+			l = len(s)
+			n += 1 + l + sovState(uint64(l))
+		}
+	}
+	if m.AdminThreshold != 0 {
+		n += 1 + sovState(uint64(m.AdminThreshold))
+	}
+	if m.ProposalExpiry != 0 {
+		n += 1 + sovState(uint64(m.ProposalExpiry))
+	}
+	return n
+}
+
+func (m *AdminSet) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Admins) > 0 {
+		for _, s := range m.Admins {
+			l = len(s)
+			n += 1 + l + sovState(uint64(l))
+		}
+	}
+	if m.Threshold != 0 {
+		n += 1 + sovState(uint64(m.Threshold))
+	}
+	if m.ProposalExpiry != 0 {
+		n += 1 + sovState(uint64(m.ProposalExpiry))
+	}
+	return n
+}
+
+func (m *Proposal) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Id != 0 {
+		n += 1 + sovState(uint64(m.Id))
+	}
+	l = len(m.Action)
+	if l > 0 {
+		n += 1 + l + sovState(uint64(l))
+	}
+	l = len(m.Proposer)
+	if l > 0 {
+		n += 1 + l + sovState(uint64(l))
+	}
+	if len(m.Approvals) > 0 {
+		for _, s := range m.Approvals {
+			l = len(s)
+			n += 1 + l + sovState(uint64(l))
+		}
+	}
+	if m.ProposedHeight != 0 {
+		n += 1 + sovState(uint64(m.ProposedHeight))
+	}
+	if m.ExpiresHeight != 0 {
+		n += 1 + sovState(uint64(m.ExpiresHeight))
+	}
+	if m.ExecutedHeight != 0 {
+		n += 1 + sovState(uint64(m.ExecutedHeight))
 	}
 	return n
 }
@@ -2503,6 +2956,91 @@ func (m *Validator) Unmarshal(dAtA []byte) error {
 			}
 			m.Moniker = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
+		case 5:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field PubKeyType", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthState
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthState
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.PubKeyType = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 6:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field PubKey", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthState
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthState
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.PubKey = append(m.PubKey[:0], dAtA[iNdEx:postIndex]...)
+			if m.PubKey == nil {
+				m.PubKey = []byte{}
+			}
+			iNdEx = postIndex
+		case 7:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SinceHeight", wireType)
+			}
+			m.SinceHeight = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.SinceHeight |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
 		default:
 			iNdEx = preIndex
 			skippy, err := skipState(dAtA[iNdEx:])
@@ -2860,6 +3398,420 @@ func (m *ChainParams) Unmarshal(dAtA []byte) error {
 				b := dAtA[iNdEx]
 				iNdEx++
 				m.MaxBlockGas |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 9:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field PubKeyTypes", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthState
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthState
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.PubKeyTypes = append(m.PubKeyTypes, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
+		case 10:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field AdminThreshold", wireType)
+			}
+			m.AdminThreshold = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.AdminThreshold |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 11:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ProposalExpiry", wireType)
+			}
+			m.ProposalExpiry = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ProposalExpiry |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipState(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthState
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *AdminSet) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowState
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: AdminSet: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: AdminSet: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Admins", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthState
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthState
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Admins = append(m.Admins, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Threshold", wireType)
+			}
+			m.Threshold = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Threshold |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ProposalExpiry", wireType)
+			}
+			m.ProposalExpiry = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ProposalExpiry |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipState(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthState
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Proposal) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowState
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Proposal: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Proposal: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Id", wireType)
+			}
+			m.Id = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Id |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Action", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthState
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthState
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Action = append(m.Action[:0], dAtA[iNdEx:postIndex]...)
+			if m.Action == nil {
+				m.Action = []byte{}
+			}
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Proposer", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthState
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthState
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Proposer = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Approvals", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthState
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthState
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Approvals = append(m.Approvals, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ProposedHeight", wireType)
+			}
+			m.ProposedHeight = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ProposedHeight |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 6:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ExpiresHeight", wireType)
+			}
+			m.ExpiresHeight = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ExpiresHeight |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 7:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ExecutedHeight", wireType)
+			}
+			m.ExecutedHeight = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowState
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ExecutedHeight |= int64(b&0x7F) << shift
 				if b < 0x80 {
 					break
 				}

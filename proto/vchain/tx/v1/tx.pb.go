@@ -108,6 +108,12 @@ type TxBody struct {
 	//	*TxBody_ScheduleUpgrade
 	//	*TxBody_CancelUpgrade
 	//	*TxBody_AttestInstall
+	//	*TxBody_AddValidator
+	//	*TxBody_UpdateValidator
+	//	*TxBody_RotateOperator
+	//	*TxBody_SetAdmins
+	//	*TxBody_Propose
+	//	*TxBody_Approve
 	Msg isTxBody_Msg `protobuf_oneof:"msg"`
 }
 
@@ -165,12 +171,36 @@ type TxBody_CancelUpgrade struct {
 type TxBody_AttestInstall struct {
 	AttestInstall *AttestInstall `protobuf:"bytes,14,opt,name=attest_install,json=attestInstall,proto3,oneof" json:"attest_install,omitempty"`
 }
+type TxBody_AddValidator struct {
+	AddValidator *AddValidator `protobuf:"bytes,15,opt,name=add_validator,json=addValidator,proto3,oneof" json:"add_validator,omitempty"`
+}
+type TxBody_UpdateValidator struct {
+	UpdateValidator *UpdateValidator `protobuf:"bytes,16,opt,name=update_validator,json=updateValidator,proto3,oneof" json:"update_validator,omitempty"`
+}
+type TxBody_RotateOperator struct {
+	RotateOperator *RotateOperator `protobuf:"bytes,17,opt,name=rotate_operator,json=rotateOperator,proto3,oneof" json:"rotate_operator,omitempty"`
+}
+type TxBody_SetAdmins struct {
+	SetAdmins *SetAdmins `protobuf:"bytes,18,opt,name=set_admins,json=setAdmins,proto3,oneof" json:"set_admins,omitempty"`
+}
+type TxBody_Propose struct {
+	Propose *Propose `protobuf:"bytes,19,opt,name=propose,proto3,oneof" json:"propose,omitempty"`
+}
+type TxBody_Approve struct {
+	Approve *Approve `protobuf:"bytes,20,opt,name=approve,proto3,oneof" json:"approve,omitempty"`
+}
 
 func (*TxBody_Call) isTxBody_Msg()            {}
 func (*TxBody_RegisterRelease) isTxBody_Msg() {}
 func (*TxBody_ScheduleUpgrade) isTxBody_Msg() {}
 func (*TxBody_CancelUpgrade) isTxBody_Msg()   {}
 func (*TxBody_AttestInstall) isTxBody_Msg()   {}
+func (*TxBody_AddValidator) isTxBody_Msg()    {}
+func (*TxBody_UpdateValidator) isTxBody_Msg() {}
+func (*TxBody_RotateOperator) isTxBody_Msg()  {}
+func (*TxBody_SetAdmins) isTxBody_Msg()       {}
+func (*TxBody_Propose) isTxBody_Msg()         {}
+func (*TxBody_Approve) isTxBody_Msg()         {}
 
 func (m *TxBody) GetMsg() isTxBody_Msg {
 	if m != nil {
@@ -235,6 +265,48 @@ func (m *TxBody) GetAttestInstall() *AttestInstall {
 	return nil
 }
 
+func (m *TxBody) GetAddValidator() *AddValidator {
+	if x, ok := m.GetMsg().(*TxBody_AddValidator); ok {
+		return x.AddValidator
+	}
+	return nil
+}
+
+func (m *TxBody) GetUpdateValidator() *UpdateValidator {
+	if x, ok := m.GetMsg().(*TxBody_UpdateValidator); ok {
+		return x.UpdateValidator
+	}
+	return nil
+}
+
+func (m *TxBody) GetRotateOperator() *RotateOperator {
+	if x, ok := m.GetMsg().(*TxBody_RotateOperator); ok {
+		return x.RotateOperator
+	}
+	return nil
+}
+
+func (m *TxBody) GetSetAdmins() *SetAdmins {
+	if x, ok := m.GetMsg().(*TxBody_SetAdmins); ok {
+		return x.SetAdmins
+	}
+	return nil
+}
+
+func (m *TxBody) GetPropose() *Propose {
+	if x, ok := m.GetMsg().(*TxBody_Propose); ok {
+		return x.Propose
+	}
+	return nil
+}
+
+func (m *TxBody) GetApprove() *Approve {
+	if x, ok := m.GetMsg().(*TxBody_Approve); ok {
+		return x.Approve
+	}
+	return nil
+}
+
 // XXX_OneofWrappers is for the internal use of the proto package.
 func (*TxBody) XXX_OneofWrappers() []interface{} {
 	return []interface{}{
@@ -243,6 +315,12 @@ func (*TxBody) XXX_OneofWrappers() []interface{} {
 		(*TxBody_ScheduleUpgrade)(nil),
 		(*TxBody_CancelUpgrade)(nil),
 		(*TxBody_AttestInstall)(nil),
+		(*TxBody_AddValidator)(nil),
+		(*TxBody_UpdateValidator)(nil),
+		(*TxBody_RotateOperator)(nil),
+		(*TxBody_SetAdmins)(nil),
+		(*TxBody_Propose)(nil),
+		(*TxBody_Approve)(nil),
 	}
 }
 
@@ -643,6 +721,496 @@ func (m *AttestInstall) GetProfiles() []uint32 {
 	return nil
 }
 
+// AddValidator adds a validator to the set. Admins only. CometBFT applies the change two
+// blocks later (an update returned at H signs from H+2); its power counts for readiness only
+// once its operator has attested an install.
+type AddValidator struct {
+	// pub_key_type is the CometBFT key type ("ed25519"); it must be one the consensus
+	// parameters allow.
+	PubKeyType string `protobuf:"bytes,1,opt,name=pub_key_type,json=pubKeyType,proto3" json:"pub_key_type,omitempty"`
+	// pub_key is the raw consensus public key (32 bytes for ed25519).
+	PubKey []byte `protobuf:"bytes,2,opt,name=pub_key,json=pubKey,proto3" json:"pub_key,omitempty"`
+	Power  int64  `protobuf:"varint,3,opt,name=power,proto3" json:"power,omitempty"`
+	// operator is the account (hex address) that signs the validator's attestations.
+	Operator string `protobuf:"bytes,4,opt,name=operator,proto3" json:"operator,omitempty"`
+	Moniker  string `protobuf:"bytes,5,opt,name=moniker,proto3" json:"moniker,omitempty"`
+}
+
+func (m *AddValidator) Reset()         { *m = AddValidator{} }
+func (m *AddValidator) String() string { return proto.CompactTextString(m) }
+func (*AddValidator) ProtoMessage()    {}
+func (*AddValidator) Descriptor() ([]byte, []int) {
+	return fileDescriptor_b9631735577ad885, []int{8}
+}
+func (m *AddValidator) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *AddValidator) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_AddValidator.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *AddValidator) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_AddValidator.Merge(m, src)
+}
+func (m *AddValidator) XXX_Size() int {
+	return m.Size()
+}
+func (m *AddValidator) XXX_DiscardUnknown() {
+	xxx_messageInfo_AddValidator.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_AddValidator proto.InternalMessageInfo
+
+func (m *AddValidator) GetPubKeyType() string {
+	if m != nil {
+		return m.PubKeyType
+	}
+	return ""
+}
+
+func (m *AddValidator) GetPubKey() []byte {
+	if m != nil {
+		return m.PubKey
+	}
+	return nil
+}
+
+func (m *AddValidator) GetPower() int64 {
+	if m != nil {
+		return m.Power
+	}
+	return 0
+}
+
+func (m *AddValidator) GetOperator() string {
+	if m != nil {
+		return m.Operator
+	}
+	return ""
+}
+
+func (m *AddValidator) GetMoniker() string {
+	if m != nil {
+		return m.Moniker
+	}
+	return ""
+}
+
+// UpdateValidator sets a validator's voting power; 0 removes it. Admins only.
+type UpdateValidator struct {
+	// validator is the CometBFT address (hex) of the validator.
+	Validator string `protobuf:"bytes,1,opt,name=validator,proto3" json:"validator,omitempty"`
+	Power     int64  `protobuf:"varint,2,opt,name=power,proto3" json:"power,omitempty"`
+}
+
+func (m *UpdateValidator) Reset()         { *m = UpdateValidator{} }
+func (m *UpdateValidator) String() string { return proto.CompactTextString(m) }
+func (*UpdateValidator) ProtoMessage()    {}
+func (*UpdateValidator) Descriptor() ([]byte, []int) {
+	return fileDescriptor_b9631735577ad885, []int{9}
+}
+func (m *UpdateValidator) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *UpdateValidator) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_UpdateValidator.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *UpdateValidator) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_UpdateValidator.Merge(m, src)
+}
+func (m *UpdateValidator) XXX_Size() int {
+	return m.Size()
+}
+func (m *UpdateValidator) XXX_DiscardUnknown() {
+	xxx_messageInfo_UpdateValidator.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_UpdateValidator proto.InternalMessageInfo
+
+func (m *UpdateValidator) GetValidator() string {
+	if m != nil {
+		return m.Validator
+	}
+	return ""
+}
+
+func (m *UpdateValidator) GetPower() int64 {
+	if m != nil {
+		return m.Power
+	}
+	return 0
+}
+
+// RotateOperator replaces a validator's operator account: attestations signed by the old
+// one are refused from the next transaction on. Admins only.
+type RotateOperator struct {
+	Validator string `protobuf:"bytes,1,opt,name=validator,proto3" json:"validator,omitempty"`
+	Operator  string `protobuf:"bytes,2,opt,name=operator,proto3" json:"operator,omitempty"`
+}
+
+func (m *RotateOperator) Reset()         { *m = RotateOperator{} }
+func (m *RotateOperator) String() string { return proto.CompactTextString(m) }
+func (*RotateOperator) ProtoMessage()    {}
+func (*RotateOperator) Descriptor() ([]byte, []int) {
+	return fileDescriptor_b9631735577ad885, []int{10}
+}
+func (m *RotateOperator) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *RotateOperator) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_RotateOperator.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *RotateOperator) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_RotateOperator.Merge(m, src)
+}
+func (m *RotateOperator) XXX_Size() int {
+	return m.Size()
+}
+func (m *RotateOperator) XXX_DiscardUnknown() {
+	xxx_messageInfo_RotateOperator.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_RotateOperator proto.InternalMessageInfo
+
+func (m *RotateOperator) GetValidator() string {
+	if m != nil {
+		return m.Validator
+	}
+	return ""
+}
+
+func (m *RotateOperator) GetOperator() string {
+	if m != nil {
+		return m.Operator
+	}
+	return ""
+}
+
+// SetAdmins replaces the admin set and its approval threshold. Admins only (with a
+// threshold above one, through a proposal like any other admin action).
+type SetAdmins struct {
+	Admins []string `protobuf:"bytes,1,rep,name=admins,proto3" json:"admins,omitempty"`
+	// threshold is how many admins must approve an action; 1 <= threshold <= len(admins).
+	Threshold uint32 `protobuf:"varint,2,opt,name=threshold,proto3" json:"threshold,omitempty"`
+}
+
+func (m *SetAdmins) Reset()         { *m = SetAdmins{} }
+func (m *SetAdmins) String() string { return proto.CompactTextString(m) }
+func (*SetAdmins) ProtoMessage()    {}
+func (*SetAdmins) Descriptor() ([]byte, []int) {
+	return fileDescriptor_b9631735577ad885, []int{11}
+}
+func (m *SetAdmins) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *SetAdmins) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_SetAdmins.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *SetAdmins) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_SetAdmins.Merge(m, src)
+}
+func (m *SetAdmins) XXX_Size() int {
+	return m.Size()
+}
+func (m *SetAdmins) XXX_DiscardUnknown() {
+	xxx_messageInfo_SetAdmins.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_SetAdmins proto.InternalMessageInfo
+
+func (m *SetAdmins) GetAdmins() []string {
+	if m != nil {
+		return m.Admins
+	}
+	return nil
+}
+
+func (m *SetAdmins) GetThreshold() uint32 {
+	if m != nil {
+		return m.Threshold
+	}
+	return 0
+}
+
+// AdminAction is one admin action a proposal carries.
+type AdminAction struct {
+	// Types that are valid to be assigned to Action:
+	//
+	//	*AdminAction_RegisterRelease
+	//	*AdminAction_ScheduleUpgrade
+	//	*AdminAction_CancelUpgrade
+	//	*AdminAction_AddValidator
+	//	*AdminAction_UpdateValidator
+	//	*AdminAction_RotateOperator
+	//	*AdminAction_SetAdmins
+	Action isAdminAction_Action `protobuf_oneof:"action"`
+}
+
+func (m *AdminAction) Reset()         { *m = AdminAction{} }
+func (m *AdminAction) String() string { return proto.CompactTextString(m) }
+func (*AdminAction) ProtoMessage()    {}
+func (*AdminAction) Descriptor() ([]byte, []int) {
+	return fileDescriptor_b9631735577ad885, []int{12}
+}
+func (m *AdminAction) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *AdminAction) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_AdminAction.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *AdminAction) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_AdminAction.Merge(m, src)
+}
+func (m *AdminAction) XXX_Size() int {
+	return m.Size()
+}
+func (m *AdminAction) XXX_DiscardUnknown() {
+	xxx_messageInfo_AdminAction.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_AdminAction proto.InternalMessageInfo
+
+type isAdminAction_Action interface {
+	isAdminAction_Action()
+	MarshalTo([]byte) (int, error)
+	Size() int
+}
+
+type AdminAction_RegisterRelease struct {
+	RegisterRelease *RegisterRelease `protobuf:"bytes,1,opt,name=register_release,json=registerRelease,proto3,oneof" json:"register_release,omitempty"`
+}
+type AdminAction_ScheduleUpgrade struct {
+	ScheduleUpgrade *ScheduleUpgrade `protobuf:"bytes,2,opt,name=schedule_upgrade,json=scheduleUpgrade,proto3,oneof" json:"schedule_upgrade,omitempty"`
+}
+type AdminAction_CancelUpgrade struct {
+	CancelUpgrade *CancelUpgrade `protobuf:"bytes,3,opt,name=cancel_upgrade,json=cancelUpgrade,proto3,oneof" json:"cancel_upgrade,omitempty"`
+}
+type AdminAction_AddValidator struct {
+	AddValidator *AddValidator `protobuf:"bytes,4,opt,name=add_validator,json=addValidator,proto3,oneof" json:"add_validator,omitempty"`
+}
+type AdminAction_UpdateValidator struct {
+	UpdateValidator *UpdateValidator `protobuf:"bytes,5,opt,name=update_validator,json=updateValidator,proto3,oneof" json:"update_validator,omitempty"`
+}
+type AdminAction_RotateOperator struct {
+	RotateOperator *RotateOperator `protobuf:"bytes,6,opt,name=rotate_operator,json=rotateOperator,proto3,oneof" json:"rotate_operator,omitempty"`
+}
+type AdminAction_SetAdmins struct {
+	SetAdmins *SetAdmins `protobuf:"bytes,7,opt,name=set_admins,json=setAdmins,proto3,oneof" json:"set_admins,omitempty"`
+}
+
+func (*AdminAction_RegisterRelease) isAdminAction_Action() {}
+func (*AdminAction_ScheduleUpgrade) isAdminAction_Action() {}
+func (*AdminAction_CancelUpgrade) isAdminAction_Action()   {}
+func (*AdminAction_AddValidator) isAdminAction_Action()    {}
+func (*AdminAction_UpdateValidator) isAdminAction_Action() {}
+func (*AdminAction_RotateOperator) isAdminAction_Action()  {}
+func (*AdminAction_SetAdmins) isAdminAction_Action()       {}
+
+func (m *AdminAction) GetAction() isAdminAction_Action {
+	if m != nil {
+		return m.Action
+	}
+	return nil
+}
+
+func (m *AdminAction) GetRegisterRelease() *RegisterRelease {
+	if x, ok := m.GetAction().(*AdminAction_RegisterRelease); ok {
+		return x.RegisterRelease
+	}
+	return nil
+}
+
+func (m *AdminAction) GetScheduleUpgrade() *ScheduleUpgrade {
+	if x, ok := m.GetAction().(*AdminAction_ScheduleUpgrade); ok {
+		return x.ScheduleUpgrade
+	}
+	return nil
+}
+
+func (m *AdminAction) GetCancelUpgrade() *CancelUpgrade {
+	if x, ok := m.GetAction().(*AdminAction_CancelUpgrade); ok {
+		return x.CancelUpgrade
+	}
+	return nil
+}
+
+func (m *AdminAction) GetAddValidator() *AddValidator {
+	if x, ok := m.GetAction().(*AdminAction_AddValidator); ok {
+		return x.AddValidator
+	}
+	return nil
+}
+
+func (m *AdminAction) GetUpdateValidator() *UpdateValidator {
+	if x, ok := m.GetAction().(*AdminAction_UpdateValidator); ok {
+		return x.UpdateValidator
+	}
+	return nil
+}
+
+func (m *AdminAction) GetRotateOperator() *RotateOperator {
+	if x, ok := m.GetAction().(*AdminAction_RotateOperator); ok {
+		return x.RotateOperator
+	}
+	return nil
+}
+
+func (m *AdminAction) GetSetAdmins() *SetAdmins {
+	if x, ok := m.GetAction().(*AdminAction_SetAdmins); ok {
+		return x.SetAdmins
+	}
+	return nil
+}
+
+// XXX_OneofWrappers is for the internal use of the proto package.
+func (*AdminAction) XXX_OneofWrappers() []interface{} {
+	return []interface{}{
+		(*AdminAction_RegisterRelease)(nil),
+		(*AdminAction_ScheduleUpgrade)(nil),
+		(*AdminAction_CancelUpgrade)(nil),
+		(*AdminAction_AddValidator)(nil),
+		(*AdminAction_UpdateValidator)(nil),
+		(*AdminAction_RotateOperator)(nil),
+		(*AdminAction_SetAdmins)(nil),
+	}
+}
+
+// Propose records an admin action with the proposer's approval. It executes in the block
+// where approvals from current admins reach the admin threshold (at once with a threshold
+// of one), or expires.
+type Propose struct {
+	Action *AdminAction `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"`
+}
+
+func (m *Propose) Reset()         { *m = Propose{} }
+func (m *Propose) String() string { return proto.CompactTextString(m) }
+func (*Propose) ProtoMessage()    {}
+func (*Propose) Descriptor() ([]byte, []int) {
+	return fileDescriptor_b9631735577ad885, []int{13}
+}
+func (m *Propose) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Propose) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Propose.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Propose) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Propose.Merge(m, src)
+}
+func (m *Propose) XXX_Size() int {
+	return m.Size()
+}
+func (m *Propose) XXX_DiscardUnknown() {
+	xxx_messageInfo_Propose.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Propose proto.InternalMessageInfo
+
+func (m *Propose) GetAction() *AdminAction {
+	if m != nil {
+		return m.Action
+	}
+	return nil
+}
+
+// Approve adds the sender's approval to a proposal.
+type Approve struct {
+	Id uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+}
+
+func (m *Approve) Reset()         { *m = Approve{} }
+func (m *Approve) String() string { return proto.CompactTextString(m) }
+func (*Approve) ProtoMessage()    {}
+func (*Approve) Descriptor() ([]byte, []int) {
+	return fileDescriptor_b9631735577ad885, []int{14}
+}
+func (m *Approve) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Approve) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Approve.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Approve) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Approve.Merge(m, src)
+}
+func (m *Approve) XXX_Size() int {
+	return m.Size()
+}
+func (m *Approve) XXX_DiscardUnknown() {
+	xxx_messageInfo_Approve.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Approve proto.InternalMessageInfo
+
+func (m *Approve) GetId() uint64 {
+	if m != nil {
+		return m.Id
+	}
+	return 0
+}
+
 // ExecResult is what the chain records in CometBFT's ExecTxResult.data for each transaction
 // it executed, so that consensus covers how the transaction was executed. CometBFT v0.38
 // hashes only code, data, gas_wanted and gas_used of each result into the next header's
@@ -669,7 +1237,7 @@ func (m *ExecResult) Reset()         { *m = ExecResult{} }
 func (m *ExecResult) String() string { return proto.CompactTextString(m) }
 func (*ExecResult) ProtoMessage()    {}
 func (*ExecResult) Descriptor() ([]byte, []int) {
-	return fileDescriptor_b9631735577ad885, []int{8}
+	return fileDescriptor_b9631735577ad885, []int{15}
 }
 func (m *ExecResult) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -728,56 +1296,85 @@ func init() {
 	proto.RegisterType((*CancelUpgrade)(nil), "vchain.tx.v1.CancelUpgrade")
 	proto.RegisterType((*InstalledVersion)(nil), "vchain.tx.v1.InstalledVersion")
 	proto.RegisterType((*AttestInstall)(nil), "vchain.tx.v1.AttestInstall")
+	proto.RegisterType((*AddValidator)(nil), "vchain.tx.v1.AddValidator")
+	proto.RegisterType((*UpdateValidator)(nil), "vchain.tx.v1.UpdateValidator")
+	proto.RegisterType((*RotateOperator)(nil), "vchain.tx.v1.RotateOperator")
+	proto.RegisterType((*SetAdmins)(nil), "vchain.tx.v1.SetAdmins")
+	proto.RegisterType((*AdminAction)(nil), "vchain.tx.v1.AdminAction")
+	proto.RegisterType((*Propose)(nil), "vchain.tx.v1.Propose")
+	proto.RegisterType((*Approve)(nil), "vchain.tx.v1.Approve")
 	proto.RegisterType((*ExecResult)(nil), "vchain.tx.v1.ExecResult")
 }
 
 func init() { proto.RegisterFile("vchain/tx/v1/tx.proto", fileDescriptor_b9631735577ad885) }
 
 var fileDescriptor_b9631735577ad885 = []byte{
-	// 681 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x9c, 0x54, 0x4f, 0x6f, 0xd3, 0x3e,
-	0x18, 0x4e, 0xda, 0xac, 0x6b, 0xdf, 0xb6, 0xeb, 0x64, 0xfd, 0x7e, 0x10, 0x18, 0x2b, 0x55, 0x2e,
-	0xf4, 0xd4, 0xb2, 0x21, 0x38, 0xc0, 0x89, 0x02, 0x52, 0x37, 0xfe, 0x49, 0xde, 0xe0, 0xc0, 0x25,
-	0x72, 0x1d, 0x93, 0x5a, 0x4b, 0x93, 0x2a, 0x76, 0xaa, 0x8c, 0x3b, 0x77, 0x24, 0x3e, 0x06, 0x5f,
-	0x84, 0xe3, 0x8e, 0x1c, 0xd1, 0xf6, 0x45, 0x90, 0x1d, 0xb7, 0x6b, 0xaa, 0x89, 0x03, 0xa7, 0xfa,
-	0x79, 0xf2, 0xf8, 0xb1, 0xdf, 0xf7, 0x79, 0x6b, 0xf8, 0x7f, 0x41, 0xa7, 0x84, 0xc7, 0x43, 0x99,
-	0x0f, 0x17, 0x07, 0x43, 0x99, 0x0f, 0xe6, 0x69, 0x22, 0x13, 0xd4, 0x2a, 0xe8, 0x81, 0xcc, 0x07,
-	0x8b, 0x03, 0xef, 0x3d, 0x54, 0x4e, 0x73, 0x84, 0xc0, 0x99, 0x24, 0xc1, 0xb9, 0x6b, 0xf7, 0xec,
-	0x7e, 0x0b, 0xeb, 0x35, 0xba, 0x0d, 0xdb, 0xf3, 0x6c, 0xe2, 0x9f, 0xb1, 0x73, 0xb7, 0xa2, 0xe9,
-	0xda, 0x3c, 0x9b, 0xbc, 0x66, 0xe7, 0xe8, 0x1e, 0x34, 0x04, 0x0f, 0x63, 0x22, 0xb3, 0x94, 0xb9,
-	0x55, 0xfd, 0xe9, 0x9a, 0xf0, 0x7e, 0x54, 0xa1, 0x76, 0x9a, 0x8f, 0x94, 0xc3, 0x1d, 0xa8, 0xeb,
-	0xa3, 0x7c, 0x1e, 0x68, 0xe7, 0x06, 0xde, 0xd6, 0xf8, 0x28, 0x40, 0xff, 0xc1, 0x56, 0x9c, 0xc4,
-	0x94, 0x69, 0x6b, 0x07, 0x17, 0x00, 0xed, 0x41, 0x23, 0x24, 0xc2, 0x8f, 0xf8, 0x8c, 0x4b, 0xed,
-	0xec, 0xe0, 0x7a, 0x48, 0xc4, 0x1b, 0x85, 0x51, 0x1f, 0x1c, 0x4a, 0xa2, 0xc8, 0x85, 0x9e, 0xdd,
-	0x6f, 0x1e, 0xa2, 0xc1, 0x7a, 0x19, 0x83, 0x17, 0x24, 0x8a, 0xc6, 0x16, 0xd6, 0x0a, 0x74, 0x0c,
-	0xbb, 0x29, 0x0b, 0xb9, 0x90, 0x2c, 0xf5, 0x53, 0x16, 0x31, 0x22, 0x98, 0xdb, 0xd4, 0xbb, 0xf6,
-	0xcb, 0xbb, 0xb0, 0x51, 0xe1, 0x42, 0x34, 0xb6, 0x70, 0x27, 0x2d, 0x53, 0xca, 0x4b, 0xd0, 0x29,
-	0x0b, 0xb2, 0x88, 0xf9, 0xd9, 0x3c, 0x4c, 0x49, 0xc0, 0xdc, 0xd6, 0x4d, 0x5e, 0x27, 0x46, 0xf5,
-	0xa1, 0x10, 0x29, 0x2f, 0x51, 0xa6, 0xd0, 0x4b, 0xd8, 0xa1, 0x24, 0xa6, 0x2c, 0x5a, 0x39, 0xb5,
-	0xb5, 0xd3, 0xde, 0x66, 0x2d, 0x4a, 0x73, 0xed, 0xd3, 0xa6, 0xeb, 0x84, 0x72, 0x21, 0x52, 0x32,
-	0x21, 0x7d, 0x1e, 0x0b, 0xa9, 0x3a, 0xb2, 0x73, 0x93, 0xcb, 0x73, 0xad, 0x39, 0x2a, 0x24, 0xca,
-	0x85, 0xac, 0x13, 0xa3, 0x2d, 0xa8, 0xce, 0x44, 0xe8, 0xbd, 0x03, 0x47, 0xb5, 0x0e, 0xdd, 0x85,
-	0x3a, 0x4d, 0x62, 0x99, 0x12, 0x2a, 0x4d, 0x54, 0x2b, 0x8c, 0x6e, 0x41, 0x6d, 0xc6, 0xe4, 0x34,
-	0x09, 0x74, 0x58, 0x0d, 0x6c, 0x90, 0x1a, 0x1a, 0x92, 0x86, 0xc2, 0x8c, 0x80, 0x5e, 0x7b, 0x5f,
-	0xa0, 0xb3, 0xd1, 0x54, 0xe4, 0xc2, 0xf6, 0x82, 0xa5, 0x82, 0x27, 0xb1, 0x76, 0x76, 0xf0, 0x12,
-	0xa2, 0xfb, 0xd0, 0xa4, 0x49, 0xc0, 0x7c, 0x31, 0x25, 0x87, 0x8f, 0x9f, 0x98, 0x29, 0x03, 0x45,
-	0x9d, 0x68, 0x46, 0x9d, 0x10, 0x27, 0xb2, 0x18, 0xb2, 0x06, 0xd6, 0x6b, 0x65, 0x37, 0x4f, 0x93,
-	0xcf, 0x3c, 0x62, 0xae, 0xd3, 0xb3, 0xfb, 0x6d, 0xbc, 0x84, 0xde, 0x77, 0x1b, 0x3a, 0x1b, 0x29,
-	0xfc, 0xf5, 0x70, 0x88, 0x59, 0x2e, 0xfd, 0x49, 0x94, 0xd0, 0x33, 0x7d, 0x76, 0x7d, 0x6c, 0xe1,
-	0x86, 0xe2, 0x46, 0x8a, 0x42, 0x2e, 0xd4, 0xa6, 0x8c, 0x87, 0xd3, 0x62, 0x12, 0xab, 0x63, 0x0b,
-	0x1b, 0x8c, 0xf6, 0xa1, 0xc1, 0xe3, 0x62, 0xa3, 0xd0, 0x97, 0x70, 0xc6, 0x16, 0xae, 0xf3, 0x58,
-	0xef, 0x13, 0xa3, 0x16, 0x00, 0xa1, 0x92, 0x2f, 0x88, 0xe4, 0x49, 0xec, 0x75, 0xa0, 0x5d, 0x0a,
-	0xd4, 0x7b, 0x0b, 0xbb, 0x26, 0x04, 0x16, 0x7c, 0x34, 0x97, 0xf9, 0xf7, 0x1e, 0x79, 0x5f, 0x6d,
-	0x68, 0x97, 0xb2, 0x56, 0xff, 0xcf, 0x05, 0x89, 0x78, 0x40, 0x64, 0x92, 0x9a, 0x30, 0xaf, 0x09,
-	0xf4, 0x14, 0xea, 0xc6, 0x5b, 0xb8, 0x95, 0x5e, 0xb5, 0xdf, 0x3c, 0xec, 0x96, 0x07, 0x67, 0xf3,
-	0x72, 0x78, 0xa5, 0x57, 0x53, 0x62, 0x9a, 0xad, 0x52, 0xaf, 0xf6, 0xdb, 0x78, 0x85, 0x3d, 0x0a,
-	0xf0, 0x2a, 0x67, 0x14, 0x33, 0x91, 0x45, 0x12, 0x3d, 0x80, 0x4e, 0x9a, 0xc5, 0x92, 0xcf, 0x98,
-	0x5f, 0x2e, 0x6c, 0xc7, 0xd0, 0x6b, 0x95, 0x2f, 0xe3, 0xac, 0x94, 0xe2, 0x54, 0xe1, 0x07, 0x44,
-	0x92, 0xe5, 0x78, 0xa9, 0xf5, 0xe8, 0xf8, 0xe7, 0x65, 0xd7, 0xbe, 0xb8, 0xec, 0xda, 0xbf, 0x2f,
-	0xbb, 0xf6, 0xb7, 0xab, 0xae, 0x75, 0x71, 0xd5, 0xb5, 0x7e, 0x5d, 0x75, 0xad, 0x4f, 0x0f, 0x43,
-	0x2e, 0xa7, 0xd9, 0x64, 0x40, 0x93, 0xd9, 0xd0, 0xbc, 0x7b, 0xe6, 0x47, 0xbf, 0x7a, 0xc3, 0xf5,
-	0xb7, 0xf0, 0x99, 0xcc, 0x17, 0x07, 0x93, 0x9a, 0xfe, 0xf0, 0xe8, 0x4f, 0x00, 0x00, 0x00, 0xff,
-	0xff, 0x34, 0xd7, 0xca, 0xe5, 0x27, 0x05, 0x00, 0x00,
+	// 1027 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xac, 0x56, 0x4b, 0x8f, 0x23, 0x35,
+	0x10, 0xee, 0x4e, 0x7a, 0xf2, 0xa8, 0xc9, 0x63, 0x31, 0xb3, 0x6c, 0xcf, 0x3e, 0x42, 0xd4, 0x17,
+	0x72, 0xca, 0x30, 0x83, 0x40, 0x08, 0xb8, 0x24, 0xb0, 0x22, 0x3b, 0x3c, 0x76, 0xe5, 0x9d, 0xdd,
+	0x03, 0x97, 0x96, 0xd3, 0x6d, 0x12, 0x6b, 0x3a, 0xed, 0x96, 0xed, 0x84, 0x0c, 0x77, 0xc4, 0x15,
+	0x09, 0xf1, 0x0b, 0xf8, 0x33, 0x1c, 0xf7, 0xc8, 0x11, 0xcd, 0xfc, 0x11, 0x64, 0xb7, 0x93, 0xe9,
+	0x0e, 0x03, 0x8b, 0x56, 0x73, 0x4a, 0xd7, 0xe7, 0xaa, 0xcf, 0x4e, 0xb9, 0xbe, 0x2a, 0xc3, 0xdd,
+	0x55, 0x34, 0x27, 0x2c, 0x3d, 0x52, 0xeb, 0xa3, 0xd5, 0xf1, 0x91, 0x5a, 0x0f, 0x33, 0xc1, 0x15,
+	0x47, 0xad, 0x1c, 0x1e, 0xaa, 0xf5, 0x70, 0x75, 0x1c, 0x3c, 0x85, 0xca, 0xd9, 0x1a, 0x21, 0xf0,
+	0xa6, 0x3c, 0xbe, 0xf0, 0xdd, 0xbe, 0x3b, 0x68, 0x61, 0xf3, 0x8d, 0xee, 0x41, 0x3d, 0x5b, 0x4e,
+	0xc3, 0x73, 0x7a, 0xe1, 0x57, 0x0c, 0x5c, 0xcb, 0x96, 0xd3, 0xaf, 0xe8, 0x05, 0x7a, 0x08, 0x4d,
+	0xc9, 0x66, 0x29, 0x51, 0x4b, 0x41, 0xfd, 0xaa, 0x59, 0xba, 0x06, 0x82, 0xdf, 0x6b, 0x50, 0x3b,
+	0x5b, 0x8f, 0x35, 0xc3, 0x21, 0x34, 0xcc, 0x56, 0x21, 0x8b, 0x0d, 0x73, 0x13, 0xd7, 0x8d, 0xfd,
+	0x24, 0x46, 0x07, 0xb0, 0x97, 0xf2, 0x34, 0xa2, 0x86, 0xda, 0xc3, 0xb9, 0x81, 0x1e, 0x40, 0x73,
+	0x46, 0x64, 0x98, 0xb0, 0x05, 0x53, 0x86, 0xd9, 0xc3, 0x8d, 0x19, 0x91, 0x5f, 0x6b, 0x1b, 0x0d,
+	0xc0, 0x8b, 0x48, 0x92, 0xf8, 0xd0, 0x77, 0x07, 0xfb, 0x27, 0x68, 0x58, 0xfc, 0x1b, 0xc3, 0xcf,
+	0x49, 0x92, 0x4c, 0x1c, 0x6c, 0x3c, 0xd0, 0x29, 0xdc, 0x11, 0x74, 0xc6, 0xa4, 0xa2, 0x22, 0x14,
+	0x34, 0xa1, 0x44, 0x52, 0x7f, 0xdf, 0x44, 0x3d, 0x2a, 0x47, 0x61, 0xeb, 0x85, 0x73, 0xa7, 0x89,
+	0x83, 0xbb, 0xa2, 0x0c, 0x69, 0x2e, 0x19, 0xcd, 0x69, 0xbc, 0x4c, 0x68, 0xb8, 0xcc, 0x66, 0x82,
+	0xc4, 0xd4, 0x6f, 0xdd, 0xc4, 0xf5, 0xdc, 0x7a, 0xbd, 0xc8, 0x9d, 0x34, 0x97, 0x2c, 0x43, 0xe8,
+	0x0b, 0xe8, 0x44, 0x24, 0x8d, 0x68, 0xb2, 0x65, 0x6a, 0x1b, 0xa6, 0x07, 0xbb, 0xff, 0x45, 0xfb,
+	0x5c, 0xf3, 0xb4, 0xa3, 0x22, 0xa0, 0x59, 0x88, 0x52, 0x54, 0xaa, 0x90, 0xa5, 0x52, 0xe9, 0x8c,
+	0x74, 0x6e, 0x62, 0x19, 0x19, 0x9f, 0x27, 0xb9, 0x8b, 0x66, 0x21, 0x45, 0x00, 0x8d, 0xa0, 0x4d,
+	0xe2, 0x38, 0x5c, 0x91, 0x84, 0xc5, 0x44, 0x71, 0xe1, 0x77, 0x0d, 0xc9, 0xfd, 0x1d, 0x92, 0x38,
+	0x7e, 0xb9, 0xf1, 0x98, 0x38, 0xb8, 0x45, 0x0a, 0xb6, 0x4e, 0xcd, 0x32, 0x8b, 0x89, 0xa2, 0x05,
+	0x96, 0x3b, 0x37, 0xa5, 0xe6, 0x85, 0xf1, 0x2a, 0x12, 0x75, 0x97, 0x65, 0x08, 0x7d, 0x09, 0x5d,
+	0xc1, 0x95, 0xe6, 0xe2, 0x19, 0x15, 0x86, 0xea, 0x2d, 0x43, 0xf5, 0x70, 0xe7, 0xc6, 0x8c, 0xd3,
+	0x53, 0xeb, 0x33, 0x71, 0x70, 0x47, 0x94, 0x10, 0xf4, 0x31, 0x80, 0xa4, 0x2a, 0x24, 0xf1, 0x82,
+	0xa5, 0xd2, 0x47, 0x86, 0xe3, 0xde, 0xce, 0x4d, 0x51, 0x35, 0x32, 0xcb, 0x13, 0x07, 0x37, 0xe5,
+	0xc6, 0x40, 0xc7, 0x50, 0xcf, 0x04, 0xcf, 0xb8, 0xa4, 0xfe, 0xdb, 0x26, 0xec, 0x6e, 0x39, 0xec,
+	0x59, 0xbe, 0x38, 0x71, 0xf0, 0xc6, 0x4f, 0x87, 0x90, 0x2c, 0x13, 0x7c, 0x45, 0xfd, 0x83, 0x9b,
+	0x42, 0x46, 0xf9, 0xa2, 0x0e, 0xb1, 0x7e, 0xe3, 0x3d, 0xa8, 0x2e, 0xe4, 0x2c, 0xf8, 0x16, 0x3c,
+	0x5d, 0xb2, 0xe8, 0x3e, 0x34, 0x22, 0x9e, 0x2a, 0x41, 0x22, 0x65, 0x25, 0xb2, 0xb5, 0xd1, 0x3b,
+	0x50, 0x5b, 0x50, 0x35, 0xe7, 0xb1, 0x11, 0x49, 0x13, 0x5b, 0x4b, 0x8b, 0x95, 0x88, 0x99, 0xb4,
+	0xd2, 0x33, 0xdf, 0xc1, 0x8f, 0xd0, 0xdd, 0x29, 0x66, 0xe4, 0x43, 0x7d, 0x45, 0x85, 0x64, 0x3c,
+	0x35, 0xcc, 0x1e, 0xde, 0x98, 0xe8, 0x5d, 0xd8, 0x8f, 0x78, 0x4c, 0x43, 0x39, 0x27, 0x27, 0x1f,
+	0x7e, 0x64, 0xd5, 0x0d, 0x1a, 0x7a, 0x6e, 0x10, 0xbd, 0x43, 0xca, 0x55, 0x2e, 0xee, 0x26, 0x36,
+	0xdf, 0x9a, 0x2e, 0x13, 0xfc, 0x7b, 0x96, 0x50, 0xdf, 0xeb, 0xbb, 0x83, 0x36, 0xde, 0x98, 0xc1,
+	0xaf, 0x2e, 0x74, 0x77, 0xaa, 0xff, 0x3f, 0x37, 0x87, 0x94, 0xae, 0x55, 0x38, 0x4d, 0x78, 0x74,
+	0x6e, 0xf6, 0x6e, 0xe8, 0x7b, 0xd0, 0xd8, 0x58, 0x43, 0xc8, 0x87, 0xda, 0x9c, 0xb2, 0xd9, 0x3c,
+	0xef, 0x00, 0xd5, 0x89, 0x83, 0xad, 0x8d, 0x1e, 0x41, 0x93, 0xa5, 0x79, 0xa0, 0x34, 0x87, 0xf0,
+	0x26, 0x0e, 0x6e, 0xb0, 0xd4, 0xc4, 0xc9, 0x71, 0x0b, 0x80, 0x44, 0x8a, 0xad, 0x88, 0x62, 0x3c,
+	0x0d, 0xba, 0xd0, 0x2e, 0x09, 0x29, 0xf8, 0x06, 0xee, 0xd8, 0xe2, 0xa7, 0xf1, 0x4b, 0x7b, 0x98,
+	0x37, 0xcf, 0x51, 0xf0, 0x93, 0x0b, 0xed, 0x92, 0xc6, 0x74, 0x5f, 0xbc, 0x16, 0x42, 0x7e, 0x99,
+	0xd7, 0x00, 0xfa, 0x04, 0x1a, 0x96, 0x5b, 0xfa, 0x95, 0x7e, 0x75, 0xb0, 0x7f, 0xd2, 0x2b, 0x17,
+	0xcb, 0xee, 0xe1, 0xf0, 0xd6, 0x5f, 0x57, 0x89, 0x4d, 0xb6, 0xbe, 0xf5, 0xea, 0xa0, 0x8d, 0xb7,
+	0x76, 0xf0, 0x9b, 0x0b, 0xad, 0xa2, 0x4c, 0x51, 0x1f, 0x5a, 0xb6, 0x6f, 0x87, 0xea, 0x22, 0xa3,
+	0xf6, 0x24, 0x90, 0x37, 0xef, 0xb3, 0x8b, 0x8c, 0xfe, 0x7b, 0x67, 0x3f, 0x80, 0xbd, 0x8c, 0xff,
+	0x40, 0x45, 0x9e, 0x79, 0x9c, 0x1b, 0x7a, 0xf7, 0xad, 0x28, 0xbd, 0xbc, 0x46, 0x37, 0xb6, 0x4e,
+	0xe0, 0x82, 0xa7, 0xec, 0x9c, 0x0a, 0x7f, 0x2f, 0xef, 0xf0, 0xd6, 0x0c, 0x1e, 0x43, 0x77, 0x47,
+	0xf7, 0xaf, 0x49, 0xd0, 0x76, 0xf3, 0x4a, 0x61, 0xf3, 0xe0, 0x14, 0x3a, 0x65, 0xcd, 0xbf, 0x86,
+	0xa5, 0x78, 0xd8, 0x4a, 0xf9, 0xb0, 0xc1, 0x08, 0x9a, 0x5b, 0xed, 0x6b, 0x75, 0xd9, 0x26, 0xe1,
+	0xf6, 0xab, 0x5a, 0x5d, 0xb9, 0xa5, 0xe9, 0xd5, 0x5c, 0x50, 0x39, 0xe7, 0x49, 0x2e, 0xbc, 0x36,
+	0xbe, 0x06, 0x82, 0x9f, 0x3d, 0xd8, 0x37, 0x04, 0xa3, 0x48, 0x57, 0xd9, 0x8d, 0xa3, 0xc6, 0xbd,
+	0xc5, 0x51, 0x53, 0xb9, 0xb5, 0x51, 0x53, 0x7d, 0x83, 0x51, 0xf3, 0x8f, 0x21, 0xe1, 0xdd, 0xca,
+	0x90, 0xd8, 0xbb, 0xbd, 0x21, 0x51, 0xbb, 0x85, 0x21, 0x51, 0xff, 0xff, 0x43, 0x62, 0xdc, 0x80,
+	0x1a, 0x31, 0x37, 0x1f, 0x7c, 0x06, 0xf5, 0x67, 0xdb, 0x31, 0x60, 0x41, 0x7b, 0xf5, 0x87, 0xbb,
+	0xf9, 0xd9, 0xd6, 0x0b, 0xde, 0x44, 0x1f, 0x42, 0xdd, 0x0e, 0x07, 0xd4, 0x81, 0x8a, 0x7d, 0x1f,
+	0x79, 0xb8, 0xc2, 0xe2, 0x20, 0x02, 0x78, 0xbc, 0xa6, 0x11, 0xa6, 0x72, 0x99, 0x28, 0xf4, 0x1e,
+	0x74, 0xc5, 0x32, 0x55, 0x6c, 0x41, 0xc3, 0x72, 0xa7, 0xea, 0x58, 0xb8, 0xd0, 0xca, 0x36, 0xfd,
+	0xb9, 0x52, 0xea, 0xcf, 0xba, 0x9b, 0xc7, 0x44, 0x91, 0xcd, 0xbc, 0xd0, 0xdf, 0xe3, 0xd3, 0x3f,
+	0x2e, 0x7b, 0xee, 0xab, 0xcb, 0x9e, 0xfb, 0xd7, 0x65, 0xcf, 0xfd, 0xe5, 0xaa, 0xe7, 0xbc, 0xba,
+	0xea, 0x39, 0x7f, 0x5e, 0xf5, 0x9c, 0xef, 0xde, 0x9f, 0x31, 0x35, 0x5f, 0x4e, 0x87, 0x11, 0x5f,
+	0x1c, 0xd9, 0x07, 0xa4, 0xfd, 0x31, 0xcf, 0xc7, 0xa3, 0xe2, 0xa3, 0xf2, 0x53, 0xb5, 0x5e, 0x1d,
+	0x4f, 0x6b, 0x66, 0xe1, 0x83, 0xbf, 0x03, 0x00, 0x00, 0xff, 0xff, 0xf5, 0x59, 0xca, 0x30, 0x70,
+	0x0a, 0x00, 0x00,
 }
 
 func (m *Tx) Marshal() (dAtA []byte, err error) {
@@ -975,6 +1572,142 @@ func (m *TxBody_AttestInstall) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 		}
 		i--
 		dAtA[i] = 0x72
+	}
+	return len(dAtA) - i, nil
+}
+func (m *TxBody_AddValidator) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *TxBody_AddValidator) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.AddValidator != nil {
+		{
+			size, err := m.AddValidator.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintTx(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x7a
+	}
+	return len(dAtA) - i, nil
+}
+func (m *TxBody_UpdateValidator) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *TxBody_UpdateValidator) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.UpdateValidator != nil {
+		{
+			size, err := m.UpdateValidator.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintTx(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x1
+		i--
+		dAtA[i] = 0x82
+	}
+	return len(dAtA) - i, nil
+}
+func (m *TxBody_RotateOperator) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *TxBody_RotateOperator) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.RotateOperator != nil {
+		{
+			size, err := m.RotateOperator.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintTx(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x1
+		i--
+		dAtA[i] = 0x8a
+	}
+	return len(dAtA) - i, nil
+}
+func (m *TxBody_SetAdmins) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *TxBody_SetAdmins) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.SetAdmins != nil {
+		{
+			size, err := m.SetAdmins.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintTx(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x1
+		i--
+		dAtA[i] = 0x92
+	}
+	return len(dAtA) - i, nil
+}
+func (m *TxBody_Propose) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *TxBody_Propose) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.Propose != nil {
+		{
+			size, err := m.Propose.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintTx(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x1
+		i--
+		dAtA[i] = 0x9a
+	}
+	return len(dAtA) - i, nil
+}
+func (m *TxBody_Approve) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *TxBody_Approve) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.Approve != nil {
+		{
+			size, err := m.Approve.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintTx(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x1
+		i--
+		dAtA[i] = 0xa2
 	}
 	return len(dAtA) - i, nil
 }
@@ -1226,20 +1959,20 @@ func (m *AttestInstall) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	var l int
 	_ = l
 	if len(m.Profiles) > 0 {
-		dAtA7 := make([]byte, len(m.Profiles)*10)
-		var j6 int
+		dAtA13 := make([]byte, len(m.Profiles)*10)
+		var j12 int
 		for _, num := range m.Profiles {
 			for num >= 1<<7 {
-				dAtA7[j6] = uint8(uint64(num)&0x7f | 0x80)
+				dAtA13[j12] = uint8(uint64(num)&0x7f | 0x80)
 				num >>= 7
-				j6++
+				j12++
 			}
-			dAtA7[j6] = uint8(num)
-			j6++
+			dAtA13[j12] = uint8(num)
+			j12++
 		}
-		i -= j6
-		copy(dAtA[i:], dAtA7[:j6])
-		i = encodeVarintTx(dAtA, i, uint64(j6))
+		i -= j12
+		copy(dAtA[i:], dAtA13[:j12])
+		i = encodeVarintTx(dAtA, i, uint64(j12))
 		i--
 		dAtA[i] = 0x1a
 	}
@@ -1263,6 +1996,413 @@ func (m *AttestInstall) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 		i = encodeVarintTx(dAtA, i, uint64(len(m.Validator)))
 		i--
 		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *AddValidator) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *AddValidator) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *AddValidator) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Moniker) > 0 {
+		i -= len(m.Moniker)
+		copy(dAtA[i:], m.Moniker)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Moniker)))
+		i--
+		dAtA[i] = 0x2a
+	}
+	if len(m.Operator) > 0 {
+		i -= len(m.Operator)
+		copy(dAtA[i:], m.Operator)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Operator)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if m.Power != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.Power))
+		i--
+		dAtA[i] = 0x18
+	}
+	if len(m.PubKey) > 0 {
+		i -= len(m.PubKey)
+		copy(dAtA[i:], m.PubKey)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.PubKey)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.PubKeyType) > 0 {
+		i -= len(m.PubKeyType)
+		copy(dAtA[i:], m.PubKeyType)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.PubKeyType)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *UpdateValidator) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *UpdateValidator) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *UpdateValidator) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Power != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.Power))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.Validator) > 0 {
+		i -= len(m.Validator)
+		copy(dAtA[i:], m.Validator)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Validator)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *RotateOperator) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *RotateOperator) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *RotateOperator) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Operator) > 0 {
+		i -= len(m.Operator)
+		copy(dAtA[i:], m.Operator)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Operator)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Validator) > 0 {
+		i -= len(m.Validator)
+		copy(dAtA[i:], m.Validator)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Validator)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *SetAdmins) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *SetAdmins) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *SetAdmins) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Threshold != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.Threshold))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.Admins) > 0 {
+		for iNdEx := len(m.Admins) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.Admins[iNdEx])
+			copy(dAtA[i:], m.Admins[iNdEx])
+			i = encodeVarintTx(dAtA, i, uint64(len(m.Admins[iNdEx])))
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *AdminAction) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *AdminAction) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *AdminAction) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Action != nil {
+		{
+			size := m.Action.Size()
+			i -= size
+			if _, err := m.Action.MarshalTo(dAtA[i:]); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *AdminAction_RegisterRelease) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *AdminAction_RegisterRelease) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.RegisterRelease != nil {
+		{
+			size, err := m.RegisterRelease.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintTx(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+func (m *AdminAction_ScheduleUpgrade) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *AdminAction_ScheduleUpgrade) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.ScheduleUpgrade != nil {
+		{
+			size, err := m.ScheduleUpgrade.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintTx(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x12
+	}
+	return len(dAtA) - i, nil
+}
+func (m *AdminAction_CancelUpgrade) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *AdminAction_CancelUpgrade) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.CancelUpgrade != nil {
+		{
+			size, err := m.CancelUpgrade.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintTx(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x1a
+	}
+	return len(dAtA) - i, nil
+}
+func (m *AdminAction_AddValidator) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *AdminAction_AddValidator) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.AddValidator != nil {
+		{
+			size, err := m.AddValidator.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintTx(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x22
+	}
+	return len(dAtA) - i, nil
+}
+func (m *AdminAction_UpdateValidator) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *AdminAction_UpdateValidator) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.UpdateValidator != nil {
+		{
+			size, err := m.UpdateValidator.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintTx(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x2a
+	}
+	return len(dAtA) - i, nil
+}
+func (m *AdminAction_RotateOperator) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *AdminAction_RotateOperator) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.RotateOperator != nil {
+		{
+			size, err := m.RotateOperator.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintTx(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x32
+	}
+	return len(dAtA) - i, nil
+}
+func (m *AdminAction_SetAdmins) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *AdminAction_SetAdmins) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.SetAdmins != nil {
+		{
+			size, err := m.SetAdmins.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintTx(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x3a
+	}
+	return len(dAtA) - i, nil
+}
+func (m *Propose) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Propose) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Propose) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Action != nil {
+		{
+			size, err := m.Action.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintTx(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Approve) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Approve) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Approve) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Id != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.Id))
+		i--
+		dAtA[i] = 0x8
 	}
 	return len(dAtA) - i, nil
 }
@@ -1421,6 +2561,78 @@ func (m *TxBody_AttestInstall) Size() (n int) {
 	}
 	return n
 }
+func (m *TxBody_AddValidator) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.AddValidator != nil {
+		l = m.AddValidator.Size()
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+func (m *TxBody_UpdateValidator) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.UpdateValidator != nil {
+		l = m.UpdateValidator.Size()
+		n += 2 + l + sovTx(uint64(l))
+	}
+	return n
+}
+func (m *TxBody_RotateOperator) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.RotateOperator != nil {
+		l = m.RotateOperator.Size()
+		n += 2 + l + sovTx(uint64(l))
+	}
+	return n
+}
+func (m *TxBody_SetAdmins) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.SetAdmins != nil {
+		l = m.SetAdmins.Size()
+		n += 2 + l + sovTx(uint64(l))
+	}
+	return n
+}
+func (m *TxBody_Propose) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Propose != nil {
+		l = m.Propose.Size()
+		n += 2 + l + sovTx(uint64(l))
+	}
+	return n
+}
+func (m *TxBody_Approve) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Approve != nil {
+		l = m.Approve.Size()
+		n += 2 + l + sovTx(uint64(l))
+	}
+	return n
+}
 func (m *Call) Size() (n int) {
 	if m == nil {
 		return 0
@@ -1554,6 +2766,206 @@ func (m *AttestInstall) Size() (n int) {
 			l += sovTx(uint64(e))
 		}
 		n += 1 + sovTx(uint64(l)) + l
+	}
+	return n
+}
+
+func (m *AddValidator) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.PubKeyType)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	l = len(m.PubKey)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	if m.Power != 0 {
+		n += 1 + sovTx(uint64(m.Power))
+	}
+	l = len(m.Operator)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	l = len(m.Moniker)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+
+func (m *UpdateValidator) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Validator)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	if m.Power != 0 {
+		n += 1 + sovTx(uint64(m.Power))
+	}
+	return n
+}
+
+func (m *RotateOperator) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Validator)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	l = len(m.Operator)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+
+func (m *SetAdmins) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Admins) > 0 {
+		for _, s := range m.Admins {
+			l = len(s)
+			n += 1 + l + sovTx(uint64(l))
+		}
+	}
+	if m.Threshold != 0 {
+		n += 1 + sovTx(uint64(m.Threshold))
+	}
+	return n
+}
+
+func (m *AdminAction) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Action != nil {
+		n += m.Action.Size()
+	}
+	return n
+}
+
+func (m *AdminAction_RegisterRelease) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.RegisterRelease != nil {
+		l = m.RegisterRelease.Size()
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+func (m *AdminAction_ScheduleUpgrade) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.ScheduleUpgrade != nil {
+		l = m.ScheduleUpgrade.Size()
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+func (m *AdminAction_CancelUpgrade) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.CancelUpgrade != nil {
+		l = m.CancelUpgrade.Size()
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+func (m *AdminAction_AddValidator) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.AddValidator != nil {
+		l = m.AddValidator.Size()
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+func (m *AdminAction_UpdateValidator) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.UpdateValidator != nil {
+		l = m.UpdateValidator.Size()
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+func (m *AdminAction_RotateOperator) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.RotateOperator != nil {
+		l = m.RotateOperator.Size()
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+func (m *AdminAction_SetAdmins) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.SetAdmins != nil {
+		l = m.SetAdmins.Size()
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+func (m *Propose) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Action != nil {
+		l = m.Action.Size()
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+
+func (m *Approve) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Id != 0 {
+		n += 1 + sovTx(uint64(m.Id))
 	}
 	return n
 }
@@ -2008,6 +3420,216 @@ func (m *TxBody) Unmarshal(dAtA []byte) error {
 				return err
 			}
 			m.Msg = &TxBody_AttestInstall{v}
+			iNdEx = postIndex
+		case 15:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field AddValidator", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &AddValidator{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Msg = &TxBody_AddValidator{v}
+			iNdEx = postIndex
+		case 16:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field UpdateValidator", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &UpdateValidator{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Msg = &TxBody_UpdateValidator{v}
+			iNdEx = postIndex
+		case 17:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field RotateOperator", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &RotateOperator{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Msg = &TxBody_RotateOperator{v}
+			iNdEx = postIndex
+		case 18:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SetAdmins", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &SetAdmins{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Msg = &TxBody_SetAdmins{v}
+			iNdEx = postIndex
+		case 19:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Propose", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &Propose{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Msg = &TxBody_Propose{v}
+			iNdEx = postIndex
+		case 20:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Approve", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &Approve{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Msg = &TxBody_Approve{v}
 			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
@@ -2785,6 +4407,971 @@ func (m *AttestInstall) Unmarshal(dAtA []byte) error {
 				}
 			} else {
 				return fmt.Errorf("proto: wrong wireType = %d for field Profiles", wireType)
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *AddValidator) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: AddValidator: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: AddValidator: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field PubKeyType", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.PubKeyType = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field PubKey", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.PubKey = append(m.PubKey[:0], dAtA[iNdEx:postIndex]...)
+			if m.PubKey == nil {
+				m.PubKey = []byte{}
+			}
+			iNdEx = postIndex
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Power", wireType)
+			}
+			m.Power = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Power |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Operator", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Operator = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 5:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Moniker", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Moniker = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *UpdateValidator) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: UpdateValidator: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: UpdateValidator: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Validator", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Validator = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Power", wireType)
+			}
+			m.Power = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Power |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *RotateOperator) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: RotateOperator: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: RotateOperator: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Validator", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Validator = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Operator", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Operator = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *SetAdmins) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: SetAdmins: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: SetAdmins: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Admins", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Admins = append(m.Admins, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Threshold", wireType)
+			}
+			m.Threshold = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Threshold |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *AdminAction) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: AdminAction: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: AdminAction: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field RegisterRelease", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &RegisterRelease{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Action = &AdminAction_RegisterRelease{v}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ScheduleUpgrade", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &ScheduleUpgrade{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Action = &AdminAction_ScheduleUpgrade{v}
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field CancelUpgrade", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &CancelUpgrade{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Action = &AdminAction_CancelUpgrade{v}
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field AddValidator", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &AddValidator{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Action = &AdminAction_AddValidator{v}
+			iNdEx = postIndex
+		case 5:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field UpdateValidator", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &UpdateValidator{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Action = &AdminAction_UpdateValidator{v}
+			iNdEx = postIndex
+		case 6:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field RotateOperator", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &RotateOperator{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Action = &AdminAction_RotateOperator{v}
+			iNdEx = postIndex
+		case 7:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SetAdmins", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &SetAdmins{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Action = &AdminAction_SetAdmins{v}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Propose) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Propose: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Propose: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Action", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Action == nil {
+				m.Action = &AdminAction{}
+			}
+			if err := m.Action.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Approve) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Approve: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Approve: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Id", wireType)
+			}
+			m.Id = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Id |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
 			}
 		default:
 			iNdEx = preIndex
