@@ -27,7 +27,7 @@ type nopLog struct{}
 func (nopLog) Info(string, ...any)  {}
 func (nopLog) Error(string, ...any) {}
 
-func manager(t *testing.T, wasm map[uint64][]byte) *runtime.Manager {
+func manager(t testing.TB, wasm map[uint64][]byte) *runtime.Manager {
 	t.Helper()
 	ctx := context.Background()
 	rm, err := runtime.NewManager(ctx, t.TempDir(), runtime.WithCacheDir(testwasm.CacheDir()))

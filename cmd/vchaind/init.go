@@ -54,7 +54,7 @@ func newInitCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:         "init --chain-id ID | --state-sync RPC1,RPC2",
 		Annotations: offline,
-		Short:       "Create a single-validator chain in --home",
+		Short:       "Create a single-validator chain in --home, or a home that joins a running chain by state sync",
 		Long: `Create a node home with CometBFT config, node and validator keys, a keyring holding the
 "admin" key and this validator's "operator" key, the runtime v1 module installed, and a
 genesis naming the admin, the install threshold (2/3 of voting power) and runtime v1 with
@@ -148,7 +148,7 @@ keyring) and starts a new chain.` + stateSyncLong,
 			)
 		},
 	}
-	cmd.Flags().StringVar(&chainID, "chain-id", "", "chain id (required)")
+	cmd.Flags().StringVar(&chainID, "chain-id", "", "chain id (required, unless --state-sync: then checked against the fetched genesis)")
 	cmd.Flags().StringVar(&moniker, "moniker", "vchain-node", "node name")
 	cmd.Flags().StringVar(&runtimePath, "runtime", "", "runtime v1 module (default: build/contracts/v1.wasm beside the binary or in the current directory)")
 	cmd.Flags().BoolVar(&force, "force", false, "wipe an existing home and start a new chain")

@@ -36,7 +36,8 @@ With --state-sync RPC1,RPC2 the home is made for a node joining a running chain 
   - config.toml gets [statesync] enable = true, rpc_servers (the light client's primary and
     witness; a single server is used as both), trust_height and trust_hash from a header
     --trust-back heights below RPC1's latest (/commit), and the default trust_period;
-  - p2p.persistent_peers names each RPC server's node (its /status node id and p2p address).
+  - p2p.persistent_peers names each RPC server's node (its /status node id and p2p address);
+    when all are on 127.0.0.1 (a testnet on this machine), p2p.allow_duplicate_ip is set.
 Then 'vchaind start --home H' finds a snapshot among its peers, checks it against the app
 hash of a header its light client verified, installs the runtime modules the snapshot
 carries (each checked against the sha256 the restored state records) and follows the chain
@@ -99,12 +100,17 @@ func initStateSync(cmd *cobra.Command, g *globals, o stateSyncOptions) error {
 		return fmt.Errorf("%s returned no header at height %d", rpcs[0], trustHeight)
 	}
 	var peers []string
+	local := true // every peer on this machine: a local test network
 	for _, r := range rpcs {
 		p, err := peerOf(ctx, r, doc.ChainID)
 		if err != nil {
 			return err
 		}
 		peers = append(peers, p)
+		host, _, _ := net.SplitHostPort(p[strings.Index(p, "@")+1:])
+		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+			local = false
+		}
 	}
 	servers := rpcs
 	if len(servers) == 1 { // CometBFT wants a primary and a witness
@@ -129,6 +135,12 @@ func initStateSync(cmd *cobra.Command, g *globals, o stateSyncOptions) error {
 			c.StateSync.RPCServers = servers
 			c.StateSync.TrustHeight = trustHeight
 			c.StateSync.TrustHash = trustHash.String()
+			if local {
+				// Peers on 127.0.0.1 (a testnet on this machine, as testnet init wires
+				// it): CometBFT otherwise keeps one peer per IP and no loopback address.
+				c.P2P.AllowDuplicateIP = true
+				c.P2P.AddrBookStrict = false
+			}
 		},
 	})
 	if err != nil {
