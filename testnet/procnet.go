@@ -51,7 +51,7 @@ func NewProcNet(t *testing.T, validators, fullNodes int) *ProcNet {
 	m, err := localnet.Init(context.Background(), filepath.Join(dir, "net"), localnet.Options{
 		Validators: validators, FullNodes: fullNodes, ChainID: "proc-" + strings.ToLower(t.Name()[4:min(len(t.Name()), 30)]),
 		Runtime: testwasm.Module(t, "v1"), Ports: FreePorts(t, localnet.PortsPerNode*(validators+fullNodes)),
-		TimeoutCommit: 300 * time.Millisecond, RuntimeCacheDir: testwasm.CacheDir(), SnapshotInterval: 20,
+		TimeoutCommit: 300 * time.Millisecond, RuntimeCacheDir: testwasm.CacheDir(),
 	})
 	if err != nil {
 		t.Fatal(err)

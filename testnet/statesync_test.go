@@ -33,8 +33,14 @@ func TestProcessStateSync(t *testing.T) {
 		t.Skip("runs vchaind processes")
 	}
 	p := NewProcNet(t, 4, 2) // node4 joins by state sync; node5 replays from genesis, for the figures
-	for _, name := range validators4 {
-		p.Start(t, name)
+	for _, name := range validators4 { // snapshots on through the environment (app.toml has 0)
+		n := p.Node(t, name)
+		if _, err := p.M.StartNodeEnv(p.Bin, n, "VCHAIN_SNAPSHOT_INTERVAL=20"); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.M.WaitRPC(context.Background(), n, 60*time.Second); err != nil {
+			t.Fatal(err)
+		}
 	}
 	p.WaitHeight(t, 2, 60*time.Second, validators4...)
 	load := StartLoad(t, p.M.ChainID, p.Clients(t, validators4...), 4, 100*time.Millisecond)

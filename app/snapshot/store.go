@@ -55,6 +55,13 @@ func OpenDisk(dir string) (*Disk, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("snapshot directory: %w", err)
 	}
+	// A snapshot being written when the node stopped is incomplete: drop it.
+	tmps, _ := filepath.Glob(filepath.Join(dir, "*.tmp"))
+	for _, t := range tmps {
+		if err := os.RemoveAll(t); err != nil {
+			return nil, fmt.Errorf("snapshot directory: %w", err)
+		}
+	}
 	return &Disk{dir: dir}, nil
 }
 
