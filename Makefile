@@ -114,7 +114,8 @@ fuzz-short:
 	$(FUZZ) '^FuzzEncodeFlat$$' ./contracts/sdk
 
 ## bench: vchain vs CometBFT's kvstore on the same 4-validator setup, the switch, replay,
-## and the Go benchmarks; writes BENCHMARKS.md and prints the ratios last (about 15 minutes)
+## scale with the state preloaded to 10^4-10^6 keys, and the Go benchmarks; writes
+## BENCHMARKS.md and prints the ratios last (about 20 minutes; --only throughput or scale for a part)
 bench: build
 	$(GO) build -o $(BUILD)/cometbft github.com/cometbft/cometbft/cmd/cometbft
 	$(GO) test -run '^$$' -bench . -benchtime 1s ./app/... | tee $(BUILD)/gobench.txt

@@ -189,7 +189,8 @@ func (a *App) FinalizeBlock(ctx context.Context, req *abcitypes.RequestFinalizeB
 	return out, nil
 }
 
-// Commit makes the finalized block durable.
+// Commit commits the finalized block; the store makes it durable in the background (see
+// executor.Commit).
 func (a *App) Commit(_ context.Context, _ *abcitypes.RequestCommit) (*abcitypes.ResponseCommit, error) {
 	crashpoint.Hit(crashpoint.BeforeCommit, a.exec.NextHeight())
 	start := time.Now()

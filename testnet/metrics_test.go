@@ -315,6 +315,9 @@ func TestProcessMetrics(t *testing.T) {
 		if s.get(t, "vchain_state_commit_duration_seconds") == 0 {
 			t.Errorf("%s: no commit timed", name)
 		}
+		if s.get(t, "vchain_state_save_duration_seconds") == 0 {
+			t.Errorf("%s: no background save timed", name)
+		}
 		t.Run("promtool/before/"+name, func(t *testing.T) { promtoolLint(t, s) })
 	}
 	if admitted < float64(lr.Committed) {

@@ -84,7 +84,7 @@ func TestConcurrentConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := newNode(t, db, filepath.Join(dir, "runtime"), "v1")
-	t.Cleanup(func() { db.Close() })
+	t.Cleanup(func() { n.store.Close() })
 	n.initChain("v1")
 	v1, v2 := testwasm.Module(t, "v1"), testwasm.Module(t, "v2")
 

@@ -269,6 +269,18 @@ func (e *Executor) InitChain(chainID string, initialHeight int64, appState []byt
 	if err := k.SetValidators(set); err != nil {
 		return nil, err
 	}
+	// The write set is a map staged in key order: the genesis order of the entries
+	// cannot matter.
+	for c, kvs := range a.ContractState {
+		for key, v := range kvs {
+			g.Set(state.ContractKey(c, []byte(key)), []byte(v))
+		}
+	}
+	contractKeys := 0
+	for _, kvs := range a.ContractState {
+		contractKeys += len(kvs)
+	}
+	p.App.ContractState = nil // in the state now; the parameters never held it
 	// The genesis app hash is the state's root with the genesis records staged at the
 	// first block's height (the trees' versions are heights); FinalizeBlock stages them
 	// again with the first block's writes.
@@ -281,7 +293,7 @@ func (e *Executor) InitChain(chainID string, initialHeight int64, appState []byt
 	e.params, e.genesis = p, g
 	e.mu.Unlock()
 	e.log.Info("chain initialised", "chain_id", chainID, "initial_height", initialHeight,
-		"runtime_version", a.Runtime.Version, "runtime_sha256", a.Runtime.CodeSHA256, "profile", a.Runtime.Profile, "admins", len(a.Admins), "max_block_gas", maxBlockGas)
+		"runtime_version", a.Runtime.Version, "runtime_sha256", a.Runtime.CodeSHA256, "profile", a.Runtime.Profile, "admins", len(a.Admins), "max_block_gas", maxBlockGas, "genesis_contract_keys", contractKeys)
 	return hash, nil
 }
 
@@ -380,8 +392,9 @@ func (e *Executor) FinalizeBlock(ctx context.Context, height int64, txs [][]byte
 	return res, nil
 }
 
-// Commit makes the last finalized block durable: atomically, in that a crash at any point
-// reopens the store at this height or the one before (see state.Store.Commit).
+// Commit commits the last finalized block: the next block and every query see it at once,
+// and the store makes it durable in the background, atomically, in that a crash at any
+// point reopens the store at this height or the one before (see state.Store.Commit).
 func (e *Executor) Commit() (int64, error) {
 	e.mu.RLock()
 	p := e.pending

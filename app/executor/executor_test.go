@@ -392,7 +392,7 @@ func TestCommitIsAtomicAndReplayable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.db.Close() // crash: no Commit
+	n.store.Close() // crash: no Commit
 
 	n = open()
 	if n.store.Height() != 1 || string(n.store.AppHash()) != string(h1) {
@@ -408,7 +408,7 @@ func TestCommitIsAtomicAndReplayable(t *testing.T) {
 	if string(replayed.AppHash) != string(res.AppHash) {
 		t.Fatal("replaying the block after the crash gave another app hash")
 	}
-	n.db.Close()
+	n.store.Close()
 	n = open()
 	if n.store.Height() != 2 || string(n.store.AppHash()) != string(res.AppHash) {
 		t.Fatal("committed block 2 not durable")

@@ -100,7 +100,7 @@ func TestInitialHeight(t *testing.T) {
 	last := c.exec.LastBlock()
 
 	// Reopen on the same store: it reports the last height and goes on at the next one.
-	c.db.Close()
+	c.store.Close()
 	n = open()
 	c = &chain{node: n, nonces: c.nonces}
 	if lb := c.exec.LastBlock(); lb.Height != h0+5 || string(lb.AppHash) != string(last.AppHash) || lb.AppVersion != 2 {
@@ -110,7 +110,7 @@ func TestInitialHeight(t *testing.T) {
 		t.Fatalf("stored params after reopening: %+v, want initial height %d", p, h0)
 	}
 	wantCodes(t, run(h0+6, c.call(admin, "kv", "set", `{"key":"b","value":"2"}`)), codes.OK)
-	c.db.Close()
+	c.store.Close()
 }
 
 // TestInitialHeightCrashBeforeFirstBlock: the genesis writes are committed with the first
@@ -143,7 +143,7 @@ func TestInitialHeightCrashBeforeFirstBlock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { n.store.Close() }()
 	n = newNode(t, db, filepath.Join(dir, "runtime"), "v1")
 	if n.exec.Params() != nil || n.store.Height() != 0 {
 		t.Fatal("an uncommitted genesis reached the disk")

@@ -44,7 +44,7 @@ func TestMaxBlockGasSurvivesRestart(t *testing.T) {
 
 			// Stopped before the first commit: nothing is stored and CometBFT initialises
 			// the chain again, with the same block.max_gas.
-			n.db.Close()
+			n.store.Close()
 			n = open()
 			if n.exec.Params() != nil {
 				t.Fatal("uncommitted chain parameters reached the disk")
@@ -56,11 +56,11 @@ func TestMaxBlockGasSurvivesRestart(t *testing.T) {
 			if _, err := n.exec.Commit(); err != nil {
 				t.Fatal(err)
 			}
-			n.db.Close()
+			n.store.Close()
 
 			// Restarted after a commit: no InitChain, the stored parameters hold.
 			n = open()
-			defer n.db.Close()
+			defer n.store.Close()
 			over = over[1:]
 			over = append(over, signed(t, b, 2, "kv", "set", `{"key":"b2","value":"1"}`))
 			enforced(n, "after a restart")

@@ -367,7 +367,7 @@ func TestScheduleCommitsAtomically(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := c.db.Close(); err != nil {
+		if err := c.store.Close(); err != nil {
 			t.Fatal(err)
 		}
 		c.node = open()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vchain/vchain/app/modhash"
 	"github.com/vchain/vchain/app/tx"
+	"github.com/vchain/vchain/contracts/abi"
 )
 
 // DefaultMaxGasPerTx is the default gas limit a transaction may ask for.
@@ -40,6 +41,12 @@ type AppState struct {
 	Validators []ValidatorOperator `json:"validators"`
 	// MaxGasPerTx bounds a transaction's gas_limit.
 	MaxGasPerTx uint64 `json:"max_gas_per_tx"`
+	// ContractState is the contracts' state at genesis: contract name -> key -> value, in
+	// the contract's own key space and as the contract stores them (the kv contract its
+	// values, the bank decimal balances), so a chain that takes over the records of
+	// another system starts with them. It is written into the state at InitChain and not
+	// kept with the chain parameters.
+	ContractState map[string]map[string]string `json:"contract_state,omitempty"`
 }
 
 // RuntimeRef names a runtime version and the sha256 of its module.
@@ -142,6 +149,19 @@ func (a *AppState) Validate() error {
 	}
 	if a.MaxGasPerTx == 0 {
 		a.MaxGasPerTx = DefaultMaxGasPerTx
+	}
+	for c, kvs := range a.ContractState {
+		if !tx.ValidName(c) {
+			return fmt.Errorf("app_state.contract_state: contract %q: names are 1-64 characters of [a-z0-9_]", c)
+		}
+		for k, v := range kvs {
+			if len(k) == 0 || len(k) > abi.MaxKeyLen {
+				return fmt.Errorf("app_state.contract_state.%s: key %.40q: keys are 1-%d bytes", c, k, abi.MaxKeyLen)
+			}
+			if len(v) > abi.MaxValueLen {
+				return fmt.Errorf("app_state.contract_state.%s.%.40s: value of %d bytes, at most %d", c, k, len(v), abi.MaxValueLen)
+			}
+		}
 	}
 	return nil
 }

@@ -27,6 +27,10 @@ func TestParse(t *testing.T) {
 		"threshold 4/3":  `{"admins":["` + addr + `"],"install_threshold":"4/3","runtime":{"version":1,"code_sha256":"` + sha + `"}}`,
 		"threshold junk": `{"admins":["` + addr + `"],"install_threshold":"most","runtime":{"version":1,"code_sha256":"` + sha + `"}}`,
 		"unknown field":  `{"admins":["` + addr + `"],"runtime":{"version":1,"code_sha256":"` + sha + `"},"typo":1}`,
+		"bad contract":   `{"admins":["` + addr + `"],"runtime":{"version":1,"code_sha256":"` + sha + `"},"contract_state":{"KV":{"a":"1"}}}`,
+		"empty key":      `{"admins":["` + addr + `"],"runtime":{"version":1,"code_sha256":"` + sha + `"},"contract_state":{"kv":{"":"1"}}}`,
+		"long key":       `{"admins":["` + addr + `"],"runtime":{"version":1,"code_sha256":"` + sha + `"},"contract_state":{"kv":{"` + strings.Repeat("k", 257) + `":"1"}}}`,
+		"long value":     `{"admins":["` + addr + `"],"runtime":{"version":1,"code_sha256":"` + sha + `"},"contract_state":{"kv":{"a":"` + strings.Repeat("v", 64<<10+1) + `"}}}`,
 	} {
 		if _, err := Parse([]byte(raw)); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -49,18 +49,19 @@ func (s *Store) pruneBound(to int64) int64 {
 }
 
 // Retain keeps version h from pruning until Release(h). It fails if h is not committed
-// and kept. Retains nest: each needs its Release.
+// or already out of the keep_recent window. Retains nest: each needs its Release.
+//
+// It does not wait for h to be durable (the background save of the last commit may still
+// be writing it): the caller retains the height it just committed, on the consensus
+// goroutine, before any later commit could prune it; OpenVersion waits for the save.
 func (s *Store) Retain(h int64) error {
-	s.work.Lock() // no commit (and so no prune) between the check and the hold
-	defer s.work.Unlock()
-	s.nodes.RLock()
-	for i, t := range s.trees {
-		if !t.VersionExists(h) {
-			s.nodes.RUnlock()
-			return fmt.Errorf("retain version %d: store %s does not have it", h, storeNames[i])
-		}
+	last := s.Height()
+	if h < 1 || h > last {
+		return fmt.Errorf("retain version %d: the last committed height is %d", h, last)
 	}
-	s.nodes.RUnlock()
+	if s.keepRecent > 0 && h <= last-s.keepRecent {
+		return fmt.Errorf("retain version %d: pruned (keep_recent %d, height %d)", h, s.keepRecent, last)
+	}
 	s.retain.mu.Lock()
 	defer s.retain.mu.Unlock()
 	if s.retain.hold == nil {
@@ -90,8 +91,19 @@ type Version struct {
 	trees  []*iavl.ImmutableTree // in storeNames order
 }
 
-// OpenVersion opens committed version h for reading.
+// OpenVersion opens committed version h for reading, once it is durable.
 func (s *Store) OpenVersion(h int64) (*Version, error) {
+	if h > s.Height() {
+		return nil, fmt.Errorf("open version %d: the last committed height is %d", h, s.Height())
+	}
+	if err := s.WaitSaved(); err != nil { // saves are in order: h is on disk after this
+		return nil, fmt.Errorf("open version %d: %w", h, err)
+	}
+	return s.openVersion(h)
+}
+
+// openVersion opens version h of the trees on disk.
+func (s *Store) openVersion(h int64) (*Version, error) {
 	v := &Version{Height: h}
 	for _, name := range storeNames {
 		t := iavl.NewMutableTree(iavlDB{dbm.NewPrefixDB(s.db, treePrefix(name))}, exportCacheSize, true, iavl.NewNopLogger())
@@ -279,7 +291,7 @@ func (im *Import) Finish(trusted []byte) (*Version, error) {
 		}
 	}
 	im.done = true
-	v, err := im.s.OpenVersion(im.height)
+	v, err := im.s.openVersion(im.height) // imported, no commit record yet
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +333,7 @@ func (im *Import) Commit(appHash []byte) error {
 	s.mu.Lock()
 	s.height = im.height
 	s.appHash = append([]byte(nil), appHash...)
-	s.committed = committed
+	s.committed, s.overlay, s.overlaySorted = committed, nil, nil
 	s.mu.Unlock()
 	return nil
 }

@@ -119,8 +119,7 @@ func (op CommitmentOp) ProofOp() cmtcrypto.ProofOp {
 
 // Prove returns key's committed value at height (nil if absent) with the proof of that
 // value, or of its absence, against the app hash of height. height must be a version the
-// store keeps (the last keep_recent heights). Callers must not run it concurrently with
-// Commit (pruning could delete the version under it).
+// store keeps (the last keep_recent heights).
 func (s *Store) Prove(height int64, key []byte) ([]byte, []ProofOp, error) {
 	i, err := storeIndex(key)
 	if err != nil {
@@ -128,6 +127,9 @@ func (s *Store) Prove(height int64, key []byte) ([]byte, []ProofOp, error) {
 	}
 	if last := s.Height(); height < 1 || height > last {
 		return nil, nil, fmt.Errorf("prove at height %d: the committed heights end at %d", height, last)
+	}
+	if err := s.WaitSaved(); err != nil { // a proof needs the height's saved trees
+		return nil, nil, fmt.Errorf("prove at height %d: %w", height, err)
 	}
 	s.nodes.RLock()
 	defer s.nodes.RUnlock()

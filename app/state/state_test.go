@@ -21,6 +21,11 @@ func commit(t testing.TB, st *Store, h int64, c *Cache) []byte {
 	if err := st.Commit(h, hash, c); err != nil {
 		t.Fatal(err)
 	}
+	// Tests reopen the database as a restarted node would after Close: wait for the
+	// background save as Close does.
+	if err := st.WaitSaved(); err != nil {
+		t.Fatal(err)
+	}
 	return hash
 }
 

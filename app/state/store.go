@@ -19,7 +19,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
+	"time"
 
 	dbm "github.com/cosmos/cosmos-db"
 	"github.com/cosmos/iavl"
@@ -75,20 +77,32 @@ type Store struct {
 	// work serialises Stage and Commit, the two users of the working trees.
 	work         sync.Mutex
 	staged       *Cache // the write set staged into the working trees, nil if none
+	stagedSorted []Write
 	stagedHeight int64
 	stagedHash   []byte
 
-	mu        sync.RWMutex
-	height    int64
-	appHash   []byte
-	committed []*iavl.ImmutableTree // the trees at height; nil before the first commit
+	mu      sync.RWMutex
+	height  int64 // the last committed height, durable or still being saved
+	appHash []byte
+	// committed are the trees at the last durable height (nil before the first). While
+	// the version of height is being saved, they are one height behind and overlay holds
+	// the write set that takes them to height.
+	committed     []*iavl.ImmutableTree
+	overlay       *Cache
+	overlaySorted []Write // overlay's writes in key order
+	// saved is closed when the last Commit's version is durable; saveErr is why it failed.
+	saved   chan struct{}
+	saveErr error
+
+	beforeSave func(height int64) // a test's hook into the background save
+	onSave     func(d time.Duration)
 
 	retain retention // versions a snapshot is reading: never pruned (export.go)
 }
 
 // Open opens the store kept in db at its last committed height.
 func Open(db dbm.DB, opts ...Option) (*Store, error) {
-	s := &Store{db: db, keepRecent: DefaultKeepRecent}
+	s := &Store{db: db, keepRecent: DefaultKeepRecent, saved: closedChan()}
 	for _, o := range opts {
 		o(s)
 	}
@@ -217,8 +231,16 @@ func (s *Store) Get(key []byte) ([]byte, error) {
 		return nil, nil
 	}
 	s.mu.RLock()
-	committed := s.committed
+	committed, overlay := s.committed, s.overlay
 	s.mu.RUnlock()
+	if overlay != nil { // the last commit is being saved: its writes are over the trees
+		if w, ok := overlay.writes[string(key)]; ok {
+			if w.Deleted {
+				return nil, nil
+			}
+			return w.Value, nil
+		}
+	}
 	if committed == nil {
 		return nil, nil
 	}
@@ -239,9 +261,30 @@ func (s *Store) Iterate(prefix []byte, fn func(key, value []byte) bool) error {
 		return nil // no key outside the namespaces exists (see Get)
 	}
 	s.mu.RLock()
-	committed := s.committed
+	committed, overlay := s.committed, s.overlaySorted
 	s.mu.RUnlock()
+	// While the last commit is being saved its writes lie over the trees: merge them in,
+	// in key order, the overlay's write winning over the tree's value.
+	lo := sort.Search(len(overlay), func(j int) bool { return bytes.Compare(overlay[j].Key, prefix) >= 0 })
+	hi := lo
+	for hi < len(overlay) && bytes.HasPrefix(overlay[hi].Key, prefix) {
+		hi++
+	}
+	pending := overlay[lo:hi]
+	// emit yields the overlay's writes before key (all of them for a nil key), and
+	// reports whether fn wants more.
+	emit := func(key []byte) bool {
+		for len(pending) > 0 && (key == nil || bytes.Compare(pending[0].Key, key) < 0) {
+			w := pending[0]
+			pending = pending[1:]
+			if !w.Deleted && !fn(w.Key, w.Value) {
+				return false
+			}
+		}
+		return true
+	}
 	if committed == nil {
+		emit(nil)
 		return nil
 	}
 	s.nodes.RLock()
@@ -252,11 +295,22 @@ func (s *Store) Iterate(prefix []byte, fn func(key, value []byte) bool) error {
 	}
 	defer it.Close()
 	for ; it.Valid(); it.Next() {
-		if !fn(it.Key(), it.Value()) {
-			break
+		k := it.Key()
+		if !emit(k) {
+			return nil
+		}
+		if len(pending) > 0 && bytes.Equal(pending[0].Key, k) {
+			continue // overwritten or deleted by the commit being saved: emit yields it next
+		}
+		if !fn(k, it.Value()) {
+			return nil
 		}
 	}
-	return it.Error()
+	if err := it.Error(); err != nil {
+		return err
+	}
+	emit(nil)
+	return nil
 }
 
 // ErrHeight reports a commit that does not follow the last committed height.
@@ -281,6 +335,9 @@ func (s *Store) Stage(height int64, writes *Cache) ([]byte, error) {
 }
 
 func (s *Store) stage(height int64, writes *Cache) ([]byte, error) {
+	if err := s.failed(); err != nil {
+		return nil, err
+	}
 	if err := s.checkNext(height); err != nil {
 		return nil, fmt.Errorf("stage: %w", err)
 	}
@@ -294,7 +351,8 @@ func (s *Store) stage(height int64, writes *Cache) ([]byte, error) {
 			t.SetInitialVersion(uint64(height)) // the trees' versions are the block heights
 		}
 	}
-	for _, w := range writes.Sorted() {
+	sorted := writes.Sorted()
+	for _, w := range sorted {
 		i, err := storeIndex(w.Key)
 		if err != nil {
 			return nil, fmt.Errorf("stage height %d: %w", height, err)
@@ -312,19 +370,32 @@ func (s *Store) stage(height int64, writes *Cache) ([]byte, error) {
 	for i, t := range s.trees {
 		roots[i] = StoreRoot{Name: storeNames[i], Root: t.WorkingHash()}
 	}
-	s.staged, s.stagedHeight, s.stagedHash = writes, height, CommitHash(roots)
+	s.staged, s.stagedSorted, s.stagedHeight, s.stagedHash = writes, sorted, height, CommitHash(roots)
 	return append([]byte(nil), s.stagedHash...), nil
 }
 
-// Commit makes the state staged for height durable. writes must be the set staged last
-// (it is staged again if not), and appHash the hash staging returned: a mismatch means
-// the block's writes changed after its app hash was reported, and nothing is written.
+// Commit commits the state staged for height. writes must be the set staged last (it is
+// staged again if not), and appHash the hash staging returned: a mismatch means the
+// block's writes changed after its app hash was reported, and nothing is written.
 //
-// Each tree saves its version (IAVL writes it in batches of its own), then the commit
-// record is written in one synced batch; Open ignores versions no commit record names.
+// The height is committed when Commit returns: Height, AppHash and Get answer for it at
+// once. Making it durable (saving each tree's version, then the synced commit record)
+// runs in the background, off the consensus path, while the next block executes against
+// the overlay of this block's writes. The next Stage waits for it, so at most one height
+// is in flight; a failed save fails that Stage, and WaitSaved reports it. A crash before
+// the commit record is written reopens the store at the height before, which CometBFT's
+// handshake replays, exactly as for a crash inside a synchronous commit.
 func (s *Store) Commit(height int64, appHash []byte, writes *Cache) error {
 	s.work.Lock()
-	defer s.work.Unlock()
+	release := true
+	defer func() {
+		if release {
+			s.work.Unlock()
+		}
+	}()
+	if err := s.failed(); err != nil {
+		return err
+	}
 	if s.staged != writes || s.stagedHeight != height {
 		if _, err := s.stage(height, writes); err != nil {
 			return fmt.Errorf("commit: %w", err)
@@ -334,9 +405,41 @@ func (s *Store) Commit(height int64, appHash []byte, writes *Cache) error {
 		return fmt.Errorf("commit height %d: the writes hash to %X, not the app hash %X given", height, s.stagedHash, appHash)
 	}
 	s.staged = nil
-	s.nodes.Lock()
-	defer s.nodes.Unlock()
+	saved := make(chan struct{})
+	s.mu.Lock()
+	s.height = height
+	s.appHash = append([]byte(nil), appHash...)
+	s.overlay, s.overlaySorted = writes, s.stagedSorted
+	s.saved = saved
+	s.mu.Unlock()
+	release = false // the save below holds the working trees until it is done
+	go func() {
+		defer s.work.Unlock()
+		defer close(saved)
+		start := time.Now()
+		err := s.save(height, appHash)
+		if s.onSave != nil {
+			s.onSave(time.Since(start))
+		}
+		if err != nil {
+			s.mu.Lock()
+			s.saveErr = err
+			s.mu.Unlock()
+		}
+	}()
+	return nil
+}
+
+// save makes height durable: each tree saves its version (IAVL writes it in batches of
+// its own), then the commit record is written in one synced batch; Open ignores versions
+// no commit record names. The caller holds s.work.
+func (s *Store) save(height int64, appHash []byte) error {
+	if s.beforeSave != nil {
+		s.beforeSave(height)
+	}
 	crashpoint.Hit(crashpoint.MidCommit, height)
+	// Saving writes only the new version's nodes, which no reader of the trees at the
+	// height before reaches, so readers go on (under s.nodes) while it runs.
 	for i, t := range s.trees {
 		if _, v, err := t.SaveVersion(); err != nil {
 			return fmt.Errorf("commit height %d: save store %s: %w", height, storeNames[i], err)
@@ -368,16 +471,47 @@ func (s *Store) Commit(height int64, appHash []byte, writes *Cache) error {
 		return fmt.Errorf("commit height %d: %w", height, err)
 	}
 	s.mu.Lock()
-	s.height = height
-	s.appHash = append([]byte(nil), appHash...)
-	s.committed = committed
+	s.committed, s.overlay, s.overlaySorted = committed, nil, nil
 	s.mu.Unlock()
+	s.nodes.Lock() // a proof or query may be reading a version pruning deletes
+	defer s.nodes.Unlock()
 	return s.prune(height)
 }
 
-// prune deletes the versions that fell out of the keep_recent window. Readers never hold
-// an old version across a commit (queries exclude commits; see executor.commitMu), so a
-// version can go as soon as it leaves the window.
+// OnSave makes every background save report its duration to fn (metrics). Call it
+// before the first Commit.
+func (s *Store) OnSave(fn func(d time.Duration)) { s.onSave = fn }
+
+// WaitSaved waits until the last committed height is durable and returns the error that
+// stopped it from being saved, if any.
+func (s *Store) WaitSaved() error {
+	s.mu.RLock()
+	saved := s.saved
+	s.mu.RUnlock()
+	<-saved
+	return s.failed()
+}
+
+// failed returns the error of a background save that failed; the store then refuses
+// every later commit (the node must stop, and reopen at the last durable height).
+func (s *Store) failed() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.saveErr != nil {
+		return fmt.Errorf("the store could not make height %d durable: %w", s.height, s.saveErr)
+	}
+	return nil
+}
+
+func closedChan() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+
+// prune deletes the versions that fell out of the keep_recent window. Readers of old
+// versions hold s.nodes shared (Prove), and the caller holds it exclusively, so a version
+// can go as soon as it leaves the window.
 func (s *Store) prune(height int64) error {
 	if s.keepRecent == 0 || height-s.keepRecent < 1 {
 		return nil
@@ -394,9 +528,11 @@ func (s *Store) prune(height int64) error {
 	return nil
 }
 
-// Close closes the database. (The trees hold nothing of their own to flush: every version
-// they saved is written.)
-func (s *Store) Close() error { return s.db.Close() }
+// Close waits for the last commit to be saved and closes the database.
+func (s *Store) Close() error {
+	werr := s.WaitSaved()
+	return errors.Join(werr, s.db.Close())
+}
 
 func prefixEnd(prefix []byte) []byte {
 	end := append([]byte(nil), prefix...)

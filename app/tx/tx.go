@@ -173,7 +173,7 @@ func checkMsg(b *txv1.TxBody) *codes.Error {
 		if c == nil || c.Contract == "" || c.Method == "" {
 			return codes.Errorf(codes.InvalidMessage, "call needs a contract and a method")
 		}
-		if !validName(c.Contract) || !validName(c.Method) {
+		if !ValidName(c.Contract) || !ValidName(c.Method) {
 			return codes.Errorf(codes.InvalidMessage, "contract and method names are 1-64 characters of [a-z0-9_]")
 		}
 		// The runtime refuses larger args without running the call; refusing them here
@@ -254,7 +254,9 @@ func checkMsg(b *txv1.TxBody) *codes.Error {
 	}
 }
 
-func validName(s string) bool {
+// ValidName reports whether s may name a contract or a method: 1-64 characters of
+// [a-z0-9_].
+func ValidName(s string) bool {
 	if len(s) == 0 || len(s) > 64 {
 		return false
 	}

@@ -24,17 +24,18 @@ const (
 	// BeforeCommit is reached when CometBFT asks the app to commit: it has saved the block
 	// and the FinalizeBlock response, the app has written nothing.
 	BeforeCommit = "before-commit"
-	// MidCommit is reached inside the store's commit, once the block's writes are staged
-	// in the trees and checked against the app hash, before anything is written.
+	// MidCommit is reached when the store starts saving a committed block in the
+	// background (state.Store.Commit has returned to CometBFT, which may have saved its
+	// own state for the block), before anything is written.
 	MidCommit = "mid-commit"
 	// TreeSave is reached inside the store's commit, once the first named store's tree has
 	// saved the block's version and before the other trees save theirs and the commit
 	// record is written: on restart the trees disagree on their latest version until the
 	// store rolls the ahead one back to the committed height.
 	TreeSave = "tree-save"
-	// AfterCommitWrite is reached once the batch is durably written, before the store's
-	// in-memory height and CometBFT's own state are updated: the app is one block ahead
-	// of CometBFT's state on restart.
+	// AfterCommitWrite is reached once the commit record is durably written, before the
+	// store's readers switch to the saved trees; CometBFT's own state for the block may
+	// or may not be saved yet, so on restart the app is level with it or one block ahead.
 	AfterCommitWrite = "after-commit-write"
 	// SwitchBlock is reached in the block where a scheduled runtime switch applies, after
 	// the switch is recorded in the block's write set and before any transaction runs.

@@ -200,6 +200,8 @@ type GenesisOptions struct {
 	InstallThreshold genesis.Fraction
 	// Time is the genesis time (now when zero).
 	Time time.Time
+	// ContractState is app_state.contract_state (see genesis.AppState).
+	ContractState map[string]map[string]string
 }
 
 // BuildGenesis returns the genesis document of a chain whose validators are nodes.
@@ -211,6 +213,7 @@ func BuildGenesis(nodes []*Node, o GenesisOptions) (*cmttypes.GenesisDoc, error)
 		Admins:           o.Admins,
 		InstallThreshold: o.InstallThreshold,
 		Runtime:          genesis.RuntimeRef{Version: 1, CodeSHA256: o.RuntimeSHA256, Profile: profile.Latest()},
+		ContractState:    o.ContractState,
 	}
 	doc := &cmttypes.GenesisDoc{
 		ChainID:         o.ChainID,

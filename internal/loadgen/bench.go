@@ -214,7 +214,7 @@ func (b *bench) watch(ctx context.Context, from int64) error {
 			time.Sleep(20 * time.Millisecond)
 			continue
 		}
-		res, err := c.RPC.BlockResults(ctx, &h)
+		res, err := c.TxOutcomes(ctx, h)
 		if err != nil {
 			time.Sleep(20 * time.Millisecond)
 			continue
@@ -233,10 +233,10 @@ func (b *bench) watch(ctx context.Context, from int64) error {
 			}
 			delete(b.pending, k)
 			b.loaded, b.r.LastHeight = len(b.times), h
-			if i < len(res.TxsResults) && res.TxsResults[i].Code != 0 {
+			if i < len(res) && res[i].Code != 0 {
 				b.r.Failed++
 				if b.r.FirstError == "" {
-					b.r.FirstError = res.TxsResults[i].Log
+					b.r.FirstError = res[i].Log
 				}
 				continue
 			}

@@ -122,6 +122,8 @@ type Options struct {
 	// Tune, if set, adjusts each node's CometBFT config last (benchmarks use it to give
 	// a reference network the identical settings).
 	Tune func(*cmtcfg.Config)
+	// ContractState, if set, is the genesis's app_state.contract_state.
+	ContractState map[string]map[string]string
 }
 
 // PortsPerNode is how many ports each node of a testnet listens on.
@@ -226,6 +228,7 @@ func Init(ctx context.Context, dir string, o Options) (*Manifest, error) {
 	sum := sha256.Sum256(o.Runtime)
 	doc, err := home.BuildGenesis(homes[:o.Validators], home.GenesisOptions{
 		ChainID: o.ChainID, Admins: []string{admin.Address.String()}, RuntimeSHA256: hex.EncodeToString(sum[:]),
+		ContractState: o.ContractState,
 	})
 	if err != nil {
 		return nil, err

@@ -30,5 +30,6 @@ func EnableMetrics(cfg *cmtcfg.Config, app *App) error {
 		return err
 	}
 	app.ABCI.SetMetrics(m)
+	app.Store.OnSave(m.Saved)
 	return nil
 }

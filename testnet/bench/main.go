@@ -27,18 +27,20 @@ import (
 )
 
 var (
-	bin          = flag.String("bin", "build/vchaind", "vchaind binary")
-	cometbft     = flag.String("cometbft", "build/cometbft", "cometbft binary of the same version")
-	contracts    = flag.String("contracts", "build/contracts", "folder with v1.wasm and v2.wasm")
-	dir          = flag.String("dir", ".localnet/bench", "scratch folder (wiped)")
-	out          = flag.String("out", "BENCHMARKS.md", "report to write")
-	goBench      = flag.String("gobench", "", "output of the Go benchmarks to include")
-	duration     = flag.Duration("duration", 40*time.Second, "load duration per network")
-	senders      = flag.Int("senders", 32, "concurrent senders")
-	replayBlocks = flag.Int64("replay-blocks", 2000, "chain length for the replay measurement")
-	p2pDefault   = flag.Bool("p2p-default", false, "keep CometBFT's 5 MB/s per-peer p2p rate limits")
-	pairs        = flag.Int("pairs", 3, "throughput runs per network, interleaved kvstore, vchain, kvstore, ...")
-	only         = flag.String("only", "", "run one part and print its figures, without writing the report: throughput")
+	bin           = flag.String("bin", "build/vchaind", "vchaind binary")
+	cometbft      = flag.String("cometbft", "build/cometbft", "cometbft binary of the same version")
+	contracts     = flag.String("contracts", "build/contracts", "folder with v1.wasm and v2.wasm")
+	dir           = flag.String("dir", ".localnet/bench", "scratch folder (wiped)")
+	out           = flag.String("out", "BENCHMARKS.md", "report to write")
+	goBench       = flag.String("gobench", "", "output of the Go benchmarks to include")
+	duration      = flag.Duration("duration", 40*time.Second, "load duration per network")
+	senders       = flag.Int("senders", 32, "concurrent senders")
+	replayBlocks  = flag.Int64("replay-blocks", 2000, "chain length for the replay measurement")
+	p2pDefault    = flag.Bool("p2p-default", false, "keep CometBFT's 5 MB/s per-peer p2p rate limits")
+	pairs         = flag.Int("pairs", 3, "throughput runs per network, interleaved kvstore, vchain, kvstore, ...")
+	only          = flag.String("only", "", "run one part and print its figures, without writing the report: throughput or scale")
+	scale         = flag.String("scale", "10000,100000,1000000", "state sizes (keys, comma-separated) of the scale part; empty skips it")
+	scaleDuration = flag.Duration("scale-duration", 20*time.Second, "load duration per state size")
 )
 
 var began = time.Now()
@@ -154,7 +156,7 @@ type throughput struct {
 
 // measure runs the load profile on one network: as fast as the nodes accept when rate is
 // 0, else rate transactions per second in all.
-func measure(ctx context.Context, name string, target loadgen.Target, chainID string, m *localnet.Manifest, nodes []localnet.Node, rate float64) throughput {
+func measure(ctx context.Context, name string, target loadgen.Target, chainID string, m *localnet.Manifest, nodes []localnet.Node, rate float64, d time.Duration) throughput {
 	var pids []int
 	for _, n := range nodes {
 		pid, _ := m.PID(n)
@@ -168,7 +170,7 @@ func measure(ctx context.Context, name string, target loadgen.Target, chainID st
 	defer os.RemoveAll(keys)
 	t0 := time.Now()
 	r, err := loadgen.Bench(ctx, loadgen.BenchConfig{Target: target, ChainID: chainID, Clients: clients(nodes),
-		Senders: *senders, Rate: rate, Duration: *duration, Drain: 30 * time.Second, KeyDir: keys,
+		Senders: *senders, Rate: rate, Duration: d, Drain: 30 * time.Second, KeyDir: keys,
 		Progress: func(sent, committed int, h int64) {
 			fmt.Printf("\r          %s: sent %d, committed %d, height %d   ", name, sent, committed, h)
 		}})
@@ -306,6 +308,14 @@ func main() {
 	killLeftovers(*dir)
 	must(os.RemoveAll(*dir))
 	must(os.MkdirAll(*dir, 0o755))
+	sizes, err := parseSizes(*scale)
+	must(err)
+	if *only == "scale" {
+		fmt.Printf("== vchain with its state preloaded, 4 validators, %d senders, %s of load per size ==\n", *senders, *scaleDuration)
+		printScale(scaleRuns(ctx, wasm, sizes))
+		stopAll()
+		return
+	}
 	fmt.Printf("== vchain vs CometBFT kvstore, 4 validators each, %d senders, %s of load ==\n", *senders, *duration)
 
 	// 1. Throughput: both networks up, the load on one at a time, interleaved (kvstore,
@@ -335,14 +345,14 @@ func main() {
 
 	var tp pairedRuns
 	for i := 1; i <= *pairs; i++ {
-		tp.kv = append(tp.kv, measure(ctx, fmt.Sprintf("kvstore #%d", i), loadgen.KVStore, "", kv.m, kv.nodes, 0))
-		tp.vc = append(tp.vc, measure(ctx, fmt.Sprintf("vchain #%d", i), loadgen.Vchain, m.ChainID, m, m.Nodes, 0))
+		tp.kv = append(tp.kv, measure(ctx, fmt.Sprintf("kvstore #%d", i), loadgen.KVStore, "", kv.m, kv.nodes, 0, *duration))
+		tp.vc = append(tp.vc, measure(ctx, fmt.Sprintf("vchain #%d", i), loadgen.Vchain, m.ChainID, m, m.Nodes, 0, *duration))
 	}
 	// Then both at half of kvstore's median saturated rate: a chain that holds the load
 	// commits each transaction within one or two block intervals.
 	tp.rate = tp.median(func(t throughput) float64 { return t.r.CommittedTPS }, tp.kv) / 2
-	tp.kvFixed = measure(ctx, "kvstore fixed", loadgen.KVStore, "", kv.m, kv.nodes, tp.rate)
-	tp.vcFixed = measure(ctx, "vchain fixed", loadgen.Vchain, m.ChainID, m, m.Nodes, tp.rate)
+	tp.kvFixed = measure(ctx, "kvstore fixed", loadgen.KVStore, "", kv.m, kv.nodes, tp.rate, *duration)
+	tp.vcFixed = measure(ctx, "vchain fixed", loadgen.Vchain, m.ChainID, m, m.Nodes, tp.rate, *duration)
 	kv.stop()
 	tp.print()
 	if *only == "throughput" {
@@ -359,7 +369,14 @@ func main() {
 	// 3. Replay.
 	kvReplay, vcReplay := replay(ctx, wasm, v2)
 
-	report(tp, sw, kvReplay, vcReplay)
+	// 4. Scale with the state's size.
+	var sc []scaleResult
+	if len(sizes) > 0 {
+		sc = scaleRuns(ctx, wasm, sizes)
+		printScale(sc)
+	}
+
+	report(tp, sw, kvReplay, vcReplay, sc)
 }
 
 func cometVersion() string {

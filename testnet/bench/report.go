@@ -25,7 +25,7 @@ func perBlock(r *loadgen.Report) float64 {
 	return float64(r.Committed) / float64(r.Blocks)
 }
 
-func report(tp pairedRuns, sw switchResult, kvR, vcR replayResult) {
+func report(tp pairedRuns, sw switchResult, kvR, vcR replayResult, sc []scaleResult) {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	mem := ""
@@ -99,9 +99,27 @@ func report(tp pairedRuns, sw switchResult, kvR, vcR replayResult) {
 	w("| kvstore | %d | %.1f | %.0f |", kvR.blocks, kvR.seconds, kvR.perSecond)
 	w("| vchain | %d | %.1f | %.0f |", vcR.blocks, vcR.seconds, vcR.perSecond)
 	w("")
+	if len(sc) > 0 {
+		w("## 4. Scale with the state's size")
+		w("")
+		w("A fresh vchain network per size, its state preloaded through the genesis's")
+		w("`app_state.contract_state` (kv keys with 32-byte values), then %s of the same saturating load,", *scaleDuration)
+		w("which writes new keys into that state. Per block, from node0's metrics: FinalizeBlock (execution")
+		w("and the app hash), Commit on the consensus path, and the background save (tree versions, synced")
+		w("commit record, pruning). Disk: node0's app store after the run. Start-up: from starting the nodes")
+		w("to height 2 (InitChain writes the keys into the tree).")
+		w("")
+		w("| state keys | committed tx/s | vs %d keys | FinalizeBlock | Commit | save | app store | start-up | failed |", sc[0].keys)
+		w("|---|---|---|---|---|---|---|---|---|")
+		for _, r := range sc {
+			w("| %d | %.0f | %.2f | %.0f ms | %.1f ms | %.0f ms | %.0f MiB | %.1f s | %d |", r.keys, r.tp.r.CommittedTPS, ratio(r.tp.r.CommittedTPS, sc[0].tp.r.CommittedTPS),
+				r.execMs, r.commitMs, r.saveMs, r.appStoreMiB, r.startup.Seconds(), r.tp.r.Failed)
+		}
+		w("")
+	}
 	if *goBench != "" {
 		if g, err := os.ReadFile(*goBench); err == nil {
-			w("## 4. Go benchmarks")
+			w("## 5. Go benchmarks")
 			w("")
 			w("`go test -run '^$' -bench . -benchtime 1s ./app/...`")
 			w("")
@@ -120,6 +138,10 @@ func report(tp pairedRuns, sw switchResult, kvR, vcR replayResult) {
 	w("- throughput vchain / kvstore, median of %d pairs: **%.2f** (>= 0.9), spread %.2f-%.2f", len(ratios), tpRatio, lo, hi)
 	w("- switch block interval / median: **%.2f** (<= 1.1), failed across the switch: **%d** (0)", sw.worstRatio, sw.load.Failed)
 	w("- replay vchain / kvstore: **%.2f** (>= 0.5)", replayRatio)
+	if len(sc) > 1 {
+		last := sc[len(sc)-1]
+		w("- throughput with %d keys / with %d keys: **%.2f** (>= 0.8)", last.keys, sc[0].keys, ratio(last.tp.r.CommittedTPS, sc[0].tp.r.CommittedTPS))
+	}
 	w("")
 	w("Reproduce: `make bench` (builds vchaind, the contracts and cometbft %s from the module, runs the", cometVersion())
 	w("Go benchmarks, then `go run ./testnet/bench`).")
