@@ -32,8 +32,10 @@ func TestProcessStateSync(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs vchaind processes")
 	}
-	p := NewProcNet(t, 4, 2) // node4 joins by state sync; node5 replays from genesis, for the figures
-	for _, name := range validators4 { // snapshots on through the environment (app.toml has 0)
+	// node4 joins by state sync; node5 replays from genesis, for the figures. The
+	// validators take snapshots, turned on through the environment (app.toml has 0).
+	p := NewProcNet(t, 4, 2)
+	for _, name := range validators4 {
 		n := p.Node(t, name)
 		if _, err := p.M.StartNodeEnv(p.Bin, n, "VCHAIN_SNAPSHOT_INTERVAL=20"); err != nil {
 			t.Fatal(err)
@@ -195,6 +197,13 @@ func TestProcessStateSync(t *testing.T) {
 	if got := strings.TrimSpace(p.CLI(t, "node4", 0, "query", "state", "kv", "synced")); got != "yes" {
 		t.Fatalf("node4 answers %q", got)
 	}
+	// The validators' own figures: each snapshot they took (size, chunks, time).
+	if b, err := os.ReadFile(filepath.Join(p.M.HomeOf(n0), localnet.LogFile)); err == nil {
+		for _, l := range regexp.MustCompile(`snapshot taken\s+module=snapshot (height=\d+ bytes=\d+ chunks=\d+ nodes=\d+ duration=\S+)`).FindAllStringSubmatch(string(b), -1) {
+			t.Logf("node0 took a snapshot: %s", l[1])
+		}
+	}
+
 	// For comparison: node5, made by testnet init with v1, replays the same chain from
 	// genesis (v2 installed by hand: it executes the blocks of both switches).
 	p.CLI(t, "node5", 0, "runtime", "install", p.Modules["v2"], "--version", "2")
