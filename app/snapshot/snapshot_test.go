@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	dbm "github.com/cosmos/cosmos-db"
 
@@ -453,4 +456,60 @@ func TestTakeRetainsAndServes(t *testing.T) {
 	if _, err := os.Stat(dir + "/6"); err == nil {
 		t.Fatal("snapshot at a height off the interval")
 	}
+}
+
+// TestTakeWhileCommitting: snapshots taken in the background while blocks keep committing
+// and pruning (keep_recent 1) each restore to the app hash of their own height.
+func TestTakeWhileCommitting(t *testing.T) {
+	st := chain(t, dbm.NewMemDB(), state.WithKeepRecent(1))
+	log := &errLog{}
+	m, err := NewManager(st, manager(t, modules(t)), t.TempDir(), 3, 3, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashes := map[int64][]byte{}
+	for h := int64(7); h <= 30; h++ {
+		c := state.NewCache(st)
+		for i := range 200 {
+			c.Set(state.ContractKey("kv", fmt.Appendf(nil, "k%d", (int(h)*7+i)%500)), fmt.Appendf(nil, "%d-%d", h, i))
+		}
+		hashes[h] = commit(t, st, h, c)
+		m.Committed(h)
+		time.Sleep(20 * time.Millisecond) // paces the blocks so that several snapshots run
+	}
+	m.Wait()
+	for _, e := range log.errs {
+		if !strings.Contains(e, "still being taken") {
+			t.Fatalf("a snapshot failed: %s", e)
+		}
+	}
+	list, err := m.List()
+	if err != nil || len(list) == 0 {
+		t.Fatalf("snapshots %+v %v", list, err)
+	}
+	for _, o := range list {
+		var chunks [][]byte
+		for i := range o.Chunks {
+			chunks = append(chunks, m.Chunk(o.Height, Format, i))
+		}
+		o.AppHash = hashes[o.Height]
+		dst, _ := state.Open(dbm.NewMemDB())
+		if a := restoreAll(t, NewRestorer(dst, manager(t, nil), nopLog{}), o, chunks); !a.Done {
+			t.Fatalf("snapshot %d: %+v", o.Height, a)
+		}
+	}
+	t.Logf("%d snapshots taken while committing, each restored to its height's app hash", len(list))
+}
+
+// errLog records the errors logged.
+type errLog struct {
+	mu   sync.Mutex
+	errs []string
+}
+
+func (*errLog) Info(string, ...any) {}
+func (l *errLog) Error(msg string, kv ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.errs = append(l.errs, fmt.Sprint(msg, kv))
 }
