@@ -183,13 +183,18 @@ func TestRoundTrip(t *testing.T) {
 	if len(chunks) < 10 {
 		t.Fatalf("%d chunks: the test wants a snapshot over many chunks", len(chunks))
 	}
-	dst, err := state.Open(dbm.NewMemDB())
+	dstDB := dbm.NewMemDB()
+	dst, err := state.Open(dstDB)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rm := manager(t, nil)
 	if a := restoreAll(t, NewRestorer(dst, rm, nopLog{}), o, chunks); a.Result != ApplyAccept || !a.Done {
 		t.Fatalf("restore: %+v", a)
+	}
+	// The restore is durable: the store reopens at the snapshot's height (a restart).
+	if dst, err = state.Open(dstDB); err != nil {
+		t.Fatalf("reopen after restore: %v", err)
 	}
 	if dst.Height() != 6 || !bytes.Equal(dst.AppHash(), src.AppHash()) {
 		t.Fatalf("restored at %d %X, want 6 %X", dst.Height(), dst.AppHash(), src.AppHash())
