@@ -15,6 +15,7 @@ import (
 
 	"github.com/vchain/vchain/app/executor"
 	"github.com/vchain/vchain/app/metrics"
+	"github.com/vchain/vchain/app/snapshot"
 	"github.com/vchain/vchain/app/state"
 	"github.com/vchain/vchain/app/upgrade"
 	"github.com/vchain/vchain/contracts/abi"
@@ -34,6 +35,9 @@ type App struct {
 	metrics *metrics.Metrics
 
 	rejected atomic.Uint64 // proposals ProcessProposal refused
+
+	// snapshots takes, serves and restores state sync snapshots (snapshot.go); nil: none.
+	snapshots *snapshot.Manager
 }
 
 var _ abcitypes.Application = (*App)(nil)
@@ -198,8 +202,12 @@ func (a *App) FinalizeBlock(ctx context.Context, req *abcitypes.RequestFinalizeB
 func (a *App) Commit(_ context.Context, _ *abcitypes.RequestCommit) (*abcitypes.ResponseCommit, error) {
 	crashpoint.Hit(crashpoint.BeforeCommit, a.exec.NextHeight())
 	start := time.Now()
-	if _, err := a.exec.Commit(); err != nil {
+	height, err := a.exec.Commit()
+	if err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
+	}
+	if a.snapshots != nil {
+		a.snapshots.Committed(height) // in the background past retaining the version
 	}
 	if a.metrics != nil {
 		a.metrics.Committed(time.Since(start), a.runtimeMetrics())

@@ -136,7 +136,9 @@ func (e *Executor) AppHash() []byte { return e.store.AppHash() }
 type LastBlock struct {
 	Height  int64
 	AppHash []byte
-	// AppVersion is the effective runtime's version, 0 if none is recorded.
+	// AppVersion is the runtime version of the next block (the effective one, or the
+	// pending one when it starts at the next height: that block's header carries it), 0 if
+	// none is recorded. CometBFT checks it after a state sync restore.
 	AppVersion uint64
 }
 
@@ -148,8 +150,8 @@ func (e *Executor) LastBlock() LastBlock {
 	e.commitMu.RLock()
 	defer e.commitMu.RUnlock()
 	lb := LastBlock{Height: e.store.Height(), AppHash: e.store.AppHash()}
-	if eff, err := e.EffectiveRuntime(); err == nil {
-		lb.AppVersion = eff.Version
+	if next, _, err := e.NextRuntime(); err == nil {
+		lb.AppVersion = next.Version
 	}
 	return lb
 }

@@ -84,8 +84,16 @@ func TestInitialHeight(t *testing.T) {
 	if res := run(h0 + 3); res.RuntimeVersion != 1 || res.NextAppVersion != 0 {
 		t.Fatalf("block %d: %+v", h0+3, res)
 	}
+	if lb := c.exec.LastBlock(); lb.AppVersion != 1 {
+		t.Fatalf("after block %d: Info's app version %d, want 1", h0+3, lb.AppVersion)
+	}
 	if res := run(h0 + 4); res.RuntimeVersion != 1 || res.NextAppVersion != 2 {
 		t.Fatalf("block %d: runtime %d next %d, want 1 then 2", h0+4, res.RuntimeVersion, res.NextAppVersion)
+	}
+	// Info reports the version of the next block, whose header carries the switch's: a
+	// node restored from a snapshot of this height is checked against that header.
+	if lb := c.exec.LastBlock(); lb.AppVersion != 2 {
+		t.Fatalf("after block %d: Info's app version %d, want 2 (the next block's)", h0+4, lb.AppVersion)
 	}
 	if res := run(h0 + 5); res.RuntimeVersion != 2 || !hasEvent(res.Events, "runtime_switched") {
 		t.Fatalf("block %d: runtime %d events %v, want the switch to v2", h0+5, res.RuntimeVersion, res.Events)

@@ -96,6 +96,8 @@ type Store struct {
 
 	beforeSave func(height int64) // a test's hook into the background save
 	onSave     func(d time.Duration)
+
+	retain retention // versions a snapshot is reading: never pruned (export.go)
 }
 
 // Open opens the store kept in db at its last committed height.
@@ -531,7 +533,7 @@ func (s *Store) prune(height int64) error {
 	if s.keepRecent == 0 || height-s.keepRecent < 1 {
 		return nil
 	}
-	to := height - s.keepRecent
+	to := s.pruneBound(height - s.keepRecent)
 	for i, t := range s.trees {
 		if !t.VersionExists(to) {
 			continue // already pruned, or before the chain's initial height

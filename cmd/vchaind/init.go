@@ -50,10 +50,11 @@ func readRuntime(path *string) ([]byte, error) {
 func newInitCmd(g *globals) *cobra.Command {
 	var chainID, moniker, runtimePath, p2pAddr, rpcAddr string
 	var force bool
+	var ss stateSyncOptions
 	cmd := &cobra.Command{
-		Use:         "init --chain-id ID",
+		Use:         "init --chain-id ID | --state-sync RPC1,RPC2",
 		Annotations: offline,
-		Short:       "Create a single-validator chain in --home",
+		Short:       "Create a single-validator chain in --home, or a home that joins a running chain by state sync",
 		Long: `Create a node home with CometBFT config, node and validator keys, a keyring holding the
 "admin" key and this validator's "operator" key, the runtime v1 module installed, and a
 genesis naming the admin, the install threshold (2/3 of voting power) and runtime v1 with
@@ -73,11 +74,15 @@ for development may use --keyring-backend test (plain files, as 'make run' does)
 backend is written to config/client.toml, which the client commands of this home follow.
 
 Refuses to touch an existing home unless --force, which wipes it (config, data, runtime and
-keyring) and starts a new chain.`,
+keyring) and starts a new chain.` + stateSyncLong,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(ss.rpcs) > 0 {
+				ss.chainID, ss.moniker, ss.p2pAddr, ss.rpcAddr, ss.force = chainID, moniker, p2pAddr, rpcAddr, force
+				return initStateSync(cmd, g, ss)
+			}
 			if chainID == "" {
-				return errors.New("--chain-id is required")
+				return errors.New("--chain-id is required (or --state-sync to join a running chain)")
 			}
 			wasm, err := readRuntime(&runtimePath)
 			if err != nil {
@@ -143,12 +148,14 @@ keyring) and starts a new chain.`,
 			)
 		},
 	}
-	cmd.Flags().StringVar(&chainID, "chain-id", "", "chain id (required)")
+	cmd.Flags().StringVar(&chainID, "chain-id", "", "chain id (required, unless --state-sync: then checked against the fetched genesis)")
 	cmd.Flags().StringVar(&moniker, "moniker", "vchain-node", "node name")
 	cmd.Flags().StringVar(&runtimePath, "runtime", "", "runtime v1 module (default: build/contracts/v1.wasm beside the binary or in the current directory)")
 	cmd.Flags().BoolVar(&force, "force", false, "wipe an existing home and start a new chain")
 	cmd.Flags().StringVar(&p2pAddr, "p2p.laddr", home.LocalP2PAddress, "P2P listen address (tcp://0.0.0.0:26656 to accept peers from other machines)")
 	cmd.Flags().StringVar(&rpcAddr, "rpc.laddr", home.LocalRPCAddress, "RPC listen address (tcp://0.0.0.0:26657 to serve clients on other machines)")
+	cmd.Flags().StringSliceVar(&ss.rpcs, "state-sync", nil, "join a running chain by state sync through these RPC servers (comma-separated host:port or URLs): genesis, trusted header and peers come from them")
+	cmd.Flags().Int64Var(&ss.trustBack, "trust-back", 10, "with --state-sync: trust the header this many heights below the latest")
 	addKeyringFlags(cmd, g)
 	return cmd
 }

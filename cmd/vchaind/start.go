@@ -130,6 +130,8 @@ node is served there: validators and readiness, the runtime timeline, this node'
 	_ = appV.BindPFlag("pruning.keep_recent", f.Lookup("pruning-keep-recent"))
 	f.String("console-laddr", "", `serve the read-only web console at host:port (e.g. 127.0.0.1:26670; ":port" binds 127.0.0.1); overrides console.laddr of app.toml; empty: off`)
 	_ = appV.BindPFlag("console.laddr", f.Lookup("console-laddr"))
+	f.Int64("snapshot-interval", 0, "take a state sync snapshot every this many heights; 0: none (app.toml snapshot.interval)")
+	_ = appV.BindPFlag("snapshot.interval", f.Lookup("snapshot-interval"))
 	for _, cf := range cometFlags {
 		f.String(cf.name, "", cf.usage)
 		_ = cometV.BindPFlag(cf.name, f.Lookup(cf.name))

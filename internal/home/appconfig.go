@@ -28,7 +28,20 @@ type AppConfig struct {
 	Pruning PruningConfig `mapstructure:"pruning"`
 	// Console is the read-only web console ([console] in app.toml).
 	Console ConsoleConfig `mapstructure:"console"`
+	// Snapshot is state sync snapshot taking ([snapshot] in app.toml).
+	Snapshot SnapshotConfig `mapstructure:"snapshot"`
 }
+
+// SnapshotConfig is the [snapshot] table of app.toml.
+type SnapshotConfig struct {
+	// Interval takes a state sync snapshot every this many heights; 0: none.
+	Interval int64 `mapstructure:"interval"`
+	// KeepRecent is how many snapshots are kept (the newest).
+	KeepRecent int `mapstructure:"keep_recent"`
+}
+
+// DefaultSnapshotKeepRecent is how many snapshots a node keeps unless told otherwise.
+const DefaultSnapshotKeepRecent = 2
 
 // PruningConfig is the [pruning] table of app.toml.
 type PruningConfig struct {
@@ -47,7 +60,7 @@ type ConsoleConfig struct {
 // DefaultAppConfig returns the defaults.
 func DefaultAppConfig() AppConfig {
 	return AppConfig{DBBackend: "pebble", ABCI: "embedded", ABCIAddress: "tcp://127.0.0.1:26658",
-		Pruning: PruningConfig{KeepRecent: state.DefaultKeepRecent}}
+		Pruning: PruningConfig{KeepRecent: state.DefaultKeepRecent}, Snapshot: SnapshotConfig{KeepRecent: DefaultSnapshotKeepRecent}}
 }
 
 const appConfigTemplate = `# vchain app settings. Consensus rules are in genesis.json, not here.
@@ -72,6 +85,15 @@ runtime_cache_dir = %q
 # VCHAIN_PRUNING_KEEP_RECENT); older ones are deleted after each commit. 0 keeps all.
 keep_recent = %d
 
+[snapshot]
+# Take a state sync snapshot every this many heights, in the background after the commit
+# (env VCHAIN_SNAPSHOT_INTERVAL); 0: none. Snapshots are kept in data/snapshots and served
+# to nodes joining by state sync ('vchaind init --state-sync'). Each carries the state and
+# the runtime modules the next blocks need.
+interval = %d
+# How many of the newest snapshots are kept (env VCHAIN_SNAPSHOT_KEEP_RECENT).
+keep_recent = %d
+
 [console]
 # The read-only web console (network, runtime timeline, this node, recent blocks), fed by
 # this node's RPC. Empty: off. "127.0.0.1:26670" serves it on this machine only; name
@@ -89,7 +111,7 @@ func (c AppConfig) RuntimeOptions() []runtime.Option {
 
 // WriteAppConfig writes c to path.
 func WriteAppConfig(path string, c AppConfig) error {
-	body := fmt.Sprintf(appConfigTemplate, c.DBBackend, c.ABCI, c.ABCIAddress, c.RuntimeCacheDir, c.Pruning.KeepRecent, c.Console.Laddr)
+	body := fmt.Sprintf(appConfigTemplate, c.DBBackend, c.ABCI, c.ABCIAddress, c.RuntimeCacheDir, c.Pruning.KeepRecent, c.Snapshot.Interval, c.Snapshot.KeepRecent, c.Console.Laddr)
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -106,6 +128,8 @@ func LoadAppConfig(v *viper.Viper, path string) (AppConfig, error) {
 	v.SetDefault("runtime_cache_dir", d.RuntimeCacheDir)
 	v.SetDefault("pruning.keep_recent", d.Pruning.KeepRecent)
 	v.SetDefault("console.laddr", d.Console.Laddr)
+	v.SetDefault("snapshot.interval", d.Snapshot.Interval)
+	v.SetDefault("snapshot.keep_recent", d.Snapshot.KeepRecent)
 	v.SetEnvPrefix("VCHAIN")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
 	v.AutomaticEnv()
@@ -127,6 +151,9 @@ func LoadAppConfig(v *viper.Viper, path string) (AppConfig, error) {
 	}
 	if c.Pruning.KeepRecent < 0 {
 		return c, fmt.Errorf("app config: pruning.keep_recent %d: use 0 (keep all) or a positive number of heights", c.Pruning.KeepRecent)
+	}
+	if c.Snapshot.Interval < 0 || c.Snapshot.KeepRecent < 1 {
+		return c, fmt.Errorf("app config: snapshot.interval %d, snapshot.keep_recent %d: use an interval of 0 (off) or more and keep at least 1", c.Snapshot.Interval, c.Snapshot.KeepRecent)
 	}
 	switch c.ABCI {
 	case "embedded", "socket":

@@ -75,3 +75,35 @@ func TestPruningKeepRecent(t *testing.T) {
 		t.Fatal("a negative keep_recent was accepted")
 	}
 }
+
+// TestSnapshotConfig: snapshot.interval defaults to 0 (none) and keep_recent to 2, both are
+// read from app.toml's [snapshot] table and overridden by VCHAIN_SNAPSHOT_*; a negative
+// interval and keeping no snapshot are refused.
+func TestSnapshotConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.toml")
+	load := func() (AppConfig, error) { return LoadAppConfig(viper.New(), path) }
+	c, err := load()
+	if err != nil || c.Snapshot.Interval != 0 || c.Snapshot.KeepRecent != 2 {
+		t.Fatalf("default: %+v, %v; want interval 0, keep 2", c.Snapshot, err)
+	}
+	d := DefaultAppConfig()
+	d.Snapshot = SnapshotConfig{Interval: 20, KeepRecent: 3}
+	if err := WriteAppConfig(path, d); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = load(); err != nil || c.Snapshot != d.Snapshot {
+		t.Fatalf("from app.toml: %+v, %v; want %+v", c.Snapshot, err, d.Snapshot)
+	}
+	t.Setenv("VCHAIN_SNAPSHOT_INTERVAL", "5")
+	if c, err = load(); err != nil || c.Snapshot.Interval != 5 || c.Snapshot.KeepRecent != 3 {
+		t.Fatalf("from the environment: %+v, %v; want interval 5", c.Snapshot, err)
+	}
+	for env, val := range map[string]string{"VCHAIN_SNAPSHOT_INTERVAL": "-1", "VCHAIN_SNAPSHOT_KEEP_RECENT": "0"} {
+		t.Setenv(env, val)
+		if _, err = load(); err == nil {
+			t.Fatalf("%s=%s accepted", env, val)
+		}
+		t.Setenv(env, "")
+		t.Setenv("VCHAIN_SNAPSHOT_INTERVAL", "5")
+	}
+}

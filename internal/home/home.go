@@ -91,7 +91,8 @@ const (
 // NodeOptions configure InitNode.
 type NodeOptions struct {
 	Moniker string
-	// Runtime is the module of runtime version 1, installed into the home.
+	// Runtime is the module of runtime version 1, installed into the home. Nil installs
+	// none: a node joining by state sync gets its modules from the snapshot.
 	Runtime []byte
 	// Config, if set, adjusts the CometBFT config before it is written (ports, peers...).
 	// It starts from CometBFT's defaults with p2p and RPC on loopback (LocalP2PAddress,
@@ -172,8 +173,10 @@ func InitNode(ctx context.Context, root string, o NodeOptions) (*Node, error) {
 		return nil, err
 	}
 	defer mgr.Close(ctx)
-	if _, err := mgr.Install(ctx, 1, o.Runtime); err != nil {
-		return nil, err
+	if o.Runtime != nil {
+		if _, err := mgr.Install(ctx, 1, o.Runtime); err != nil {
+			return nil, err
+		}
 	}
 	pub, err := pv.GetPubKey()
 	if err != nil {

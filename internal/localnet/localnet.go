@@ -114,6 +114,9 @@ type Options struct {
 	Docker bool
 	// RuntimeCacheDir, if set, is shared by every node's compiled runtime code.
 	RuntimeCacheDir string
+	// SnapshotInterval is every node's app.toml snapshot.interval: a state sync snapshot
+	// every this many heights (0: none).
+	SnapshotInterval int64
 	// Progress, if set, receives one line per step.
 	Progress func(string)
 	// Tune, if set, adjusts each node's CometBFT config last (benchmarks use it to give
@@ -178,6 +181,7 @@ func Init(ctx context.Context, dir string, o Options) (*Manifest, error) {
 		app := home.DefaultAppConfig()
 		app.ABCIAddress = fmt.Sprintf("tcp://%s:%d", listen, n.ABCI)
 		app.RuntimeCacheDir = o.RuntimeCacheDir
+		app.Snapshot.Interval = o.SnapshotInterval
 		// The console stays on loopback even when the node listens on all interfaces,
 		// except in a container, where only that makes the published port reach it
 		// (docker-compose.yml publishes it on the host's loopback only).

@@ -21,6 +21,7 @@ import (
 	"github.com/vchain/vchain/abci"
 	"github.com/vchain/vchain/app/executor"
 	"github.com/vchain/vchain/app/runtime"
+	"github.com/vchain/vchain/app/snapshot"
 	"github.com/vchain/vchain/app/state"
 	"github.com/vchain/vchain/internal/home"
 	"github.com/vchain/vchain/internal/keyring"
@@ -32,6 +33,9 @@ type App struct {
 	Runtimes *runtime.Manager
 	Exec     *executor.Executor
 	ABCI     *abci.App
+	// Snapshots takes (every snapshot.interval heights), serves and restores state sync
+	// snapshots, kept in data/snapshots.
+	Snapshots *snapshot.Manager
 }
 
 // OpenApp opens the app store and runtime directory of a home.
@@ -60,11 +64,22 @@ func OpenApp(ctx context.Context, p home.Paths, c home.AppConfig, log cmtlog.Log
 		st.Close()
 		return nil, err
 	}
-	return &App{Store: st, Runtimes: rm, Exec: ex, ABCI: abci.New(ex, log.With("module", "vchain"))}, nil
+	sm, err := snapshot.NewManager(st, rm, filepath.Join(p.Data(), "snapshots"), c.Snapshot.Interval, c.Snapshot.KeepRecent, log.With("module", "snapshot"))
+	if err != nil {
+		rm.Close(ctx)
+		st.Close()
+		return nil, err
+	}
+	a := &App{Store: st, Runtimes: rm, Exec: ex, ABCI: abci.New(ex, log.With("module", "vchain")), Snapshots: sm}
+	a.ABCI.SetSnapshots(sm)
+	return a, nil
 }
 
 // Close releases the app's store and runtimes.
 func (a *App) Close(ctx context.Context) error {
+	if a.Snapshots != nil {
+		a.Snapshots.Wait() // a snapshot being written reads the store
+	}
 	rerr := a.Runtimes.Close(ctx)
 	if err := a.Store.Close(); err != nil {
 		return err
