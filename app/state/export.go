@@ -192,7 +192,13 @@ type Import struct {
 	next   int // index of the next store to Begin
 	imp    *iavl.Importer
 	done   bool
+	// ranges are the key ranges of the subtrees of the current store imported so far and
+	// not yet joined under a parent (see checkKeys).
+	ranges []keyRange
 }
+
+// keyRange is the smallest and largest key of an imported subtree.
+type keyRange struct{ min, max []byte }
 
 // Import starts restoring height into s, which must hold no committed state.
 func (s *Store) Import(height int64) (*Import, error) {
@@ -229,7 +235,34 @@ func (im *Import) Begin(store string) error {
 		return fmt.Errorf("import store %s: %w", store, err)
 	}
 	im.imp = imp
+	im.ranges = im.ranges[:0]
 	im.next++
+	return nil
+}
+
+// checkKeys checks the keys of the export's post-order stream: leaves in strictly
+// increasing order, and each inner node keyed by the smallest key of its right subtree,
+// IAVL's search invariant. The root hash does not cover an inner node's key (IAVL hashes
+// an inner node's height, size, version and children's hashes), so without this check a
+// peer could serve a tree that hashes to the trusted app hash and yet misroutes lookups:
+// such a node would read keys as absent and fork at its first block.
+func (im *Import) checkKeys(n *iavl.ExportNode) error {
+	if n.Height == 0 {
+		if k := len(im.ranges); k > 0 && bytes.Compare(im.ranges[k-1].max, n.Key) >= 0 {
+			return fmt.Errorf("leaf %q does not follow %q: keys out of order", n.Key, im.ranges[k-1].max)
+		}
+		im.ranges = append(im.ranges, keyRange{min: n.Key, max: n.Key})
+		return nil
+	}
+	k := len(im.ranges)
+	if k < 2 {
+		return fmt.Errorf("inner node %q with %d subtree(s) before it, want 2", n.Key, k)
+	}
+	left, right := im.ranges[k-2], im.ranges[k-1]
+	if !bytes.Equal(n.Key, right.min) {
+		return fmt.Errorf("inner node keyed %q over a right subtree starting at %q", n.Key, right.min)
+	}
+	im.ranges = append(im.ranges[:k-2], keyRange{min: left.min, max: right.max})
 	return nil
 }
 
@@ -266,6 +299,9 @@ func (im *Import) Add(n *iavl.ExportNode) (err error) {
 			err = fmt.Errorf("import store %s: malformed node: %v", storeNames[im.next-1], r)
 		}
 	}()
+	if err := im.checkKeys(n); err != nil {
+		return fmt.Errorf("import store %s: %w", storeNames[im.next-1], err)
+	}
 	if err := im.imp.Add(n); err != nil {
 		return fmt.Errorf("import store %s: %w", storeNames[im.next-1], err)
 	}
