@@ -83,7 +83,7 @@ docker-compose.yml at the repository root expects.`,
 	f.BoolVar(&o.Docker, "docker", false, "lay out for the repository's docker-compose.yml (listen on 0.0.0.0, peers by service name)")
 	f.StringSliceVar(&o.Hosts, "hosts", nil, "one host or IP per node, for a network across machines (nodes listen on 0.0.0.0)")
 	f.StringVar(&runtimePath, "runtime", "", "runtime v1 module (default: build/contracts/v1.wasm)")
-	f.Int64Var(&o.SnapshotInterval, "snapshot-interval", 20, "every node takes a state sync snapshot every this many heights (app.toml snapshot.interval); 0: none")
+	f.Int64Var(&o.SnapshotInterval, "snapshot-interval", 100, "every node takes a state sync snapshot every this many heights (app.toml snapshot.interval); 0: none")
 	return cmd
 }
 
