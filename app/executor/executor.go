@@ -303,13 +303,11 @@ func (e *Executor) InitChainKeyTypes(chainID string, initialHeight int64, appSta
 	}
 	// The write set is a map staged in key order: the genesis order of the entries
 	// cannot matter.
+	contractKeys := 0
 	for c, kvs := range a.ContractState {
 		for key, v := range kvs {
 			g.Set(state.ContractKey(c, []byte(key)), []byte(v))
 		}
-	}
-	contractKeys := 0
-	for _, kvs := range a.ContractState {
 		contractKeys += len(kvs)
 	}
 	p.App.ContractState = nil // in the state now; the parameters never held it

@@ -427,6 +427,7 @@ func (s *Store) Commit(height int64, appHash []byte, writes *Cache) error {
 	s.height = height
 	s.appHash = append([]byte(nil), appHash...)
 	s.overlay, s.overlaySorted = writes, s.stagedSorted
+	s.stagedSorted = nil // the overlay holds it until the save is done
 	s.saved = saved
 	s.mu.Unlock()
 	release = false // the save below holds the working trees until it is done

@@ -358,18 +358,8 @@ func printValidators(w io.Writer, mem *executor.Membership) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ADDRESS\tMONIKER\tPOWER\tSIGNING\tOPERATOR\tATTESTED\tPROFILES\tSINCE")
 	for _, v := range mem.Validators {
-		var att []string
-		for _, a := range v.Attested {
-			att = append(att, fmt.Sprintf("v%d:%s", a.Version, a.CodeSHA256[:8]))
-		}
-		if len(att) == 0 {
-			att = []string{"-"}
-		}
-		profiles := "-"
-		if len(v.Profiles) > 0 {
-			profiles = fmt.Sprint(v.Profiles)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%d\n", v.Address, v.Moniker, v.Power, v.SigningPower, v.Operator, strings.Join(att, " "), profiles, v.SinceHeight)
+		att, profiles := attestedColumns(v.Attested, v.Profiles)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%d\n", v.Address, v.Moniker, v.Power, v.SigningPower, v.Operator, att, profiles, v.SinceHeight)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nheight %d, total power %d\n", mem.Height, mem.TotalPower)

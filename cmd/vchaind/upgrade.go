@@ -190,18 +190,8 @@ func printReadiness(w io.Writer, r *upgrade.Readiness) {
 	}
 	fmt.Fprintln(tw, head)
 	for _, v := range r.Validators {
-		var att []string
-		for _, a := range v.Attested {
-			att = append(att, fmt.Sprintf("v%d:%s", a.Version, a.CodeSHA256[:8]))
-		}
-		if len(att) == 0 {
-			att = []string{"-"}
-		}
-		profiles := "-"
-		if len(v.Profiles) > 0 {
-			profiles = fmt.Sprint(v.Profiles)
-		}
-		line := fmt.Sprintf("%s\t%s\t%d\t%s\t%s", v.Address, v.Moniker, v.Power, strings.Join(att, " "), profiles)
+		att, profiles := attestedColumns(v.Attested, v.Profiles)
+		line := fmt.Sprintf("%s\t%s\t%d\t%s\t%s", v.Address, v.Moniker, v.Power, att, profiles)
 		if r.Version != 0 {
 			line += "\t" + map[bool]string{true: "yes", false: "no"}[v.HasVersion]
 		}
@@ -380,4 +370,21 @@ func parseVersion(s string) (uint64, error) {
 		return 0, fmt.Errorf("version %q: want a number >= 1", s)
 	}
 	return v, nil
+}
+
+// attestedColumns renders a validator's attested versions ("v2:1a2b3c4d ...") and
+// profiles for a table, "-" for none.
+func attestedColumns(attested []upgrade.VersionRef, profiles []uint32) (string, string) {
+	att, prof := "-", "-"
+	if len(attested) > 0 {
+		parts := make([]string, len(attested))
+		for i, a := range attested {
+			parts[i] = fmt.Sprintf("v%d:%s", a.Version, a.CodeSHA256[:8])
+		}
+		att = strings.Join(parts, " ")
+	}
+	if len(profiles) > 0 {
+		prof = fmt.Sprint(profiles)
+	}
+	return att, prof
 }

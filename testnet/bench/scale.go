@@ -69,16 +69,16 @@ func scaleRun(ctx context.Context, wasm []byte, keys int) scaleResult {
 	before := scrape(metricsURL)
 	r.tp = measure(ctx, fmt.Sprintf("vchain, %d keys", keys), loadgen.Vchain, m.ChainID, m, m.Nodes, 0, *scaleDuration)
 	after := scrape(metricsURL)
-	perBlock := func(name string) float64 {
+	msPerBlock := func(name string) float64 {
 		c := after[name+"_count"] - before[name+"_count"]
 		if c == 0 {
 			return 0
 		}
 		return (after[name+"_sum"] - before[name+"_sum"]) / c * 1000
 	}
-	r.execMs = perBlock("vchain_execution_block_duration_seconds")
-	r.commitMs = perBlock("vchain_state_commit_duration_seconds")
-	r.saveMs = perBlock("vchain_state_save_duration_seconds")
+	r.execMs = msPerBlock("vchain_execution_block_duration_seconds")
+	r.commitMs = msPerBlock("vchain_state_commit_duration_seconds")
+	r.saveMs = msPerBlock("vchain_state_save_duration_seconds")
 	for _, n := range m.Nodes {
 		_ = m.StopNode(n, 30*time.Second)
 	}
