@@ -84,7 +84,7 @@ func TestProcessMembership(t *testing.T) {
 	key4 := filepath.Join(p.M.HomeOf(n4), "config", "priv_validator_key.json")
 	addr4 := validatorAddr(t, p, "node4")
 	h := p.Admin(t, "validator", "add", "--pubkey", key4, "--power", "10", "--operator", n4.Operator, "--moniker", "node4")
-	p.WaitHeight(t, h+5, 60*time.Second, "node0")
+	p.WaitHeight(t, h+5, 60*time.Second, "node0", "node1")
 	if inSet(h+1, addr4) || !inSet(h+2, addr4) {
 		t.Fatalf("node4 added at %d: in the set at %d: %v, at %d: %v; want from %d only", h, h+1, inSet(h+1, addr4), h+2, inSet(h+2, addr4), h+2)
 	}
@@ -152,7 +152,8 @@ func TestProcessMembership(t *testing.T) {
 
 	// 3. node3's operator is rotated to a new key; node3's (old) operator key is refused.
 	newOp := tx.AddressOf(ed25519.NewKeyFromSeed(make([]byte, 32)).Public().(ed25519.PublicKey)).String()
-	p.Admin(t, "validator", "rotate-operator", validatorAddr(t, p, "node3"), "--operator", newOp)
+	rotated := p.Admin(t, "validator", "rotate-operator", validatorAddr(t, p, "node3"), "--operator", newOp)
+	p.WaitHeight(t, rotated+1, 30*time.Second, "node3")
 
 	// 4. A switch across the changes: the set is node0, node1, node3, node4 (40); node0,
 	// node1 and node4 attest v2 (30, >= 2/3); node3's attestation, signed by the old key,
@@ -162,7 +163,11 @@ func TestProcessMembership(t *testing.T) {
 		p.CLI(t, name, 0, "runtime", "install", p.Modules["v2"], "--version", "2")
 	}
 	p.CLI(t, "node3", 3, "runtime", "install", p.Modules["v2"], "--version", "2")
-	start := p.Admin(t, "upgrade", "schedule", "2", "--in", "8") + 8
+	scheduled := p.Admin(t, "upgrade", "schedule", "2", "--in", "8")
+	start := scheduled + 8
+	// node1 checks against its own committed state: once it has stored block scheduled+1,
+	// it has committed the schedule.
+	p.WaitHeight(t, scheduled+1, 30*time.Second, "node1")
 	refused("a pending switch made unready", admin, add("ed25519", fresh, 10), codes.SwitchWouldBeUnready) // 30/50 attested
 	p.WaitHeight(t, start+1, 60*time.Second, all...)
 	for _, name := range all {
