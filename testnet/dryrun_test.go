@@ -48,7 +48,6 @@ func TestUpgradeSimulate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h0 := p.Status(t, "node0").Height
 	type call struct {
 		key              *keyring.Key
 		nonce            uint64
@@ -78,20 +77,26 @@ func TestUpgradeSimulate(t *testing.T) {
 		}
 		hashes, raws = append(hashes, fmt.Sprintf("%X", h)), append(raws, h)
 	}
+	first := int64(-1)
 	for _, h := range raws {
-		if _, err := c.WaitTx(ctx, h, 30*time.Second); err != nil {
+		r, err := c.WaitTx(ctx, h, 30*time.Second)
+		if err != nil {
 			t.Fatal(err)
 		}
+		if first < 0 || r.Height < first {
+			first = r.Height
+		}
 	}
-	// Cover the transactions' blocks with a margin for the blocks that commit meanwhile.
-	n := p.Status(t, "node0").Height - h0 + 3
+	// --blocks covering the transactions' blocks, with a margin for the blocks that
+	// commit before the node answers.
+	window := func() string { return strconv.FormatInt(p.Status(t, "node0").Height-first+1+3, 10) }
 	var rep executor.DryRunReport
-	out := p.CLI(t, "node0", 0, "upgrade", "simulate", "2", "--blocks", strconv.FormatInt(n, 10), "-o", "json")
+	out := p.CLI(t, "node0", 0, "upgrade", "simulate", "2", "--blocks", window(), "-o", "json")
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("upgrade simulate -o json printed %q: %v", out, err)
 	}
-	if rep.BaseHeight > h0 || rep.Txs < len(calls) || rep.Version != 2 || rep.FromVersion != 1 || rep.Migration == nil {
-		t.Fatalf("the dry run does not cover the transactions sent from height %d on: %+v", h0, rep)
+	if rep.BaseHeight >= first || rep.Txs < len(calls) || rep.Version != 2 || rep.FromVersion != 1 || rep.Migration == nil {
+		t.Fatalf("the dry run does not cover the transactions of blocks %d.. : %+v", first, rep)
 	}
 	want := map[string]call{}
 	for i, cl := range calls {
@@ -128,8 +133,14 @@ func TestUpgradeSimulate(t *testing.T) {
 	}
 	t.Logf("dry run of v2: %d blocks, %d txs, %d ms (%.1f blocks/s), %d differing", rep.Blocks, rep.Txs, rep.ElapsedMillis, rep.BlocksPerSecond, rep.DifferingTxs)
 
+	text := p.CLI(t, "node0", 0, "upgrade", "simulate", "2", "--blocks", window())
+	if !strings.Contains(text, hashes[2]) || !strings.Contains(text, "(code 0, data 2, gas ") {
+		t.Errorf("upgrade simulate's text does not list the transfer %s:\n%s", hashes[2], text)
+	}
+	t.Logf("upgrade simulate 2:\n%s", text)
+
 	// The version already effective changes nothing: no false positives.
-	same := p.CLI(t, "node0", 0, "upgrade", "simulate", "1", "--blocks", strconv.FormatInt(n, 10))
+	same := p.CLI(t, "node0", 0, "upgrade", "simulate", "1", "--blocks", window())
 	if !strings.Contains(same, "differing:  0 txs") || !strings.Contains(same, "migration:  none") {
 		t.Errorf("a dry run of the effective version reports:\n%s", same)
 	}
@@ -156,8 +167,9 @@ func TestUpgradeSimulate(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("upgrade schedule: %v\n%s", err, stderr.String())
 	}
-	if !regexp.MustCompile(`dry run of v2 over blocks \d+\.\.\d+ \(\d+ txs\): \d+ would differ`).MatchString(stderr.String()) {
+	if !regexp.MustCompile(`dry run of v2 over blocks \d+\.\.\d+ \(\d+ txs\): \d+ would differ \(code 0, data 2, gas \d+\)`).MatchString(stderr.String()) {
 		t.Errorf("upgrade schedule printed no dry run summary:\n%s", stderr.String())
 	}
+	t.Logf("upgrade schedule printed:\n%s", stderr.String())
 	p.CheckConsistency(t, "node0")
 }

@@ -98,13 +98,21 @@ func printDryRun(w io.Writer, r *executor.DryRunReport) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "HEIGHT\tINDEX\tHASH\tCODE\tGAS USED\tDATA RECORDED\tDATA SIMULATED")
+	fmt.Fprintln(tw, "HEIGHT\tINDEX\tHASH\tCODE\tGAS USED\tDATA")
+	var changed []executor.TxDiff
 	for _, d := range r.Differing {
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\n", d.Height, d.Index, d.Hash[:16],
-			change(d.Recorded.CodeName, d.Simulated.CodeName), change(fmt.Sprint(d.Recorded.GasUsed), fmt.Sprint(d.Simulated.GasUsed)),
-			clip(string(d.Recorded.Data)), clip(string(d.Simulated.Data)))
+		data := "same"
+		if string(d.Recorded.Data) != string(d.Simulated.Data) {
+			data = "changed (below)"
+			changed = append(changed, d)
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\n", d.Height, d.Index, d.Hash,
+			change(d.Recorded.CodeName, d.Simulated.CodeName), change(fmt.Sprint(d.Recorded.GasUsed), fmt.Sprint(d.Simulated.GasUsed)), data)
 	}
 	tw.Flush()
+	for _, d := range changed {
+		fmt.Fprintf(w, "\nheight %d index %d:\n  recorded:  %s\n  simulated: %s\n", d.Height, d.Index, clip(string(d.Recorded.Data)), clip(string(d.Simulated.Data)))
+	}
 }
 
 func change(a, b string) string {
@@ -116,8 +124,8 @@ func change(a, b string) string {
 
 func clip(s string) string {
 	s = strings.ToValidUTF8(s, "?")
-	if len(s) > 60 {
-		return s[:57] + "..."
+	if len(s) > 300 {
+		return s[:297] + "..."
 	}
 	return s
 }
