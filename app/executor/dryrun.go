@@ -234,11 +234,12 @@ func (e *Executor) DryRun(ctx context.Context, req DryRunRequest) (*DryRunReport
 	rep.FromVersion = from.Version
 	run := &dryRun{e: e, ctx: ctx, params: params, src: src, mod: mod, cand: cand, from: from, writes: writes, rep: rep}
 	for h := base + 1; h <= last; h++ {
-		if err := ctx.Err(); err != nil {
+		cerr := run.block(h)
+		if ctx.Err() != nil { // checked first: a call cut short fails with the context's error
 			return nil, codes.Errorf(QueryUnavailable, "stopped after %s at height %d of %d..%d (the bound on a dry run): ask for fewer blocks",
-				DryRunTimeout, h, base+1, last)
+				time.Since(start).Round(time.Millisecond), h, base+1, last)
 		}
-		if cerr := run.block(h); cerr != nil {
+		if cerr != nil {
 			return nil, cerr
 		}
 		if rep.Migration != nil && rep.Migration.Error != "" {

@@ -130,6 +130,12 @@ func TestDryRunPredictsTheSwitch(t *testing.T) {
 	if _, cerr := a.exec.DryRun(ctx, executor.DryRunRequest{Version: 2, Blocks: 1000, AtMost: true}); cerr == nil || !strings.Contains(cerr.Msg, "read block 2:") {
 		t.Errorf("at most 1000 blocks: %v; want the whole history (base 1)", cerr)
 	}
+	// The bound: a run whose context ends stops and says to ask for fewer blocks.
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, cerr := a.exec.DryRun(done, executor.DryRunRequest{Version: 2, Blocks: n}); cerr == nil || cerr.Code != executor.QueryUnavailable || !strings.Contains(cerr.Msg, "ask for fewer blocks") {
+		t.Errorf("a dry run past its bound: %v", cerr)
+	}
 	a.exec.SetBlockSource(nil)
 	if _, cerr := a.exec.DryRun(ctx, executor.DryRunRequest{Version: 2, Blocks: 1}); cerr == nil || cerr.Code != executor.QueryUnavailable {
 		t.Errorf("no block source: %v", cerr)
