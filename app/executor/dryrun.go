@@ -36,11 +36,10 @@ import (
 // PathDryRun is the query path of a dry run; its data is a JSON DryRunRequest.
 const PathDryRun = "/upgrade/simulate"
 
-// DryRunTimeout bounds a dry run's wall-clock time. ABCI queries reach the app one at a
-// time, so a dry run holds up the node's other queries (not consensus, not CheckTx) while
-// it runs; CometBFT's RPC also drops an answer that takes longer than its write timeout
-// (about 11 s by default). A run that hits the bound fails and says to ask for fewer
-// blocks. It is a bound on a report, never on anything consensus computes.
+// DryRunTimeout bounds a dry run's wall-clock time: CometBFT's RPC drops an answer that
+// takes longer than its write timeout (about 11 s by default), and a run competes with
+// the node's own work for the CPU. A run that hits the bound fails and says to ask for
+// fewer blocks. It is a bound on a report, never on anything consensus computes.
 var DryRunTimeout = 8 * time.Second
 
 // BlockSource gives a dry run the committed blocks and the results the chain recorded for
@@ -60,6 +59,9 @@ type RecordedBlock struct {
 type dryRunState struct {
 	mu  sync.Mutex
 	src BlockSource
+	// running admits one dry run at a time: the embedded node's queries run concurrently
+	// (internal/node's client takes no lock for them), and each run is seconds of CPU.
+	running sync.Mutex
 }
 
 // SetBlockSource gives the executor access to committed blocks for dry runs. Without it
@@ -195,6 +197,10 @@ func (e *Executor) DryRun(ctx context.Context, req DryRunRequest) (*DryRunReport
 	if src == nil {
 		return nil, codes.Errorf(QueryUnavailable, "this node cannot read its blocks: dry runs need CometBFT in the vchaind process (vchaind start --abci embedded)")
 	}
+	if !e.dry.running.TryLock() {
+		return nil, codes.Errorf(QueryUnavailable, "another dry run is running on this node: try again when it ends (at most %s)", DryRunTimeout)
+	}
+	defer e.dry.running.Unlock()
 	if req.Version == 0 {
 		return nil, codes.Errorf(QueryBad, "version 0: want a registered version >= 1")
 	}

@@ -30,8 +30,8 @@ consensus.
 It reports the migration's gas and the number of keys it changed, every transaction whose
 code, result data or gas used would differ from what the chain recorded (height, index,
 hash, recorded vs simulated), and totals. N is at most the node's kept history
-(pruning.keep_recent minus one); a run is bounded to a few seconds, since the node answers
-its other queries after it.`,
+(pruning.keep_recent minus one). A node runs one dry run at a time and bounds it to 8
+seconds: past that it fails and says to ask for fewer blocks.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			version, err := parseVersion(args[0])
