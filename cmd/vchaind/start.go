@@ -91,6 +91,9 @@ node is served there: validators and readiness, the runtime timeline, this node'
 				return err
 			}
 			if appCfg.ABCI == "socket" {
+				if appCfg.Runtime.AutoFetch {
+					logger.Error("runtime.auto_fetch is ignored with --abci socket: the app does not see the external cometbft's peers")
+				}
 				return serveSocket(ctx, app, appCfg.ABCIAddress, logger)
 			}
 			watch := node.WatchConsensus(logger)
@@ -98,6 +101,9 @@ node is served there: validators and readiness, the runtime timeline, this node'
 			n, err := node.NewComet(cfg, app, cometLog)
 			if err != nil {
 				return err
+			}
+			if appCfg.Runtime.AutoFetch {
+				app.Exec.SetFetcher(node.AutoFetcher(n.Switch(), app.Runtimes, logger.With("module", "vchain")))
 			}
 			if err := n.Start(); err != nil {
 				return fmt.Errorf("start CometBFT: %w", err)
