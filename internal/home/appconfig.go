@@ -38,6 +38,10 @@ type AppConfig struct {
 type RuntimeConfig struct {
 	// AutoFetch makes the node fetch a runtime version it lacks from its peers, by itself.
 	AutoFetch bool `mapstructure:"auto_fetch"`
+	// FetchFrom is a comma-separated list of RPC addresses auto_fetch asks besides the
+	// connected peers: the only ones it can ask while the node waits before starting
+	// CometBFT. (A string, so AppConfig stays comparable.)
+	FetchFrom string `mapstructure:"fetch_from"`
 }
 
 // SnapshotConfig is the [snapshot] table of app.toml.
@@ -115,7 +119,23 @@ laddr = %q
 # the chain records for the release. The node does not attest it: 'vchaind runtime attest'.
 # Peers are the ones CometBFT is connected to, so it needs the embedded mode.
 auto_fetch = %t
+# Comma-separated RPC addresses (e.g. "tcp://10.0.0.5:26657,tcp://10.0.0.6:26657")
+# auto_fetch asks after the connected peers (env VCHAIN_RUNTIME_FETCH_FROM). A node
+# restarted while paused waits before starting CometBFT, with no peers yet: these are the
+# only nodes it can ask then.
+fetch_from = %q
 `
+
+// FetchFromList returns runtime.fetch_from's addresses.
+func (c RuntimeConfig) FetchFromList() []string {
+	var out []string
+	for _, a := range strings.Split(c.FetchFrom, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
 
 // RuntimeOptions returns the runtime manager options c asks for.
 func (c AppConfig) RuntimeOptions() []runtime.Option {
@@ -127,7 +147,7 @@ func (c AppConfig) RuntimeOptions() []runtime.Option {
 
 // WriteAppConfig writes c to path.
 func WriteAppConfig(path string, c AppConfig) error {
-	body := fmt.Sprintf(appConfigTemplate, c.DBBackend, c.ABCI, c.ABCIAddress, c.RuntimeCacheDir, c.Pruning.KeepRecent, c.Snapshot.Interval, c.Snapshot.KeepRecent, c.Console.Laddr, c.Runtime.AutoFetch)
+	body := fmt.Sprintf(appConfigTemplate, c.DBBackend, c.ABCI, c.ABCIAddress, c.RuntimeCacheDir, c.Pruning.KeepRecent, c.Snapshot.Interval, c.Snapshot.KeepRecent, c.Console.Laddr, c.Runtime.AutoFetch, c.Runtime.FetchFrom)
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -147,6 +167,7 @@ func LoadAppConfig(v *viper.Viper, path string) (AppConfig, error) {
 	v.SetDefault("snapshot.interval", d.Snapshot.Interval)
 	v.SetDefault("snapshot.keep_recent", d.Snapshot.KeepRecent)
 	v.SetDefault("runtime.auto_fetch", d.Runtime.AutoFetch)
+	v.SetDefault("runtime.fetch_from", d.Runtime.FetchFrom)
 	v.SetEnvPrefix("VCHAIN")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
 	v.AutomaticEnv()

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	cmtlog "github.com/cometbft/cometbft/libs/log"
@@ -14,22 +15,31 @@ import (
 )
 
 // AutoFetcher is the executor's Fetcher of a node with runtime.auto_fetch: it asks the
-// peers CometBFT's switch is connected to now (at the RPC address each advertises), takes
-// the first copy that hashes to the chain's sha256 and installs it into rm. It does not
-// attest: the node holds no operator key ('vchaind runtime attest' does that).
-func AutoFetcher(sw *p2p.Switch, rm *runtime.Manager, log cmtlog.Logger) executor.Fetcher {
+// peers CometBFT's switch (sw returns it, or nil before CometBFT exists) is connected to
+// now, at the RPC address each advertises, then the addresses of extra
+// (runtime.fetch_from); it takes the first copy that hashes to the chain's sha256 and
+// installs it into rm. It does not attest: the node holds no operator key ('vchaind
+// runtime attest' does that).
+func AutoFetcher(sw func() *p2p.Switch, extra []string, rm *runtime.Manager, log cmtlog.Logger) executor.Fetcher {
 	return func(ctx context.Context, version uint64, sha runtime.Hash) (executor.FetchReport, error) {
 		var rep executor.FetchReport
-		for _, p := range sw.Peers().List() {
-			ni, ok := p.NodeInfo().(p2p.DefaultNodeInfo)
-			if !ok {
-				continue
-			}
-			if a, ok := modfetch.PeerRPC(ni.Other.RPCAddress, p.RemoteIP().String()); ok {
-				rep.Peers = append(rep.Peers, a)
+		if s := sw(); s != nil {
+			for _, p := range s.Peers().List() {
+				ni, ok := p.NodeInfo().(p2p.DefaultNodeInfo)
+				if !ok {
+					continue
+				}
+				if a, ok := modfetch.PeerRPC(ni.Other.RPCAddress, p.RemoteIP().String()); ok {
+					rep.Peers = append(rep.Peers, a)
+				}
 			}
 		}
 		sort.Strings(rep.Peers) // the peer set's order is its map's: sorted logs read better
+		for _, a := range extra {
+			if !slices.Contains(rep.Peers, a) {
+				rep.Peers = append(rep.Peers, a)
+			}
+		}
 		log.Info("auto_fetch: fetching runtime from peers", "runtime_version", version, "sha256", sha.String(), "peers", fmt.Sprint(rep.Peers))
 		res, err := modfetch.Download(ctx, version, sha, rep.Peers, func(format string, a ...any) {
 			log.Info("auto_fetch: " + fmt.Sprintf(format, a...))
