@@ -53,9 +53,10 @@ func TestFetchModulesFromPeers(t *testing.T) {
 		p.CLI(t, name, 0, "runtime", "install", p.Modules["v2"], "--version", "2")
 	}
 	var got struct {
-		Version    uint64
-		CodeSHA256 string `json:"code_sha256"`
-		From       string
+		Version         uint64
+		From            string
+		Size            int
+		DownloadSeconds float64 `json:"download_seconds"`
 	}
 	out := p.CLI(t, "node2", 0, "runtime", "fetch", "2", "-o", "json")
 	// The install's answer, then (as runtime install prints it) the attestation's.
@@ -63,6 +64,7 @@ func TestFetchModulesFromPeers(t *testing.T) {
 		(got.From != p.Node(t, "node0").RPCAddr() && got.From != p.Node(t, "node1").RPCAddr()) {
 		t.Fatalf("fetch: %v: %s", err, out)
 	}
+	t.Logf("runtime fetch: %d bytes from %s in %.3fs", got.Size, got.From, got.DownloadSeconds)
 	want, _ := os.ReadFile(p.Modules["v2"])
 	if b, err := os.ReadFile(v2Path); err != nil || string(b) != string(want) {
 		t.Fatalf("node2's v2 after fetch: %d bytes, %v", len(b), err)

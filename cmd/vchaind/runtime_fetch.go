@@ -95,7 +95,7 @@ when it would pause for a version it lacks, or sees a scheduled switch to one.`,
 				return err
 			}
 			return installModule(cmd, g, version, res.Wasm, "v"+args[0]+" from "+res.From, installOpts{noAttest: noAttest, timeout: timeout,
-				extra: []field{{"from", res.From}, {"attempts", res.Attempts}, {"download_seconds", res.Seconds}}})
+				extra: []field{{"from", res.From}, {"attempts", res.Attempts}, {"size", res.Size}, {"download_seconds", res.Seconds}}})
 		},
 	}
 	cmd.Flags().StringSliceVar(&from, "from", nil, "RPC addresses to fetch from, in order (repeat or comma-separate); default: the peers of the node of --home")
