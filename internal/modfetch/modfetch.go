@@ -39,6 +39,14 @@ type Attempt struct {
 	Err string `json:"error,omitempty"`
 }
 
+// String is the attempt in a line: the peer, and why it was passed over.
+func (a Attempt) String() string {
+	if a.Err == "" {
+		return a.Peer + " (served it)"
+	}
+	return a.Peer + ": " + a.Err
+}
+
 // Result is a module fetched and verified.
 type Result struct {
 	Version    uint64    `json:"version"`

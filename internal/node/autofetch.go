@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -42,8 +43,22 @@ func AutoFetcher(sw func() *p2p.Switch, extra []string, rm *runtime.Manager, log
 		}
 		log.Info("auto_fetch: fetching runtime from peers", "runtime_version", version, "sha256", sha.String(), "peers", fmt.Sprint(rep.Peers))
 		res, err := modfetch.Download(ctx, version, sha, rep.Peers, func(format string, a ...any) {
-			log.Info("auto_fetch: " + fmt.Sprintf(format, a...))
+			log.Debug("auto_fetch: " + fmt.Sprintf(format, a...))
 		})
+		// Each peer passed over (wrong bytes above all) is an error of its own in the log,
+		// named, whether another peer served the module or none did.
+		attempts := []modfetch.Attempt(nil)
+		var np *modfetch.NoPeerError
+		if errors.As(err, &np) {
+			attempts = np.Attempts
+		} else if res != nil {
+			attempts = res.Attempts
+		}
+		for _, a := range attempts {
+			if a.Err != "" {
+				log.Error("auto_fetch: a peer did not serve the runtime", "runtime_version", version, "peer", a.Peer, "err", a.Err)
+			}
+		}
 		if err != nil {
 			return rep, err
 		}
