@@ -124,10 +124,19 @@ func (e *Executor) fetchPending(p *statev1.PendingSwitch, prof profile.Profile) 
 		return false
 	}
 	sha := runtime.Hash(p.CodeSha256)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { // a node asked to stop does not wait for slow peers
+		select {
+		case <-e.shutdown:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	tried := time.Now()
-	rep, err := f(context.Background(), p.Version, sha)
+	rep, err := f(ctx, p.Version, sha)
 	if err == nil {
-		_, err = e.runtimes.Load(context.Background(), p.Version, sha, prof)
+		_, err = e.runtimes.Load(ctx, p.Version, sha, prof)
 	}
 	if err != nil {
 		e.log.Error("auto_fetch: could not get the runtime of the scheduled switch from this node's peers",
