@@ -6,8 +6,10 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/vchain/vchain/app/codes"
 	"github.com/vchain/vchain/app/executor"
@@ -20,7 +22,12 @@ import (
 
 // migChain is a chain started on v1 whose genesis bounds migrations at gasLimit (0: the
 // default).
-func migChain(t *testing.T, gasLimit uint64) *chain {
+func migChain(t testing.TB, gasLimit uint64) *chain {
+	return migChainState(t, gasLimit, nil)
+}
+
+// migChainState is migChain with contract state at genesis.
+func migChainState(t testing.TB, gasLimit uint64, contracts map[string]map[string]string) *chain {
 	t.Helper()
 	n := newNode(t, nil, "", "v1")
 	var a genesis.AppState
@@ -28,6 +35,7 @@ func migChain(t *testing.T, gasLimit uint64) *chain {
 		t.Fatal(err)
 	}
 	a.MigrationGasLimit = gasLimit
+	a.ContractState = contracts
 	raw, err := json.Marshal(a)
 	if err != nil {
 		t.Fatal(err)
@@ -146,6 +154,8 @@ func migrationScenario(t *testing.T, c *chain) [][]byte {
 	}
 	if g, _ := eventAttr(r.Events, upgrade.EventRuntimeMigrated, "gas_used"); g == "" || g == "0" {
 		t.Fatalf("runtime_migrated gas_used %q", g)
+	} else {
+		t.Logf("v1 -> v3 migration of 5 keys: %s gas", g)
 	}
 	if got := c.raw("bank", "balance/"+addr(alice)); !bytes.Equal(got, be(750)) {
 		t.Fatalf("v3 raw balance %x, want %x", got, be(750))
@@ -288,4 +298,43 @@ func TestMigrationAbortDeterministic(t *testing.T) {
 	if hashes[0] != hashes[1] {
 		t.Fatalf("app hashes differ: %v", hashes)
 	}
+}
+
+// TestMigrationScale measures v3's migration of a state of 10,000 bank balances and
+// 10,000 kv values (v1's format, from genesis): its gas and the switch block's wall time,
+// logged (tests assert no time). Run: go test ./app/executor -run TestMigrationScale -v
+func TestMigrationScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a state of 20,000 keys")
+	}
+	const n = 10_000
+	bank, kv := map[string]string{}, map[string]string{}
+	for i := 0; i < n; i++ {
+		bank[fmt.Sprintf("balance/%040X", i+1)] = strconv.Itoa(1000 + i)
+		kv[fmt.Sprintf("key-%05d", i)] = fmt.Sprintf("value of key %d", i)
+	}
+	c := migChainState(t, 0, map[string]map[string]string{"bank": bank, "kv": kv})
+	c.block()
+	c.release(3, "v3")
+	if r := c.block(c.tx(admin, schedule(3, nextBlock))); r.TxResults[0].Code != codes.OK {
+		t.Fatal(r.TxResults[0].Log)
+	}
+	start := time.Now()
+	r, err := c.exec.FinalizeBlock(context.Background(), c.store.Height()+1, nil)
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.exec.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := eventAttr(r.Events, upgrade.EventRuntimeMigrated, "keys_changed")
+	gas, _ := eventAttr(r.Events, upgrade.EventRuntimeMigrated, "gas_used")
+	if keys != strconv.Itoa(2*n) || r.RuntimeVersion != 3 {
+		t.Fatalf("keys changed %s, v%d (events %v)", keys, r.RuntimeVersion, r.Events)
+	}
+	if got := c.raw("bank", fmt.Sprintf("balance/%040X", n)); !bytes.Equal(got, be(1000+n-1)) {
+		t.Fatalf("last balance %x", got)
+	}
+	t.Logf("v1 -> v3 migration of %d keys: %s gas; switch block (migration, no transactions) %s", 2*n, gas, took.Round(time.Millisecond))
 }
