@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vchain/vchain/app/codes"
 	"github.com/vchain/vchain/app/genesis"
@@ -215,7 +216,9 @@ func (e *Executor) beginSwitch(ctx context.Context, height int64, writes *state.
 	if err != nil {
 		return out, err
 	}
+	began := time.Now() // for the log only
 	mig, err := e.runMigration(ctx, mod, writes, e.store, prev.Version, height, migrationGasLimit(params))
+	took := time.Since(began).Round(time.Millisecond)
 	if err != nil {
 		return out, err
 	}
@@ -225,7 +228,7 @@ func (e *Executor) beginSwitch(ctx context.Context, height int64, writes *state.
 			return out, err
 		}
 		e.log.Error("RUNTIME SWITCH ABORTED: the new version's migration failed; the chain keeps the previous version",
-			"height", height, "version", p.Version, "kept_version", prev.Version, "gas_used", mig.GasUsed, "contract", mig.Failed, "err", mig.Err.Error())
+			"height", height, "version", p.Version, "kept_version", prev.Version, "gas_used", mig.GasUsed, "contract", mig.Failed, "err", mig.Err.Error(), "took", took)
 		out.events, out.aborted = []abi.Event{*ev}, true
 		return out, nil
 	}
@@ -246,7 +249,7 @@ func (e *Executor) beginSwitch(ctx context.Context, height int64, writes *state.
 		}})
 		out.events = append(out.events, mig.Events...)
 		e.log.Info("runtime migrated", "height", height, "version", p.Version, "from_version", prev.Version,
-			"gas_used", mig.GasUsed, "keys_changed", mig.KeysChanged, "contracts", strings.Join(mig.Contracts, ","))
+			"gas_used", mig.GasUsed, "keys_changed", mig.KeysChanged, "contracts", strings.Join(mig.Contracts, ","), "took", took)
 	}
 	return out, nil
 }
