@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -277,6 +278,18 @@ func TestMigrationAbort(t *testing.T) {
 			r = c.block(c.call(alice, "kv", "get", `{"key":"x"}`))
 			if r.RuntimeVersion != 1 || r.NextAppVersion != 0 || r.TxResults[0].Code != codes.OK {
 				t.Fatalf("after the abort: v%d next %d %s", r.RuntimeVersion, r.NextAppVersion, r.TxResults[0].Log)
+			}
+			var params executor.Params
+			if err := json.Unmarshal(c.exec.Query("/params", nil).Value, &params); err != nil || params.App.MigrationGasLimit != limit {
+				t.Fatalf("/params: migration_gas_limit %d %v, want %d", params.App.MigrationGasLimit, err, limit)
+			}
+			// Replaying the aborted height needs the aborted module: a node without it
+			// lists it as missing.
+			if err := os.Remove(c.rm.Path(3)); err != nil {
+				t.Fatal(err)
+			}
+			if miss, err := c.exec.Missing(); err != nil || len(miss) != 1 || miss[0].Version != 3 {
+				t.Fatalf("missing %v %v, want the aborted v3", miss, err)
 			}
 		})
 	}
