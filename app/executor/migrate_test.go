@@ -144,11 +144,14 @@ func migrationScenario(t *testing.T, c *chain) [][]byte {
 	}
 	hashes = append(hashes, c.store.AppHash())
 	up := c.store.Height() + 1
-	r = blk(append(reads(), c.call(bob, "kv", "set", `{"key":"c","value":"three"}`))...)
+	r = blk(append(reads(), c.call(bob, "kv", "set", `{"key":"c","value":"three"}`), c.call(bob, "kv", "written", `{"key":"a"}`))...)
 	if r.RuntimeVersion != 3 || !hasEvent(r.Events, upgrade.EventRuntimeSwitched) {
 		t.Fatalf("switch block: v%d, events %v", r.RuntimeVersion, r.Events)
 	}
 	check(r, 3)
+	if rec := execRecord(t, r.TxResults[5].Data); string(rec.Data) != "0" {
+		t.Fatalf("kv written a: %q, want 0 (migrated, written before v3)", rec.Data)
+	}
 	// bank: balance/alice, balance/bob, minted/alice; kv: a, b.
 	if n, _ := eventAttr(r.Events, upgrade.EventRuntimeMigrated, "keys_changed"); n != "5" {
 		t.Fatalf("runtime_migrated keys_changed %q, want 5 (events %v)", n, r.Events)
