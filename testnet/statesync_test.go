@@ -27,7 +27,8 @@ import (
 // all but that sender: the chunk must be refetched from another peer and the sender left
 // out. The joiner restores the snapshot, installs v1 and v2 from it (checked against the
 // restored state's records), reaches the tip with the same app hashes as the others at
-// every height it holds, executes the pending switch, and answers a query.
+// every height it holds, executes the pending switch, answers a query, and, added as a
+// validator, attests the versions the snapshot installed like any validator.
 func TestProcessStateSync(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs vchaind processes")
@@ -196,6 +197,36 @@ func TestProcessStateSync(t *testing.T) {
 	checked := p.CheckConsistency(t, append(validators4, "node4")...)
 	if got := strings.TrimSpace(p.CLI(t, "node4", 0, "query", "state", "kv", "synced")); got != "yes" {
 		t.Fatalf("node4 answers %q", got)
+	}
+	// The joiner then becomes a validator and attests like any node: its operator (the key
+	// init --state-sync made) signs the attestation of the versions the snapshot installed,
+	// and the chain counts it.
+	var op struct{ Address string }
+	opOut := p.CLI(t, "node4", 0, "keys", "show", "operator", "-o", "json")
+	if err := json.Unmarshal([]byte(opOut[strings.Index(opOut, "{"):]), &op); err != nil {
+		t.Fatalf("keys show operator: %v: %s", err, opOut)
+	}
+	added := p.Admin(t, "validator", "add", "--pubkey", filepath.Join(h4, "config", "priv_validator_key.json"),
+		"--power", "10", "--operator", op.Address, "--moniker", "node4")
+	p.WaitHeight(t, added+1, 60*time.Second, "node4")
+	p.CLI(t, "node4", 0, "runtime", "attest")
+	p.WaitHeight(t, p.Status(t, "node4").Height+2, 60*time.Second, "node4")
+	var vals []struct {
+		Address  string
+		Attested []struct{ Version uint64 }
+	}
+	if err := json.Unmarshal([]byte(p.CLI(t, "node1", 0, "validator", "list", "-o", "json")), &vals); err != nil {
+		t.Fatal(err)
+	}
+	addr4 := validatorAddr(t, p, "node4")
+	attested := -1
+	for _, v := range vals {
+		if v.Address == addr4 {
+			attested = len(v.Attested)
+		}
+	}
+	if attested != 2 {
+		t.Fatalf("node4 (%s) as a validator attested %d versions, want 2 (v1 and v2): %+v", addr4, attested, vals)
 	}
 	// The validators' own figures: each snapshot they took (size, chunks, time).
 	if b, err := os.ReadFile(filepath.Join(p.M.HomeOf(n0), localnet.LogFile)); err == nil {

@@ -61,7 +61,9 @@ type ccInfo struct {
 // TestConcurrentConnections runs on one app, over an on-disk store and the real v1 and v2
 // runtimes, what CometBFT runs at once on its separate ABCI connections, each through the
 // connection client CometBFT uses (proxy.NewConnSyncLocalClientCreator: one lock per
-// connection, none between them): clients' CheckTx (mempool connection), every query path
+// connection, none between them), with each client's CheckTx on a connection of its own,
+// since the node takes no lock for CheckTx (internal/node.NewConcurrentCheckClientCreator):
+// clients' CheckTx (mempool connections), every query path
 // and Info (query connection), and PrepareProposal, FinalizeBlock, Commit and the recheck
 // (consensus and mempool connections), across a switch to v2 installed while the chain runs
 // and a downgrade back to v1. Under -race it is what shows unsynchronised state; it also
@@ -128,10 +130,14 @@ func TestConcurrentConnections(t *testing.T) {
 	}
 
 	mp := &ccMempool{}
-	checkTx := func(raw []byte) error {
+	senderConns := make([]abcicli.Client, senders)
+	for s := range senderConns {
+		senderConns[s] = conn()
+	}
+	checkTx := func(c abcicli.Client, raw []byte) error {
 		mp.update.RLock()
 		defer mp.update.RUnlock()
-		res, err := mempoolConn.CheckTx(ctx, &abcitypes.RequestCheckTx{Tx: raw, Type: abcitypes.CheckTxType_New})
+		res, err := c.CheckTx(ctx, &abcitypes.RequestCheckTx{Tx: raw, Type: abcitypes.CheckTxType_New})
 		if err != nil {
 			return err
 		}
@@ -150,7 +156,7 @@ func TestConcurrentConnections(t *testing.T) {
 		go func() {
 			defer clients.Done()
 			for i, raw := range clientTxs[s] {
-				if err := checkTx(raw); err != nil {
+				if err := checkTx(senderConns[s], raw); err != nil {
 					t.Errorf("sender %d nonce %d: %v", s, i+1, err)
 					return
 				}
@@ -199,7 +205,7 @@ func TestConcurrentConnections(t *testing.T) {
 			t.Fatalf("%d blocks and the mempool still holds %d transactions", maxBlocks, len(mp.reap()))
 		}
 		for _, raw := range lifecycle[h] {
-			if err := checkTx(raw); err != nil {
+			if err := checkTx(mempoolConn, raw); err != nil {
 				t.Fatalf("block %d: lifecycle tx: %v", h, err)
 			}
 		}

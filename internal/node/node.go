@@ -110,13 +110,14 @@ func LoadCometConfig(root string, v *viper.Viper) (*cmtcfg.Config, error) {
 }
 
 // NewComet builds an in-process CometBFT node serving app. Each ABCI connection gets its
-// own lock (NewConnSyncLocalClientCreator), so queries and CheckTx keep answering while a
-// block executes. With Prometheus on, the app's metrics join CometBFT's (EnableMetrics).
+// own lock, so queries and CheckTx keep answering while a block executes, and CheckTx and
+// Query take none (NewConcurrentCheckClientCreator). With Prometheus on, the app's
+// metrics join CometBFT's (EnableMetrics).
 func NewComet(cfg *cmtcfg.Config, app *App, log cmtlog.Logger) (*nm.Node, error) {
 	if err := EnableMetrics(cfg, app); err != nil {
 		return nil, err
 	}
-	return NewCometWithClient(cfg, proxy.NewConnSyncLocalClientCreator(app.ABCI), log)
+	return NewCometWithClient(cfg, NewConcurrentCheckClientCreator(app.ABCI), log)
 }
 
 // CheckKeyFiles refuses a home whose validator key or node key others can access (see
