@@ -81,6 +81,7 @@ type Executor struct {
 	sigs  *tx.SigCache
 
 	pause    pauseState
+	fetch    fetchState // runtime.auto_fetch (autofetch.go)
 	shutdown chan struct{}
 	stopOnce sync.Once
 	prep     sync.Mutex // one background preparation at a time
