@@ -9,7 +9,7 @@ CONSOLE   ?= 127.0.0.1:26670
 # Flags that make a contract module byte-identical on every machine with the same Go
 # (CGO_ENABLED is pinned too: Go records it in the module, and CI exports CGO_ENABLED=1).
 WASM_FLAGS := -buildmode=c-shared -trimpath -buildvcs=false -ldflags=-buildid=
-CONTRACT_VERSIONS := v1 v2
+CONTRACT_VERSIONS := v1 v2 v3
 
 LOCALNET  ?= $(CURDIR)/.localnet/testnet
 

@@ -18,7 +18,8 @@ import (
 // purpose. The runtime hash is fixed, not a built module's, so a contract change does not
 // move it. block.max_gas is stored with the parameters when it bounds anything; CometBFT's
 // -1 stores nothing. The hashes are IAVL state roots (app/state); they changed when the
-// app hash became a state commitment instead of a hash chain of writes.
+// app hash became a state commitment instead of a hash chain of writes, and again when the
+// parameters gained migration_gas_limit (issue 14).
 func TestGenesisAppHashGolden(t *testing.T) {
 	a := genesis.AppState{
 		Admins:  []string{addr(admin)},
@@ -36,9 +37,9 @@ func TestGenesisAppHashGolden(t *testing.T) {
 		maxBlockGas   int64
 		want          string
 	}{
-		{1, executor.NoMaxBlockGas, "078850e18d598537bf578a86bd5f8bf8036c0a53299179260aef907753bbc2ed"},
-		{100, executor.NoMaxBlockGas, "c4d9a15ddccf31586c191d66294f973d76f41f4a64b42fb905df94982e796553"},
-		{1, genesis.DefaultMaxGasPerBlock, "1bef3c3e75c97ee39347f3da50821733ee4832660c512772831832298b60ea36"},
+		{1, executor.NoMaxBlockGas, "4a3f3fa3f2b966710ce4ec54b99680b475362ddf067d6291b62852db2f21802a"},
+		{100, executor.NoMaxBlockGas, "8e2aa04d829acd65c04da99b9bfd756d134924381762a3cc51c146c650ebdf1d"},
+		{1, genesis.DefaultMaxGasPerBlock, "790c3106d072eae1c731972ee651e06b3ff976b2a254570202f23e419554787b"},
 	} {
 		st, err := state.Open(dbm.NewMemDB())
 		if err != nil {

@@ -81,6 +81,7 @@ type Executor struct {
 	sigs  *tx.SigCache
 
 	pause    pauseState
+	fetch    fetchState // runtime.auto_fetch (autofetch.go)
 	shutdown chan struct{}
 	stopOnce sync.Once
 	prep     sync.Mutex // one background preparation at a time
@@ -174,16 +175,17 @@ func encodeParams(p *Params) ([]byte, error) {
 		return nil, fmt.Errorf("runtime code_sha256: %w", err)
 	}
 	m := &statev1.ChainParams{
-		ChainId:          p.ChainID,
-		InitialHeight:    p.InitialHeight,
-		Admins:           p.App.Admins,
-		InstallThreshold: &statev1.Fraction{Numerator: p.App.InstallThreshold.Num, Denominator: p.App.InstallThreshold.Den},
-		Runtime:          &statev1.RuntimeVersion{Version: p.App.Runtime.Version, CodeSha256: sum[:], Profile: p.App.Runtime.Profile},
-		MaxGasPerTx:      p.App.MaxGasPerTx,
-		MaxBlockGas:      p.MaxBlockGas,
-		PubKeyTypes:      p.PubKeyTypes,
-		AdminThreshold:   p.App.AdminThreshold,
-		ProposalExpiry:   p.App.ProposalExpiry,
+		ChainId:           p.ChainID,
+		InitialHeight:     p.InitialHeight,
+		Admins:            p.App.Admins,
+		InstallThreshold:  &statev1.Fraction{Numerator: p.App.InstallThreshold.Num, Denominator: p.App.InstallThreshold.Den},
+		Runtime:           &statev1.RuntimeVersion{Version: p.App.Runtime.Version, CodeSha256: sum[:], Profile: p.App.Runtime.Profile},
+		MaxGasPerTx:       p.App.MaxGasPerTx,
+		MaxBlockGas:       p.MaxBlockGas,
+		PubKeyTypes:       p.PubKeyTypes,
+		AdminThreshold:    p.App.AdminThreshold,
+		ProposalExpiry:    p.App.ProposalExpiry,
+		MigrationGasLimit: p.App.MigrationGasLimit,
 	}
 	for _, v := range p.App.Validators {
 		m.Validators = append(m.Validators, &statev1.ValidatorOperator{Validator: v.Validator, Operator: v.Operator, Moniker: v.Moniker})
@@ -201,12 +203,13 @@ func decodeParams(raw []byte) (*Params, error) {
 		return nil, errors.New("decode chain parameters: install threshold or runtime missing")
 	}
 	p := &Params{ChainID: m.ChainId, InitialHeight: m.InitialHeight, MaxBlockGas: m.MaxBlockGas, PubKeyTypes: m.PubKeyTypes, App: genesis.AppState{
-		Admins:           m.Admins,
-		AdminThreshold:   m.AdminThreshold,
-		ProposalExpiry:   m.ProposalExpiry,
-		InstallThreshold: genesis.Fraction{Num: m.InstallThreshold.Numerator, Den: m.InstallThreshold.Denominator},
-		Runtime:          genesis.RuntimeRef{Version: m.Runtime.Version, CodeSHA256: hex.EncodeToString(m.Runtime.CodeSha256), Profile: m.Runtime.Profile},
-		MaxGasPerTx:      m.MaxGasPerTx,
+		Admins:            m.Admins,
+		AdminThreshold:    m.AdminThreshold,
+		ProposalExpiry:    m.ProposalExpiry,
+		InstallThreshold:  genesis.Fraction{Num: m.InstallThreshold.Numerator, Den: m.InstallThreshold.Denominator},
+		Runtime:           genesis.RuntimeRef{Version: m.Runtime.Version, CodeSHA256: hex.EncodeToString(m.Runtime.CodeSha256), Profile: m.Runtime.Profile},
+		MaxGasPerTx:       m.MaxGasPerTx,
+		MigrationGasLimit: m.MigrationGasLimit,
 	}}
 	for _, v := range m.Validators {
 		p.App.Validators = append(p.App.Validators, genesis.ValidatorOperator{Validator: v.Validator, Operator: v.Operator, Moniker: v.Moniker})
@@ -380,13 +383,13 @@ func (e *Executor) FinalizeBlock(ctx context.Context, height int64, txs [][]byte
 	}
 	res := &BlockResult{TxResults: make([]TxResult, len(txs))}
 	k := upgrade.NewKeeper(writes)
-	switched, err := k.BeginBlock(height)
+	// A switch starting here runs its migration first, and is aborted if that fails
+	// (migrate.go).
+	sw, err := e.beginSwitch(ctx, height, writes, params)
 	if err != nil {
 		return nil, fmt.Errorf("finalize block %d: apply switch: %w", height, err)
 	}
-	if switched != nil {
-		res.Events = append(res.Events, *switched)
-	}
+	res.Events = append(res.Events, sw.events...)
 	if err := k.BeginBlockValidators(height); err != nil {
 		return nil, fmt.Errorf("finalize block %d: validator set: %w", height, err)
 	}
@@ -402,7 +405,7 @@ func (e *Executor) FinalizeBlock(ctx context.Context, height int64, txs [][]byte
 	if err != nil {
 		return nil, fmt.Errorf("finalize block %d: %w", height, err)
 	}
-	if switched != nil {
+	if sw.switched {
 		e.log.Info("runtime switched", "height", height, "version", eff.Version, "sha256", fmt.Sprintf("%x", eff.CodeSha256))
 	}
 	sess := mod.NewSession()
@@ -423,6 +426,10 @@ func (e *Executor) FinalizeBlock(ctx context.Context, height int64, txs [][]byte
 		return nil, fmt.Errorf("finalize block %d: %w", height, err)
 	} else if ok {
 		res.NextAppVersion = next
+	} else if sw.aborted {
+		// This block's header carries the aborted version (announced at the block before):
+		// the next one carries the version that executed.
+		res.NextAppVersion = eff.Version
 	}
 	if res.ValidatorUpdates, err = k.EndBlockValidators(height, valsBefore); err != nil {
 		return nil, fmt.Errorf("finalize block %d: validator updates: %w", height, err)

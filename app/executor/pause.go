@@ -34,6 +34,8 @@ type PauseInfo struct {
 	Reason string `json:"reason"`
 	// Install is the command that resumes the node.
 	Install string `json:"install"`
+	// AutoFetch is the last attempt to fetch the version from peers (runtime.auto_fetch).
+	AutoFetch *AutoFetchInfo `json:"auto_fetch,omitempty"`
 }
 
 // needs says what this node lacks to execute with the runtime record, or "" when it
@@ -119,6 +121,7 @@ func (e *Executor) loadOrPause(ctx context.Context, height int64, eff *statev1.E
 	}()
 	e.log.Error("PAUSED: this node cannot execute the next block: "+reason,
 		"height", height, "runtime_version", eff.Version, "sha256", info.CodeSHA256, "profile", eff.Profile, "fix", info.Install)
+	defer e.fetchWhilePaused(info, want)() // with runtime.auto_fetch: from the peers, meanwhile
 	t := time.NewTicker(PauseInterval)
 	defer t.Stop()
 	for {
@@ -168,6 +171,9 @@ func (e *Executor) preparePending() {
 		}
 		switch {
 		case errors.Is(err, runtime.ErrNotInstalled):
+			if e.fetchPending(p, prof) {
+				return
+			}
 			e.log.Error("a scheduled runtime switch needs a version this node has not installed: it will pause at the start height",
 				"runtime_version", p.Version, "sha256", fmt.Sprintf("%x", p.CodeSha256), "start_height", p.StartHeight,
 				"blocks_left", left, "install", e.InstallHint(p.Version))

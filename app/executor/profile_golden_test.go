@@ -34,9 +34,9 @@ type profileVector struct {
 var profileVectors = map[uint32]profileVector{
 	1: {
 		meteredV1: "1f495514c3697d4d8e8bf2af82994dc19ab12c9901fd80e3e2b91ac226501aca",
-		meteredV2: "b3bb942ddf87da76bb25d87af5ea4d00208980b47bbbcbde7dbb9b76e60654d9",
+		meteredV2: "693561bd9de4459366af58982f2c5584892535b64afb4c0b677d1ab4b688b62a",
 		results:   []string{"ok/30892", "ok/32853", "ok/76595", "ok/101609", "contract_error/106687", "ok/25828", "ok/26157", "contract_error/73931", "out_of_gas/30000", "contract_error/52272"},
-		appHash:   "839989906e03288b10c19ab3eb8c0fd44a9fdb87f8db04972841add13134ee88",
+		appHash:   "5bb90ea48932e44240048c747d64edcd2acaed39a6249b1368be9834f111a23a",
 	},
 }
 

@@ -85,6 +85,7 @@ type RuntimeInfo struct {
 //	/state/<contract>   data = key      raw value stored under the contract's key
 //	/account/<address>                  AccountInfo (JSON)
 //	/runtime                            RuntimeInfo (JSON)
+//	/runtime/module/<version>  data = chunk index   ModuleChunk (JSON): an installed module, in chunks
 //	/params                             Params (JSON)
 //	/simulate           data = signed tx    SimulateResult (JSON): the tx run on the
 //	                                        committed state as the next block's first,
@@ -173,6 +174,12 @@ func (e *Executor) QueryProve(path string, data []byte, height int64, prove bool
 			Profile: eff.Profile, ProfileKnown: profile.Knows(eff.Profile), Profiles: profile.Supported(), Paused: e.Paused()}
 		info.Installed = e.installedSet()[ref(eff.Version, eff.CodeSha256)]
 		return answerJSON(info)
+	case len(parts) == 3 && parts[0] == "runtime" && parts[1] == "module":
+		c, cerr := e.queryModule(parts[2], data)
+		if cerr != nil {
+			return fail(cerr.Code, "%s", cerr.Msg)
+		}
+		return answerJSON(c)
 	case len(parts) == 2 && parts[0] == "upgrade" && parts[1] == "status":
 		st, cerr := e.upgradeStatus(data)
 		if cerr != nil {
@@ -204,7 +211,7 @@ func (e *Executor) QueryProve(path string, data []byte, height int64, prove bool
 		}
 		return answerJSON(s)
 	}
-	return fail(QueryUnknown, "unknown query path %q (known: /state/<contract>, /account/<address>, /runtime, /upgrade/status, /upgrade/history, /upgrade/simulate, /membership, /params, /simulate)", path)
+	return fail(QueryUnknown, "unknown query path %q (known: /state/<contract>, /account/<address>, /runtime, /runtime/module/<version>, /upgrade/status, /upgrade/history, /upgrade/simulate, /membership, /params, /simulate)", path)
 }
 
 // proveState answers /state/<contract> with a proof of the value or of its absence at the

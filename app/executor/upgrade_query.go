@@ -38,11 +38,34 @@ type ReleaseInfo struct {
 	ProfileKnown     bool   `json:"profile_known"`
 }
 
-// HistoryEntry is one switch: the version effective from Height on.
+// HistoryEntry is one switch: the version effective from Height on. An entry with Aborted
+// records a switch attempted at Height whose migration failed: the version it names (the
+// previous one) stayed effective.
 type HistoryEntry struct {
 	Height int64 `json:"height"`
 	upgrade.VersionRef
-	Profile uint32 `json:"profile"`
+	Profile uint32        `json:"profile"`
+	Aborted *AbortedEntry `json:"aborted,omitempty"`
+}
+
+// AbortedEntry is a switch aborted because its migration failed.
+type AbortedEntry struct {
+	upgrade.VersionRef
+	Profile         uint32 `json:"profile"`
+	FromVersion     uint64 `json:"from_version"`
+	ScheduledHeight int64  `json:"scheduled_height"`
+	// Code is the failure's result code name (out_of_gas, contract_trap, ...).
+	Code    string `json:"code"`
+	GasUsed uint64 `json:"gas_used"`
+	Reason  string `json:"reason"`
+}
+
+func abortedEntry(a *statev1.AbortedSwitch) *AbortedEntry {
+	if a == nil {
+		return nil
+	}
+	return &AbortedEntry{VersionRef: ref(a.Version, a.CodeSha256), Profile: a.Profile, FromVersion: a.FromVersion,
+		ScheduledHeight: a.ScheduledHeight, Code: codes.Code(a.Code).String(), GasUsed: a.GasUsed, Reason: a.Reason}
 }
 
 // VersionAt returns the runtime version that executed height h according to hist, the
@@ -70,6 +93,8 @@ type UpgradeStatus struct {
 	// Profiles are the execution profiles this node's vchaind carries.
 	Profiles []uint32   `json:"profiles"`
 	Paused   *PauseInfo `json:"paused,omitempty"`
+	// LastAborted is the latest switch aborted because its migration failed, if any.
+	LastAborted *HistoryEntry `json:"last_aborted,omitempty"`
 }
 
 func ref(v uint64, sha []byte) upgrade.VersionRef {
@@ -117,6 +142,9 @@ func (e *Executor) upgradeStatus(data []byte) (any, *codes.Error) {
 		version, sha, prof = pend.Version, pend.CodeSha256, pend.Profile
 	}
 	if st.Releases, err = e.releases(installed); err != nil {
+		return nil, codes.Errorf(QueryFailed, "%v", err)
+	}
+	if st.LastAborted, err = e.lastAborted(); err != nil {
 		return nil, codes.Errorf(QueryFailed, "%v", err)
 	}
 	if len(data) > 0 {
@@ -174,9 +202,24 @@ func (e *Executor) releases(installed map[upgrade.VersionRef]bool) ([]ReleaseInf
 func (e *Executor) History() ([]HistoryEntry, error) {
 	var out []HistoryEntry
 	err := eachRecord(e.store, upgrade.HistoryPrefix, func(k []byte, rv *statev1.RuntimeVersion) {
-		out = append(out, HistoryEntry{Height: upgrade.HeightOfHistoryKey(k), VersionRef: ref(rv.Version, rv.CodeSha256), Profile: rv.Profile})
+		out = append(out, HistoryEntry{Height: upgrade.HeightOfHistoryKey(k), VersionRef: ref(rv.Version, rv.CodeSha256), Profile: rv.Profile,
+			Aborted: abortedEntry(rv.Aborted)})
 	})
 	return out, err
+}
+
+// lastAborted returns the latest history entry of an aborted switch, or nil.
+func (e *Executor) lastAborted() (*HistoryEntry, error) {
+	hist, err := e.History()
+	if err != nil {
+		return nil, err
+	}
+	for i := len(hist) - 1; i >= 0; i-- {
+		if hist[i].Aborted != nil {
+			return &hist[i], nil
+		}
+	}
+	return nil, nil
 }
 
 // Missing lists the versions this node needs and has not installed: every version in the
@@ -189,6 +232,10 @@ func (e *Executor) Missing() ([]upgrade.VersionRef, error) {
 	need := map[upgrade.VersionRef]bool{}
 	for _, h := range hist {
 		need[h.VersionRef] = true
+		if h.Aborted != nil {
+			// Replaying its height runs (and fails) the aborted version's migration.
+			need[h.Aborted.VersionRef] = true
+		}
 	}
 	if p, err := upgrade.NewKeeper(state.NewCache(e.store)).Pending(); err != nil {
 		return nil, err
@@ -231,7 +278,12 @@ func (e *Executor) MissingProfiles() ([]uint32, error) {
 			need = append(need, p)
 		}
 	}
-	err := eachRecord(e.store, upgrade.HistoryPrefix, func(_ []byte, rv *statev1.RuntimeVersion) { add(rv.Profile) })
+	err := eachRecord(e.store, upgrade.HistoryPrefix, func(_ []byte, rv *statev1.RuntimeVersion) {
+		add(rv.Profile)
+		if rv.Aborted != nil {
+			add(rv.Aborted.Profile)
+		}
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,11 @@ const DefaultMaxGasPerTx = 50_000_000
 // take long to execute: about 30 s.
 const DefaultMaxGasPerBlock = 10_000_000_000
 
+// DefaultMigrationGasLimit bounds the migration a switch runs at its start height unless
+// the genesis says otherwise: as much gas as a full block (DefaultMaxGasPerBlock), since the
+// migration runs in the block, before its transactions.
+const DefaultMigrationGasLimit = DefaultMaxGasPerBlock
+
 // DefaultInstallThreshold is the share of voting power that must have installed a version
 // before it can be activated.
 var DefaultInstallThreshold = Fraction{Num: 2, Den: 3}
@@ -47,6 +52,10 @@ type AppState struct {
 	// ProposalExpiry is how many blocks a proposal waits for approvals; absent or 0 means
 	// DefaultProposalExpiry.
 	ProposalExpiry uint64 `json:"proposal_expiry_blocks,omitempty"`
+	// MigrationGasLimit bounds the gas of the migration a runtime switch runs at its start
+	// height (all its contracts together); a migration that needs more fails and the
+	// switch is aborted. Absent or 0 means DefaultMigrationGasLimit.
+	MigrationGasLimit uint64 `json:"migration_gas_limit,omitempty"`
 	// ContractState is the contracts' state at genesis: contract name -> key -> value, in
 	// the contract's own key space and as the contract stores them (the kv contract its
 	// values, the bank decimal balances), so a chain that takes over the records of
@@ -175,6 +184,9 @@ func (a *AppState) Validate() error {
 	}
 	if a.MaxGasPerTx == 0 {
 		a.MaxGasPerTx = DefaultMaxGasPerTx
+	}
+	if a.MigrationGasLimit == 0 {
+		a.MigrationGasLimit = DefaultMigrationGasLimit
 	}
 	for c, kvs := range a.ContractState {
 		if !tx.ValidName(c) {

@@ -10,17 +10,19 @@ import (
 	"github.com/vchain/vchain/app/codes"
 	"github.com/vchain/vchain/app/profile"
 	"github.com/vchain/vchain/contracts/abi"
+	"github.com/vchain/vchain/contracts/abi/migration"
 )
 
 // hostSignatures are the host functions a module may import, with their wasm signatures.
 var hostSignatures = map[string][2][]api.ValueType{
-	abi.ImportStateGet:    {{i32, i32, i32, i32}, {i32}},
-	abi.ImportStateSet:    {{i32, i32, i32, i32}, nil},
-	abi.ImportStateDelete: {{i32, i32}, nil},
-	abi.ImportEmitEvent:   {{i32, i32}, nil},
-	abi.ImportCaller:      {{i32, i32}, {i32}},
-	abi.ImportBlockHeight: {nil, {i64}},
-	abi.ImportAbort:       {{i32, i32}, nil},
+	abi.ImportStateGet:        {{i32, i32, i32, i32}, {i32}},
+	abi.ImportStateSet:        {{i32, i32, i32, i32}, nil},
+	abi.ImportStateDelete:     {{i32, i32}, nil},
+	abi.ImportEmitEvent:       {{i32, i32}, nil},
+	abi.ImportCaller:          {{i32, i32}, {i32}},
+	abi.ImportBlockHeight:     {nil, {i64}},
+	abi.ImportAbort:           {{i32, i32}, nil},
+	migration.ImportStateNext: {{i32, i32, i32, i32}, {i32}},
 }
 
 type callKey struct{}
@@ -78,6 +80,9 @@ func current(ctx context.Context) *call {
 		// The warm-up runs once per module, before the snapshot, with no transaction:
 		// what it read or wrote would leak into every call.
 		c.fail(codes.Errorf(codes.ContractTrap, "host function called during %s: the warm-up may not use the chain", ExportWarmup))
+	}
+	if nc, ok := c.env.(noChainEnv); ok {
+		c.fail(codes.Errorf(codes.ContractTrap, "host function called during %s: it may not use the chain", nc.what))
 	}
 	return c
 }
@@ -163,6 +168,28 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
 			msg = []byte("abort with an invalid message pointer")
 		}
 		c.fail(codes.Errorf(codes.ContractAbort, "%s", msg))
+	})
+	def(migration.ImportStateNext, func(ctx context.Context, mod api.Module, s []uint64) {
+		c := current(ctx)
+		c.charge(c.host.StateGetBase) // a read of the key order: priced as a read
+		key := c.read(mod, u32(s[0]), u32(s[1]), abi.MaxKeyLen, "key")
+		ke, ok := c.env.(KeyEnv)
+		if !ok {
+			c.fail(codes.Errorf(codes.ContractAbort, "%s is available only to a migration", migration.ImportStateNext))
+		}
+		next, found, err := ke.Next(key)
+		if err != nil {
+			panic(&nodeError{fmt.Errorf("state key order: %w", err)})
+		}
+		c.charge(c.host.StateGetByte * uint64(len(key)+len(next)))
+		if !found {
+			s[0] = api.EncodeI32(-1)
+			return
+		}
+		if uint32(len(next)) <= u32(s[3]) {
+			c.write(mod, u32(s[2]), next, "key")
+		}
+		s[0] = api.EncodeI32(int32(len(next)))
 	})
 	if _, err := b.Instantiate(ctx); err != nil {
 		return fmt.Errorf("instantiate host module: %w", err)

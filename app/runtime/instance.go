@@ -15,6 +15,7 @@ import (
 	"github.com/vchain/vchain/app/codes"
 	"github.com/vchain/vchain/app/runtime/internal/meter"
 	"github.com/vchain/vchain/contracts/abi"
+	"github.com/vchain/vchain/contracts/abi/migration"
 )
 
 // ExportWarmup is the optional export a module may provide (contracts/sdk does): the host
@@ -101,8 +102,10 @@ type instance struct {
 	depth   api.MutableGlobal
 	alloc   api.Function
 	exec    api.Function
-	clock   *clock
-	stderr  *limitedBuffer
+	// migrations and migrate are the optional migration exports (nil when absent).
+	migrations, migrate api.Function
+	clock               *clock
+	stderr              *limitedBuffer
 	// written and pages are the meter's record of what the guest wrote since the last
 	// restore: bits of 64 KiB regions (meter.WrittenGlobalExport) and of 4 KiB pages
 	// (meter.WrittenPagesGlobalExport), each mod 64; the host adds its own writes (mark).
@@ -163,6 +166,8 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	}
 	in.alloc = mod.ExportedFunction(abi.ExportAlloc)
 	in.exec = mod.ExportedFunction(abi.ExportExecute)
+	in.migrations = mod.ExportedFunction(migration.ExportMigrations)
+	in.migrate = mod.ExportedFunction(migration.ExportMigrate)
 	return in, nil
 }
 

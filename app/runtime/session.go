@@ -185,13 +185,22 @@ func (s *Session) Execute(ctx context.Context, env Env, req abi.Request, gasLimi
 	if len(req.Args) > abi.MaxArgsLen {
 		return Result{Err: codes.Errorf(codes.ContractAbort, "arguments are %d bytes, the limit is %d", len(req.Args), abi.MaxArgsLen)}, nil
 	}
+	return s.callWith(ctx, env, gasLimit, func(ctx context.Context) ([]byte, error) {
+		return s.run(ctx, s.in.exec, abi.EncodeRequest(req))
+	})
+}
+
+// callWith runs one call of the guest, invoke, on an instance in the snapshot's state
+// with at most gasLimit gas, under the rules of Execute: the minimum gas per call, the
+// charge for a memory that grew, the classification of every failure.
+func (s *Session) callWith(ctx context.Context, env Env, gasLimit uint64, invoke func(context.Context) ([]byte, error)) (Result, error) {
 	p := &s.mod.Profile
 	if gasLimit < p.MinTxGas {
 		// The reset after a call costs the node the same whatever the call did: a limit
 		// that cannot pay for it buys nothing.
 		return Result{GasUsed: gasLimit, Err: codes.Errorf(codes.OutOfGas, "out of gas: limit %d is below the minimum of %d per call", gasLimit, p.MinTxGas)}, nil
 	}
-	res, err := s.execute(ctx, env, req, gasLimit)
+	res, err := s.execute(ctx, env, gasLimit, invoke)
 	if err != nil {
 		return res, err
 	}
@@ -211,7 +220,7 @@ func (s *Session) Execute(ctx context.Context, env Env, req abi.Request, gasLimi
 	return res, nil
 }
 
-func (s *Session) execute(ctx context.Context, env Env, req abi.Request, gasLimit uint64) (Result, error) {
+func (s *Session) execute(ctx context.Context, env Env, gasLimit uint64, invoke func(context.Context) ([]byte, error)) (Result, error) {
 	in, initErr, err := s.acquire(ctx)
 	if err != nil {
 		return Result{}, err
@@ -225,7 +234,7 @@ func (s *Session) execute(ctx context.Context, env Env, req abi.Request, gasLimi
 	c := &call{env: env, gas: in.gas, host: &p.Host}
 	ctx = context.WithValue(ctx, callKey{}, c)
 	in.gas.Set(gasLimit)
-	data, err := s.run(ctx, abi.EncodeRequest(req))
+	data, err := invoke(ctx)
 
 	left := int64(in.gas.Get())
 	deep := uint32(in.depth.Get()) > p.MaxCallDepth
@@ -288,7 +297,9 @@ type nodeError struct{ err error }
 
 func (e *nodeError) Error() string { return e.err.Error() }
 
-func (s *Session) run(ctx context.Context, req []byte) (out []byte, err error) {
+// run writes req into a buffer from the guest's allocator and calls fn(ptr, len), which
+// returns the packed pointer and length of its answer.
+func (s *Session) run(ctx context.Context, fn api.Function, req []byte) (out []byte, err error) {
 	r, err := s.in.alloc.Call(ctx, uint64(len(req)))
 	if err != nil {
 		return nil, unwrapNodeError(err)
@@ -298,11 +309,16 @@ func (s *Session) run(ctx context.Context, req []byte) (out []byte, err error) {
 		return nil, fmt.Errorf("allocator returned %#x+%d outside memory", ptr, len(req))
 	}
 	s.in.mark(ptr, uint32(len(req)))
-	r, err = s.in.exec.Call(ctx, uint64(ptr), uint64(len(req)))
+	r, err = fn.Call(ctx, uint64(ptr), uint64(len(req)))
 	if err != nil {
 		return nil, unwrapNodeError(err)
 	}
-	rp, rn := abi.UnpackPtrLen(r[0])
+	return s.answer(r[0])
+}
+
+// answer reads the guest's answer at the packed pointer and length v.
+func (s *Session) answer(v uint64) ([]byte, error) {
+	rp, rn := abi.UnpackPtrLen(v)
 	if rn > abi.MaxResultLen+1 {
 		return nil, fmt.Errorf("result is %d bytes, the limit is %d", rn, abi.MaxResultLen)
 	}

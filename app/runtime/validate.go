@@ -8,6 +8,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/vchain/vchain/contracts/abi"
+	"github.com/vchain/vchain/contracts/abi/migration"
 )
 
 var (
@@ -22,6 +23,12 @@ var requiredExports = map[string][2][]api.ValueType{
 	abi.ExportExecute:    {{i32, i32}, {i64}},
 }
 
+// optionalExports are the functions a module may export, with their signatures.
+var optionalExports = map[string][2][]api.ValueType{
+	migration.ExportMigrations: {nil, {i64}},
+	migration.ExportMigrate:    {{i32, i32}, {i64}},
+}
+
 // validate checks a compiled module against the ABI, so a wrong file fails at install with
 // a clear message rather than at the first transaction.
 func validate(c wazero.CompiledModule) error {
@@ -32,6 +39,18 @@ func validate(c wazero.CompiledModule) error {
 			return fmt.Errorf("missing export %q: not a vchain runtime module (build it with contracts/sdk)", name)
 		}
 		if !slices.Equal(f.ParamTypes(), sig[0]) || !slices.Equal(f.ResultTypes(), sig[1]) {
+			return fmt.Errorf("export %q has signature %v -> %v, want %v -> %v", name, f.ParamTypes(), f.ResultTypes(), sig[0], sig[1])
+		}
+	}
+	// The migration exports come as a pair or not at all (contracts/sdk/migrate).
+	_, hasList := exports[migration.ExportMigrations]
+	_, hasMigrate := exports[migration.ExportMigrate]
+	if hasList != hasMigrate {
+		return fmt.Errorf("exports only one of %q and %q: a migration needs both", migration.ExportMigrations, migration.ExportMigrate)
+	}
+	for name, sig := range optionalExports {
+		f, ok := exports[name]
+		if ok && (!slices.Equal(f.ParamTypes(), sig[0]) || !slices.Equal(f.ResultTypes(), sig[1])) {
 			return fmt.Errorf("export %q has signature %v -> %v, want %v -> %v", name, f.ParamTypes(), f.ResultTypes(), sig[0], sig[1])
 		}
 	}

@@ -51,7 +51,7 @@ func newRuntimeCmd(g *globals) *cobra.Command {
 		Short: "Operator commands: install runtime versions on this node, attest them on chain, list them",
 	}
 	addKeyringFlags(cmd, g)
-	cmd.AddCommand(newInstallCmd(g), newAttestCmd(g), newListCmd(g))
+	cmd.AddCommand(newInstallCmd(g), newAttestCmd(g), newListCmd(g), newFetchCmd(g))
 	return cmd
 }
 
@@ -109,91 +109,7 @@ version, answers once it has it).`,
 			if err != nil {
 				return fmt.Errorf("read module: %w", err)
 			}
-			sum := runtime.Hash(sha256.Sum256(wasm))
-			ctx := cmd.Context()
-			c, err := client.New(g.node)
-			if err != nil {
-				return err
-			}
-			probe, cancel := context.WithTimeout(ctx, probeTimeout)
-			st, stErr := c.UpgradeStatus(probe, 0)
-			cancel()
-			if stErr != nil {
-				fmt.Fprintf(cmd.ErrOrStderr(), "warning: node %s did not answer (%v): installing without the chain's checks\n", g.node, stErr)
-			} else if err := checkRelease(st, version, sum, args[0]); err != nil {
-				return err
-			}
-			mgr, err := openRuntimes(cmd, g)
-			if err != nil {
-				return err
-			}
-			defer mgr.Close(ctx)
-			if old, err := os.ReadFile(mgr.Path(version)); err == nil && sha256.Sum256(old) != sum {
-				if !replace {
-					return fmt.Errorf("v%d is already installed with sha256 %x; use --replace to install another file for it", version, sha256.Sum256(old))
-				}
-				if stErr != nil {
-					return errors.New("--replace needs the node to confirm the version is neither effective nor scheduled, and it is not reachable")
-				}
-				if st.Effective.Version == version || (st.Pending != nil && st.Pending.Version == version) {
-					return fmt.Errorf("v%d is effective or scheduled on the chain: replacing its module would stop this node", version)
-				}
-				if err := os.Remove(mgr.Path(version)); err != nil {
-					return err
-				}
-			}
-			if g.output == "text" {
-				fmt.Fprintf(cmd.ErrOrStderr(), "validating, metering and compiling %s (%d bytes)...\n", args[0], len(wasm))
-			}
-			start := time.Now()
-			if _, err := mgr.Install(ctx, version, wasm); err != nil {
-				return err
-			}
-			out := map[string]any{"version": version, "code_sha256": sum.String(), "path": mgr.Path(version), "seconds": time.Since(start).Seconds()}
-			if err := newPrinter(cmd.OutOrStdout(), g).print(out,
-				field{"installed", fmt.Sprintf("v%d", version)},
-				field{"sha256", sum.String()},
-				field{"path", mgr.Path(version)},
-				field{"took", time.Since(start).Round(time.Millisecond)},
-			); err != nil {
-				return err
-			}
-			if noAttest {
-				return nil
-			}
-			if stErr != nil {
-				// Installing before the node runs is a normal order of work; a node that
-				// runs must answer, and one that is starting (or was paused before
-				// starting CometBFT for this very version) answers within moments.
-				running, runErr := home.Paths{Root: g.home}.NodeRunning()
-				if runErr == nil && !running {
-					fmt.Fprintf(cmd.ErrOrStderr(), "note: the node of %s is not running, so v%d is installed but not attested: "+
-						"once it runs, run `vchaind runtime attest --home %s`; until then the chain does not count this validator as having v%d\n",
-						g.home, version, g.home, version)
-					return nil
-				}
-				if g.output == "text" {
-					fmt.Fprintf(cmd.ErrOrStderr(), "the node of %s runs: waiting up to %s for it to answer at %s\n", g.home, timeout, g.node)
-				}
-				if st, stErr = waitStatus(ctx, c, timeout); stErr != nil {
-					why := fmt.Sprintf("the node of %s is running but did not answer at %s within %s (%v): it is still starting, or serves another address", g.home, g.node, timeout, stErr)
-					if runErr != nil {
-						why = fmt.Sprintf("node at %s not reachable (%v), and whether the node of %s runs is unknown (%v)", g.node, stErr, g.home, runErr)
-					}
-					return &exitError{code: exitNotAttested, err: fmt.Errorf(
-						"installed v%d into %s, but did not attest: %s. Once it answers, run `vchaind runtime attest --home %s` "+
-							"(with --node if it serves another address than its config's rpc.laddr); --no-attest installs only",
-						version, g.home, why, g.home)}
-				}
-				if err := checkRelease(st, version, sum, args[0]); err != nil {
-					return &exitError{code: exitNotAttested, err: fmt.Errorf("installed v%d into %s, but did not attest: %w; remove %s and install the right file", version, g.home, err, mgr.Path(version))}
-				}
-			}
-			if _, err := attestInstalled(cmd, g, c, mgr, st, timeout); err != nil {
-				return &exitError{code: exitNotAttested, err: fmt.Errorf(
-					"installed v%d into %s, but the attestation failed: %w; run `vchaind runtime attest --home %s` to send it again", version, g.home, err, g.home)}
-			}
-			return nil
+			return installModule(cmd, g, version, wasm, args[0], installOpts{replace: replace, noAttest: noAttest, timeout: timeout})
 		},
 	}
 	cmd.Flags().Uint64Var(&version, "version", 0, "the version number this module is (required)")
@@ -201,6 +117,111 @@ version, answers once it has it).`,
 	cmd.Flags().BoolVar(&noAttest, "no-attest", false, "install only, without attesting (then 'vchaind runtime attest' once the node runs)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for a running node to answer, and for the attestation's block")
 	return cmd
+}
+
+// installOpts are runtime install's flags, which runtime fetch shares.
+type installOpts struct {
+	replace, noAttest bool
+	timeout           time.Duration
+	// extra joins the JSON answer and, as lines, the text one (runtime fetch's peer).
+	extra []field
+}
+
+// installModule installs wasm (read from file, a path or where it came from) as version
+// into --home and attests it: runtime install's work, which runtime fetch reuses once it
+// has the bytes.
+func installModule(cmd *cobra.Command, g *globals, version uint64, wasm []byte, file string, o installOpts) error {
+	replace, noAttest, timeout := o.replace, o.noAttest, o.timeout
+	sum := runtime.Hash(sha256.Sum256(wasm))
+	ctx := cmd.Context()
+	c, err := client.New(g.node)
+	if err != nil {
+		return err
+	}
+	probe, cancel := context.WithTimeout(ctx, probeTimeout)
+	st, stErr := c.UpgradeStatus(probe, 0)
+	cancel()
+	if stErr != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: node %s did not answer (%v): installing without the chain's checks\n", g.node, stErr)
+	} else if err := checkRelease(st, version, sum, file); err != nil {
+		return err
+	}
+	mgr, err := openRuntimes(cmd, g)
+	if err != nil {
+		return err
+	}
+	defer mgr.Close(ctx)
+	if old, err := os.ReadFile(mgr.Path(version)); err == nil && sha256.Sum256(old) != sum {
+		if !replace {
+			return fmt.Errorf("v%d is already installed with sha256 %x; use --replace to install another file for it", version, sha256.Sum256(old))
+		}
+		if stErr != nil {
+			return errors.New("--replace needs the node to confirm the version is neither effective nor scheduled, and it is not reachable")
+		}
+		if st.Effective.Version == version || (st.Pending != nil && st.Pending.Version == version) {
+			return fmt.Errorf("v%d is effective or scheduled on the chain: replacing its module would stop this node", version)
+		}
+		if err := os.Remove(mgr.Path(version)); err != nil {
+			return err
+		}
+	}
+	if g.output == "text" {
+		fmt.Fprintf(cmd.ErrOrStderr(), "validating, metering and compiling %s (%d bytes)...\n", file, len(wasm))
+	}
+	start := time.Now()
+	if _, err := mgr.Install(ctx, version, wasm); err != nil {
+		return err
+	}
+	out := map[string]any{"version": version, "code_sha256": sum.String(), "path": mgr.Path(version), "seconds": time.Since(start).Seconds()}
+	fields := []field{
+		{"installed", fmt.Sprintf("v%d", version)},
+		{"sha256", sum.String()},
+		{"path", mgr.Path(version)},
+		{"took", time.Since(start).Round(time.Millisecond)},
+	}
+	for _, f := range o.extra {
+		out[f.label] = f.value
+		fields = append(fields, f)
+	}
+	if err := newPrinter(cmd.OutOrStdout(), g).print(out, fields...); err != nil {
+		return err
+	}
+	if noAttest {
+		return nil
+	}
+	if stErr != nil {
+		// Installing before the node runs is a normal order of work; a node that
+		// runs must answer, and one that is starting (or was paused before
+		// starting CometBFT for this very version) answers within moments.
+		running, runErr := home.Paths{Root: g.home}.NodeRunning()
+		if runErr == nil && !running {
+			fmt.Fprintf(cmd.ErrOrStderr(), "note: the node of %s is not running, so v%d is installed but not attested: "+
+				"once it runs, run `vchaind runtime attest --home %s`; until then the chain does not count this validator as having v%d\n",
+				g.home, version, g.home, version)
+			return nil
+		}
+		if g.output == "text" {
+			fmt.Fprintf(cmd.ErrOrStderr(), "the node of %s runs: waiting up to %s for it to answer at %s\n", g.home, timeout, g.node)
+		}
+		if st, stErr = waitStatus(ctx, c, timeout); stErr != nil {
+			why := fmt.Sprintf("the node of %s is running but did not answer at %s within %s (%v): it is still starting, or serves another address", g.home, g.node, timeout, stErr)
+			if runErr != nil {
+				why = fmt.Sprintf("node at %s not reachable (%v), and whether the node of %s runs is unknown (%v)", g.node, stErr, g.home, runErr)
+			}
+			return &exitError{code: exitNotAttested, err: fmt.Errorf(
+				"installed v%d into %s, but did not attest: %s. Once it answers, run `vchaind runtime attest --home %s` "+
+					"(with --node if it serves another address than its config's rpc.laddr); --no-attest installs only",
+				version, g.home, why, g.home)}
+		}
+		if err := checkRelease(st, version, sum, file); err != nil {
+			return &exitError{code: exitNotAttested, err: fmt.Errorf("installed v%d into %s, but did not attest: %w; remove %s and install the right file", version, g.home, err, mgr.Path(version))}
+		}
+	}
+	if _, err := attestInstalled(cmd, g, c, mgr, st, timeout); err != nil {
+		return &exitError{code: exitNotAttested, err: fmt.Errorf(
+			"installed v%d into %s, but the attestation failed: %w; run `vchaind runtime attest --home %s` to send it again", version, g.home, err, g.home)}
+	}
+	return nil
 }
 
 // checkRelease refuses file (sha256 sum) for version if the chain registered that version

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
+	"github.com/vchain/vchain/app/executor"
 	"github.com/vchain/vchain/app/profile"
 	"github.com/vchain/vchain/app/runtime"
 	"github.com/vchain/vchain/app/state"
@@ -87,10 +88,15 @@ node is served there: validators and readiness, the runtime timeline, this node'
 			}
 			defer app.Close(context.Background())
 			app.Exec.SetMempoolLimit(cfg.Mempool.Size)
-			if err := prepareRuntime(ctx, app, logger); err != nil {
+			comet := &cometRef{}
+			fetch := autoFetcher(appCfg, app, comet, logger.With("module", "vchain"))
+			if err := prepareRuntime(ctx, app, logger, fetch); err != nil {
 				return err
 			}
 			if appCfg.ABCI == "socket" {
+				if appCfg.Runtime.AutoFetch {
+					logger.Error("runtime.auto_fetch is ignored with --abci socket: the app does not see the external cometbft's peers")
+				}
 				return serveSocket(ctx, app, appCfg.ABCIAddress, logger)
 			}
 			watch := node.WatchConsensus(logger)
@@ -99,6 +105,7 @@ node is served there: validators and readiness, the runtime timeline, this node'
 			if err != nil {
 				return err
 			}
+			comet.n.Store(n) // auto_fetch asks its peers from now on
 			if err := n.Start(); err != nil {
 				return fmt.Errorf("start CometBFT: %w", err)
 			}
@@ -145,7 +152,7 @@ node is served there: validators and readiness, the runtime timeline, this node'
 // waits here, saying what to install, because CometBFT's handshake would otherwise block
 // inside the node's construction, before RPC and P2P exist. A module whose bytes differ
 // from the chain's record stops the node: it must never sign another app hash.
-func prepareRuntime(ctx context.Context, app *node.App, log cmtlog.Logger) error {
+func prepareRuntime(ctx context.Context, app *node.App, log cmtlog.Logger, fetch executor.Fetcher) error {
 	if app.Exec.Params() == nil {
 		return nil // a new chain: InitChain records the runtime
 	}
@@ -188,6 +195,7 @@ func prepareRuntime(ctx context.Context, app *node.App, log cmtlog.Logger) error
 	if err != nil {
 		return err
 	}
+	var lastFetch time.Time
 	for logged := false; ; logged = true {
 		_, err = app.Runtimes.Load(ctx, next.Version, want, prof)
 		if !errors.Is(err, runtime.ErrNotInstalled) {
@@ -195,7 +203,13 @@ func prepareRuntime(ctx context.Context, app *node.App, log cmtlog.Logger) error
 		}
 		if !logged {
 			log.Error("PAUSED before starting: the next block needs a runtime this node has not installed; waiting for it",
-				"height", app.Exec.Height()+1, "version", next.Version, "sha256", next.CodeSHA256, "install", app.Exec.InstallHint(next.Version))
+				"height", app.Exec.Height()+1, "version", next.Version, "sha256", next.CodeSHA256, "install", app.Exec.InstallHint(next.Version),
+				"auto_fetch", fetch != nil)
+		}
+		if fetch != nil && time.Since(lastFetch) >= executor.FetchRetry {
+			lastFetch = time.Now()
+			fetchBeforeStart(ctx, fetch, next.Version, want, log)
+			continue // installed, or not: look again now
 		}
 		select {
 		case <-ctx.Done():

@@ -167,6 +167,9 @@ func printStatus(w io.Writer, st *executor.UpgradeStatus) {
 	} else {
 		fmt.Fprintln(w, "pending:    none")
 	}
+	if a := st.LastAborted; a != nil {
+		fmt.Fprintf(w, "aborted:    %s\n", abortedLine(a))
+	}
 	if p := st.Paused; p != nil {
 		fmt.Fprintf(w, "PAUSED:     this node cannot execute block %d since %s: %s\n            fix: %s\n",
 			p.Height, p.Since.Format(time.RFC3339), p.Reason, p.Install)
@@ -335,7 +338,11 @@ so the pending one, if any, is shown after it (JSON: "pending", null when none).
 			}
 			fields := make([]field, 0, len(h.History)+1)
 			for _, e := range h.History {
-				fields = append(fields, field{"from height " + strconv.FormatInt(e.Height, 10), fmt.Sprintf("v%d (sha256 %s, profile %d)", e.Version, e.CodeSHA256, e.Profile)})
+				what := fmt.Sprintf("v%d (sha256 %s, profile %d)", e.Version, e.CodeSHA256, e.Profile)
+				if e.Aborted != nil {
+					what += "; " + abortedLine(&e)
+				}
+				fields = append(fields, field{"from height " + strconv.FormatInt(e.Height, 10), what})
 			}
 			if p := h.Pending; p != nil {
 				when := "the next block"
@@ -368,6 +375,13 @@ func history(ctx context.Context, c *client.Client) (*historyOutput, error) {
 		out.Pending = nil
 	}
 	return out, nil
+}
+
+// abortedLine says which switch a history entry aborted, and why.
+func abortedLine(e *executor.HistoryEntry) string {
+	a := e.Aborted
+	return fmt.Sprintf("switch to v%d ABORTED at height %d: its migration (from v%d) failed after %d gas: %s; v%d kept",
+		a.Version, e.Height, a.FromVersion, a.GasUsed, a.Reason, e.Version)
 }
 
 func parseVersion(s string) (uint64, error) {

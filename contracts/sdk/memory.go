@@ -45,3 +45,13 @@ func alloc(size uint32) uint32 {
 	pinned = append(pinned, buf)
 	return p
 }
+
+// Buffer returns the buffer vchain_alloc handed out at guest address ptr, if its length is
+// n: how an export other than vchain_execute (contracts/sdk/migrate) reads its request.
+func Buffer(ptr, n uint32) ([]byte, bool) {
+	b, ok := pinnedAt(ptr)
+	if !ok || uint32(len(b)) != n {
+		return nil, false
+	}
+	return b, true
+}

@@ -30,6 +30,18 @@ type AppConfig struct {
 	Console ConsoleConfig `mapstructure:"console"`
 	// Snapshot is state sync snapshot taking ([snapshot] in app.toml).
 	Snapshot SnapshotConfig `mapstructure:"snapshot"`
+	// Runtime is [runtime] in app.toml.
+	Runtime RuntimeConfig `mapstructure:"runtime"`
+}
+
+// RuntimeConfig is the [runtime] table of app.toml.
+type RuntimeConfig struct {
+	// AutoFetch makes the node fetch a runtime version it lacks from its peers, by itself.
+	AutoFetch bool `mapstructure:"auto_fetch"`
+	// FetchFrom is a comma-separated list of RPC addresses auto_fetch asks besides the
+	// connected peers: the only ones it can ask while the node waits before starting
+	// CometBFT. (A string, so AppConfig stays comparable.)
+	FetchFrom string `mapstructure:"fetch_from"`
 }
 
 // SnapshotConfig is the [snapshot] table of app.toml.
@@ -99,7 +111,31 @@ keep_recent = %d
 # this node's RPC. Empty: off. "127.0.0.1:26670" serves it on this machine only; name
 # another host (e.g. "0.0.0.0:26670") only behind access control you trust.
 laddr = %q
+
+[runtime]
+# Fetch a runtime version this node lacks from its peers, by itself, when it would pause
+# for it or sees a scheduled switch to it (env VCHAIN_RUNTIME_AUTO_FETCH); the pause log
+# says when it tried and from whom. A module is accepted only if it hashes to the sha256
+# the chain records for the release. The node does not attest it: 'vchaind runtime attest'.
+# Peers are the ones CometBFT is connected to, so it needs the embedded mode.
+auto_fetch = %t
+# Comma-separated RPC addresses (e.g. "tcp://10.0.0.5:26657,tcp://10.0.0.6:26657")
+# auto_fetch asks after the connected peers (env VCHAIN_RUNTIME_FETCH_FROM). A node
+# restarted while paused waits before starting CometBFT, with no peers yet: these are the
+# only nodes it can ask then.
+fetch_from = %q
 `
+
+// FetchFromList returns runtime.fetch_from's addresses.
+func (c RuntimeConfig) FetchFromList() []string {
+	var out []string
+	for _, a := range strings.Split(c.FetchFrom, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
 
 // RuntimeOptions returns the runtime manager options c asks for.
 func (c AppConfig) RuntimeOptions() []runtime.Option {
@@ -111,7 +147,7 @@ func (c AppConfig) RuntimeOptions() []runtime.Option {
 
 // WriteAppConfig writes c to path.
 func WriteAppConfig(path string, c AppConfig) error {
-	body := fmt.Sprintf(appConfigTemplate, c.DBBackend, c.ABCI, c.ABCIAddress, c.RuntimeCacheDir, c.Pruning.KeepRecent, c.Snapshot.Interval, c.Snapshot.KeepRecent, c.Console.Laddr)
+	body := fmt.Sprintf(appConfigTemplate, c.DBBackend, c.ABCI, c.ABCIAddress, c.RuntimeCacheDir, c.Pruning.KeepRecent, c.Snapshot.Interval, c.Snapshot.KeepRecent, c.Console.Laddr, c.Runtime.AutoFetch, c.Runtime.FetchFrom)
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -130,6 +166,8 @@ func LoadAppConfig(v *viper.Viper, path string) (AppConfig, error) {
 	v.SetDefault("console.laddr", d.Console.Laddr)
 	v.SetDefault("snapshot.interval", d.Snapshot.Interval)
 	v.SetDefault("snapshot.keep_recent", d.Snapshot.KeepRecent)
+	v.SetDefault("runtime.auto_fetch", d.Runtime.AutoFetch)
+	v.SetDefault("runtime.fetch_from", d.Runtime.FetchFrom)
 	v.SetEnvPrefix("VCHAIN")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
 	v.AutomaticEnv()

@@ -2,6 +2,7 @@ package home
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/spf13/pflag"
@@ -105,5 +106,32 @@ func TestSnapshotConfig(t *testing.T) {
 		}
 		t.Setenv(env, "")
 		t.Setenv("VCHAIN_SNAPSHOT_INTERVAL", "5")
+	}
+}
+
+// TestRuntimeAutoFetch: [runtime] auto_fetch is off by default, written and read back
+// from app.toml with fetch_from, and VCHAIN_RUNTIME_AUTO_FETCH / _FETCH_FROM override it.
+func TestRuntimeAutoFetch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.toml")
+	if err := WriteAppConfig(path, DefaultAppConfig()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadAppConfig(viper.New(), path)
+	if err != nil || c.Runtime.AutoFetch || len(c.Runtime.FetchFromList()) != 0 {
+		t.Fatalf("default: %+v, %v; want off", c.Runtime, err)
+	}
+	cfg := DefaultAppConfig()
+	cfg.Runtime = RuntimeConfig{AutoFetch: true, FetchFrom: "tcp://10.0.0.5:26657, tcp://10.0.0.6:26657"}
+	if err := WriteAppConfig(path, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = LoadAppConfig(viper.New(), path); err != nil || !c.Runtime.AutoFetch ||
+		strings.Join(c.Runtime.FetchFromList(), " ") != "tcp://10.0.0.5:26657 tcp://10.0.0.6:26657" {
+		t.Fatalf("from app.toml: %+v, %v", c.Runtime, err)
+	}
+	t.Setenv("VCHAIN_RUNTIME_AUTO_FETCH", "false")
+	t.Setenv("VCHAIN_RUNTIME_FETCH_FROM", "tcp://127.0.0.1:1")
+	if c, err = LoadAppConfig(viper.New(), path); err != nil || c.Runtime.AutoFetch || c.Runtime.FetchFrom != "tcp://127.0.0.1:1" {
+		t.Fatalf("env over app.toml: %+v, %v", c.Runtime, err)
 	}
 }

@@ -1,8 +1,10 @@
 // Command demo shows the whole idea of vchain in about two minutes (`make demo`): a
 // 4-validator testnet of real processes under a steady client load; runtime v2 installed
 // node by node while the chain runs; readiness checked, the switch scheduled a few blocks
-// ahead and happening at the same height on every node; then a downgrade back to v1; and
-// a summary that checks the app hashes and every transaction.
+// ahead and happening at the same height on every node; then v3, whose migration rewrites
+// the stored data at its start height, and back to v2, whose migration converts it back;
+// then a downgrade back to v1; and a summary that checks the app hashes and every
+// transaction.
 package main
 
 import (
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vchain/vchain/app/executor"
+	"github.com/vchain/vchain/app/upgrade"
 	"github.com/vchain/vchain/internal/client"
 	"github.com/vchain/vchain/internal/loadgen"
 	"github.com/vchain/vchain/internal/localnet"
@@ -22,7 +25,7 @@ import (
 
 var (
 	bin       = flag.String("bin", "build/vchaind", "the vchaind binary")
-	contracts = flag.String("contracts", "build/contracts", "folder with v1.wasm and v2.wasm")
+	contracts = flag.String("contracts", "build/contracts", "folder with v1.wasm, v2.wasm and v3.wasm")
 	dir       = flag.String("dir", ".localnet/demo", "testnet folder (wiped first)")
 	basePort  = flag.Int("base-port", 26700, "first port of the testnet")
 	keep      = flag.Bool("keep", false, "leave the testnet running at the end")
@@ -129,6 +132,26 @@ func (d *demo) blockTime(h int64) string {
 	return a.Block.Time.Sub(b.Block.Time).Round(10 * time.Millisecond).String()
 }
 
+// migration describes the runtime_migrated event of block h and that block's time.
+func (d *demo) migration(h int64) string {
+	res, err := d.clients[0].RPC.BlockResults(context.Background(), &h)
+	if err != nil {
+		return err.Error()
+	}
+	for _, ev := range res.FinalizeBlockEvents {
+		if ev.Type != upgrade.EventRuntimeMigrated {
+			continue
+		}
+		a := map[string]string{}
+		for _, at := range ev.Attributes {
+			a[at.Key] = at.Value
+		}
+		return fmt.Sprintf("v%s migrated from v%s: %s keys changed, %s gas; block time %s (same app hash on every node)",
+			a["version"], a["from_version"], a["keys_changed"], a["gas_used"], d.blockTime(h))
+	}
+	return fmt.Sprintf("no %s event at height %d", upgrade.EventRuntimeMigrated, h)
+}
+
 // history returns the switch history every node reports, checking they agree.
 func (d *demo) history() []executor.HistoryEntry {
 	var ref []executor.HistoryEntry
@@ -163,8 +186,11 @@ func main() {
 	if err != nil {
 		fail("%v (run `make build` first)", err)
 	}
-	if _, err := os.Stat(v2); err != nil {
-		fail("%v (run `make build` first)", err)
+	v3 := filepath.Join(*contracts, "v3.wasm")
+	for _, f := range []string{v2, v3} {
+		if _, err := os.Stat(f); err != nil {
+			fail("%v (run `make build` first)", err)
+		}
 	}
 	fmt.Println("== vchain demo: upgrade and downgrade the contract runtime of a running chain ==")
 	if err := os.RemoveAll(*dir); err != nil {
@@ -219,6 +245,25 @@ func main() {
 	say("the switch to v2 is scheduled: every node executes v2 from height %d (countdown: %s)", start, m.Nodes[0].ConsoleURL())
 	d.watch(load, start+2)
 
+	// A release that changes stored data (issue 14): v3's migration rewrites every bank
+	// amount and kv value at its start height, before that block's transactions, and v2's
+	// converts them back on the way down.
+	d.admin("upgrade", "register", "3", "--file", v3)
+	for _, name := range d.names {
+		if _, err := d.cli(name, "runtime", "install", v3, "--version", "3"); err != nil {
+			fail("%v", err)
+		}
+	}
+	say("v3 installed on every node: %s", d.readiness(3))
+	up := d.admin("upgrade", "schedule", "3", "--in", "4") + 4
+	say("the switch to v3 is scheduled from height %d: v3 stores bank amounts as 8-byte binary and each kv value after the height it was written; its migration converts the stored data there", up)
+	d.watch(load, up+2)
+	say("    %s", d.migration(up))
+	back := d.admin("upgrade", "schedule", "2", "--in", "3") + 3
+	say("back to v2 from height %d: v2's migration converts v3's format back", back)
+	d.watch(load, back+2)
+	say("    %s", d.migration(back))
+
 	down := d.admin("upgrade", "schedule", "1", "--in", "3") + 3
 	say("downgrade to v1 scheduled from height %d", down)
 	d.watch(load, down+2)
@@ -270,10 +315,11 @@ func main() {
 	if !res.OK() {
 		fail("%s", res.FirstError)
 	}
-	if len(hist) != 3 || hist[1].Height != start || hist[2].Height != down {
+	fmt.Printf("  migration at %d: %s\n  migration at %d: %s\n", up, d.migration(up), back, d.migration(back))
+	if len(hist) != 5 || hist[1].Height != start || hist[2].Height != up || hist[3].Height != back || hist[4].Height != down {
 		fail("unexpected history %v", hist)
 	}
-	fmt.Println("\nDEMO OK: two runtime switches and a validator joining, no restart, no stop, no failed transaction.")
+	fmt.Println("\nDEMO OK: four runtime switches (two migrating stored data) and a validator joining, no restart, no stop, no failed transaction.")
 	if *keep {
 		fmt.Printf("the testnet keeps running: vchaind testnet status %s; stop it with vchaind testnet stop %s\n", *dir, *dir)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/vchain/vchain/contracts/abi"
+	"github.com/vchain/vchain/contracts/abi/migration"
 )
 
 // wasiModule is the import module name of WASI preview 1, as Go's wasip1
@@ -47,7 +48,8 @@ func sized(ptr, length int) importSpan { return importSpan{ptr: ptr, length: len
 //   - fd_prestat_dir_name(fd, path, path_len i32): at most path_len bytes.
 //   - vchain state_get(key_ptr, key_len, buf_ptr, buf_cap i32): the value,
 //     only when it fits in buf_cap; caller(buf_ptr, buf_cap i32): the
-//     address, likewise.
+//     address, likewise; state_next(key_ptr, key_len, buf_ptr, buf_cap i32):
+//     the next key, likewise.
 //
 // proc_exit, sched_yield, fd_close, fd_fdstat_set_flags and the other
 // vchain functions only read memory. args_get, environ_get, poll_oneoff,
@@ -72,13 +74,14 @@ var importWrites = map[importKey][]importSpan{
 	{wasiModule, "fd_close"}:            {},
 	{wasiModule, "fd_fdstat_set_flags"}: {},
 
-	{abi.ImportModule, abi.ImportStateGet}:    {sized(2, 3)},
-	{abi.ImportModule, abi.ImportCaller}:      {sized(0, 1)},
-	{abi.ImportModule, abi.ImportStateSet}:    {},
-	{abi.ImportModule, abi.ImportStateDelete}: {},
-	{abi.ImportModule, abi.ImportEmitEvent}:   {},
-	{abi.ImportModule, abi.ImportBlockHeight}: {},
-	{abi.ImportModule, abi.ImportAbort}:       {},
+	{abi.ImportModule, abi.ImportStateGet}:        {sized(2, 3)},
+	{abi.ImportModule, abi.ImportCaller}:          {sized(0, 1)},
+	{abi.ImportModule, abi.ImportStateSet}:        {},
+	{abi.ImportModule, abi.ImportStateDelete}:     {},
+	{abi.ImportModule, abi.ImportEmitEvent}:       {},
+	{abi.ImportModule, abi.ImportBlockHeight}:     {},
+	{abi.ImportModule, abi.ImportAbort}:           {},
+	{abi.ImportModule, migration.ImportStateNext}: {sized(2, 3)},
 }
 
 // importMarks is what a call to an imported function marks.
