@@ -120,6 +120,8 @@ type DryRunReport struct {
 
 // DryRunMigration is what the candidate's migration did in a dry run.
 type DryRunMigration struct {
+	// Ran says whether the candidate exports a migration; without one nothing ran.
+	Ran         bool   `json:"ran"`
 	GasUsed     uint64 `json:"gas_used"`
 	KeysChanged int    `json:"keys_changed"`
 	// Error is set when the migration failed: the switch would be aborted at its start
@@ -238,7 +240,7 @@ func (e *Executor) DryRun(ctx context.Context, req DryRunRequest) (*DryRunReport
 		return nil, codes.Errorf(QueryFailed, "read the runtime effective at height %d: %v", base, err)
 	}
 	rep.FromVersion = from.Version
-	run := &dryRun{e: e, ctx: ctx, params: params, src: src, mod: mod, cand: cand, from: from, writes: writes, rep: rep}
+	run := &dryRun{e: e, ctx: ctx, params: params, src: src, mod: mod, cand: cand, from: from, writes: writes, base: ver, rep: rep}
 	for h := base + 1; h <= last; h++ {
 		cerr := run.block(h)
 		if ctx.Err() != nil { // checked first: a call cut short fails with the context's error
@@ -319,7 +321,8 @@ type dryRun struct {
 	mod    *runtime.Module
 	cand   *statev1.EffectiveRuntime
 	from   *statev1.EffectiveRuntime
-	writes *state.Cache // the scratch state: every block's writes, dropped at the end
+	writes *state.Cache   // the scratch state: every block's writes, dropped at the end
+	base   *state.Version // the state writes lies over
 	rep    *DryRunReport
 }
 
@@ -334,6 +337,16 @@ func (d *dryRun) block(h int64) *codes.Error {
 	if len(blk.Results) != len(blk.Txs) {
 		return codes.Errorf(QueryFailed, "block %d: %d transactions but %d recorded results", h, len(blk.Txs), len(blk.Results))
 	}
+	if h == d.rep.BaseHeight+1 && d.cand.Version != d.from.Version {
+		// The switch's first step, before anything of the block (as in FinalizeBlock).
+		m, err := d.migrate(h)
+		if err != nil {
+			return codes.Errorf(QueryFailed, "block %d: %v", h, err)
+		}
+		if d.rep.Migration = m; m.Error != "" {
+			return nil
+		}
+	}
 	k := upgrade.NewKeeper(d.writes)
 	if _, err := k.BeginBlock(h); err != nil {
 		return codes.Errorf(QueryFailed, "block %d: apply switch: %v", h, err)
@@ -344,11 +357,6 @@ func (d *dryRun) block(h int64) *codes.Error {
 	valsBefore, err := k.Validators()
 	if err != nil {
 		return codes.Errorf(QueryFailed, "block %d: %v", h, err)
-	}
-	if h == d.rep.BaseHeight+1 && d.cand.Version != d.from.Version {
-		if d.rep.Migration = d.migrate(h); d.rep.Migration.Error != "" {
-			return nil
-		}
 	}
 	sess := d.mod.NewSession()
 	defer sess.Close(d.ctx)
@@ -376,40 +384,21 @@ func (d *dryRun) block(h int64) *codes.Error {
 	return nil
 }
 
-// migrate runs the candidate's migration at the first re-executed block into a write set
-// of its own, counts the keys whose value it changed, and keeps its writes only if it
-// succeeded: a failed migration's writes are discarded at the switch too.
-func (d *dryRun) migrate(h int64) *DryRunMigration {
-	mw := state.NewCache(d.writes)
-	gas, err := d.e.dryRunMigrate(d.ctx, d.mod, mw, h, d.from, d.cand)
-	m := &DryRunMigration{GasUsed: gas}
+// migrate runs the candidate's migration at the first re-executed block, as the switch
+// at that height would (runMigration, FinalizeBlock's own step, under the chain's
+// migration_gas_limit), over the scratch state, listing keys from the base version. Its
+// writes stay only if it succeeded: a failed migration's are discarded at the switch too.
+// The error is the node's own failure (its store could not be read).
+func (d *dryRun) migrate(h int64) (*DryRunMigration, error) {
+	out, err := d.e.runMigration(d.ctx, d.mod, d.writes, d.base, d.from.Version, h, migrationGasLimit(d.params))
 	if err != nil {
-		m.Error = err.Error()
-		return m
+		return nil, err
 	}
-	for _, w := range mw.Sorted() {
-		before, err := d.writes.Get(w.Key)
-		if err != nil {
-			m.Error = fmt.Sprintf("read the state before the migration: %v", err)
-			return m
-		}
-		if w.Deleted && before != nil || !w.Deleted && (before == nil || !bytes.Equal(before, w.Value)) {
-			m.KeysChanged++
-		}
+	m := &DryRunMigration{Ran: out.Ran, GasUsed: out.GasUsed, KeysChanged: out.KeysChanged}
+	if out.Err != nil {
+		m.Error = out.Reason()
 	}
-	mw.WriteTo(d.writes)
-	return m
-}
-
-// dryRunMigrate is the dry run's one call site of a version's migration: it runs the
-// migration of to (from the version effective before, from) on writes at height h, as
-// the switch at h would, and returns the gas it used. An error is a failed migration
-// (it would abort the switch).
-//
-// HOOK(h-migrate): migrations at the switch are not on this branch yet; until the
-// executor's migration function is, there is no migration to run: zero gas, no writes.
-func (e *Executor) dryRunMigrate(ctx context.Context, mod *runtime.Module, writes *state.Cache, h int64, from, to *statev1.EffectiveRuntime) (uint64, error) {
-	return 0, nil
+	return m, nil
 }
 
 // compare adds transaction i of block h to the totals and, when its code, contract data

@@ -3,11 +3,13 @@ package executor_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/vchain/vchain/app/codes"
 	"github.com/vchain/vchain/app/executor"
+	"github.com/vchain/vchain/app/upgrade"
 	"github.com/vchain/vchain/internal/testwasm"
 )
 
@@ -141,4 +143,83 @@ func TestDryRunPredictsTheSwitch(t *testing.T) {
 		t.Errorf("no block source: %v", cerr)
 	}
 	a.block(a.call(alice, "kv", "set", `{"key":"after","value":"1"}`)) // the node goes on
+}
+
+// TestDryRunMigration: as TestDryRunPredictsTheSwitch, for v3, whose migration rewrites
+// every bank and kv value: the dry run's migration gas and changed keys are those of B's
+// real switch (its runtime_migrated event), and every transaction after it matches B's
+// result. A module whose migration fails is reported as an abort, with nothing run after.
+func TestDryRunMigration(t *testing.T) {
+	ctx := context.Background()
+	a, b := migChain(t, 50_000_000), migChain(t, 50_000_000)
+	recA, recB := blocks{}, blocks{}
+	alice, bob := key(40), key(41)
+	for _, c := range []*chain{a, b} {
+		c.block(c.call(alice, "bank", "mint", `{"amount":1000}`), c.call(alice, "kv", "set", `{"key":"a","value":"one"}`),
+			c.call(bob, "kv", "set", `{"key":"b","value":"two"}`))
+		c.block(c.call(alice, "bank", "transfer", `{"to":"`+addr(bob)+`","amount":250}`))
+		// v3 and testmig (as v4) installed, registered and attested together.
+		mods := map[uint64][]byte{1: testwasm.Module(t, "v1"), 3: testwasm.Module(t, "v3"), 4: testwasm.Module(t, "testmig")}
+		txs := [][]byte{c.tx(admin, register(3, mods[3])), c.tx(admin, register(4, mods[4]))}
+		for v := uint64(3); v <= 4; v++ {
+			if _, err := c.rm.Install(ctx, v, mods[v]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := 0; i < 3; i++ {
+			txs = append(txs, c.tx(operators[i], attest(i, mods)))
+		}
+		wantCodes(t, c.block(txs...), codes.OK, codes.OK, codes.OK, codes.OK, codes.OK)
+	}
+	wantCodes(t, a.block(a.tx(admin, schedule(9, nextBlock))), codes.UnknownRelease)
+	wantCodes(t, b.block(b.tx(admin, schedule(3, nextBlock))), codes.OK)
+	base := a.store.Height()
+	var migrated *executor.BlockResult
+	for i := 0; i < 3; i++ {
+		for _, p := range []struct {
+			c   *chain
+			rec blocks
+		}{{a, recA}, {b, recB}} {
+			txs := [][]byte{
+				p.c.call(alice, "kv", "get", `{"key":"a"}`),
+				p.c.call(alice, "bank", "transfer", `{"to":"`+addr(bob)+`","amount":5}`),
+				p.c.call(bob, "kv", "set", `{"key":"c","value":"three"}`),
+				p.c.call(bob, "bank", "balance", `{}`),
+			}
+			res := p.c.block(txs...)
+			p.rec[p.c.store.Height()] = &executor.RecordedBlock{Txs: txs, Results: res.TxResults}
+			if p.c == b && i == 0 {
+				migrated = res
+			}
+		}
+	}
+	gas, ok1 := eventAttr(migrated.Events, upgrade.EventRuntimeMigrated, "gas_used")
+	keys, ok2 := eventAttr(migrated.Events, upgrade.EventRuntimeMigrated, "keys_changed")
+	if !ok1 || !ok2 || keys == "0" {
+		t.Fatalf("B's switch to v3 migrated nothing: %v", migrated.Events)
+	}
+	vsB := blocks{}
+	for h, blk := range recA {
+		vsB[h] = &executor.RecordedBlock{Txs: blk.Txs, Results: recB[h].Results}
+	}
+	a.exec.SetBlockSource(vsB)
+	rep, cerr := a.exec.DryRun(ctx, executor.DryRunRequest{Version: 3, Blocks: a.store.Height() - base})
+	if cerr != nil {
+		t.Fatal(cerr)
+	}
+	m := rep.Migration
+	if m == nil || !m.Ran || m.Error != "" || strconv.FormatUint(m.GasUsed, 10) != gas || strconv.Itoa(m.KeysChanged) != keys {
+		t.Fatalf("dry run's migration %+v, want the switch's: gas %s, %s keys", m, gas, keys)
+	}
+	if rep.Txs != 12 || rep.DifferingTxs != 0 {
+		t.Fatalf("after the migration, the dry run differs from the switched chain: %+v", rep)
+	}
+
+	rep, cerr = a.exec.DryRun(ctx, executor.DryRunRequest{Version: 4, Blocks: a.store.Height() - base})
+	if cerr != nil {
+		t.Fatal(cerr)
+	}
+	if m := rep.Migration; m == nil || !m.Ran || !strings.Contains(m.Error, "out_of_gas") || m.GasUsed == 0 || rep.Txs != 0 {
+		t.Fatalf("dry run of a module whose migration runs out of gas: %+v, migration %+v", rep, rep.Migration)
+	}
 }

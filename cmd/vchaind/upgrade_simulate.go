@@ -75,6 +75,8 @@ func migrationText(r *executor.DryRunReport) string {
 	switch m := r.Migration; {
 	case m == nil:
 		return fmt.Sprintf("none (v%d is already effective)", r.Version)
+	case !m.Ran:
+		return fmt.Sprintf("none (v%d exports no migration)", r.Version)
 	case m.Error != "":
 		return fmt.Sprintf("FAILS after %d gas, the switch would abort: %s", m.GasUsed, m.Error)
 	default:
