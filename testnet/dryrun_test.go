@@ -95,7 +95,8 @@ func TestUpgradeSimulate(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("upgrade simulate -o json printed %q: %v", out, err)
 	}
-	if rep.BaseHeight >= first || rep.Txs < len(calls) || rep.Version != 2 || rep.FromVersion != 1 || rep.Migration == nil {
+	if rep.BaseHeight >= first || rep.Txs < len(calls) || rep.Version != 2 || rep.FromVersion != 1 || rep.Migration == nil ||
+		!rep.Migration.Ran || rep.Migration.KeysChanged != 0 || rep.Migration.Error != "" { // v2's migration from v1 has nothing to do
 		t.Fatalf("the dry run does not cover the transactions of blocks %d.. : %+v", first, rep)
 	}
 	want := map[string]call{}
