@@ -85,6 +85,8 @@ type Executor struct {
 	shutdown chan struct{}
 	stopOnce sync.Once
 	prep     sync.Mutex // one background preparation at a time
+
+	dry dryRunState // the block source of dry runs (dryrun.go)
 }
 
 type pendingBlock struct {

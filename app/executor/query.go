@@ -90,6 +90,8 @@ type RuntimeInfo struct {
 //	/simulate           data = signed tx    SimulateResult (JSON): the tx run on the
 //	                                        committed state as the next block's first,
 //	                                        nothing kept
+//	/upgrade/simulate   data = DryRunRequest (JSON)   DryRunReport (JSON): the last
+//	                                        blocks re-executed with a candidate version
 func (e *Executor) Query(path string, data []byte) QueryResult { return e.QueryAt(path, data, 0) }
 
 // QueryAt is Query at a given height, as ABCI's RequestQuery.Height asks: 0 or the last
@@ -107,6 +109,11 @@ func (e *Executor) QueryAt(path string, data []byte, height int64) QueryResult {
 // absence, not QueryNotFound: a verifier (CometBFT's light/rpc among them) checks a proof
 // only on a successful answer. Other paths carry no proof and refuse prove.
 func (e *Executor) QueryProve(path string, data []byte, height int64, prove bool) QueryResult {
+	if path == PathDryRun && !prove {
+		// A dry run re-executes many blocks: it must not hold commitMu (and so Commit)
+		// that long; it takes it only to pin its start height (dryrun.go).
+		return e.dryRunQuery(data, height)
+	}
 	e.commitMu.RLock()
 	defer e.commitMu.RUnlock()
 	r := QueryResult{Height: e.store.Height()}
@@ -204,7 +211,7 @@ func (e *Executor) QueryProve(path string, data []byte, height int64, prove bool
 		}
 		return answerJSON(s)
 	}
-	return fail(QueryUnknown, "unknown query path %q (known: /state/<contract>, /account/<address>, /runtime, /runtime/module/<version>, /upgrade/status, /upgrade/history, /membership, /params, /simulate)", path)
+	return fail(QueryUnknown, "unknown query path %q (known: /state/<contract>, /account/<address>, /runtime, /runtime/module/<version>, /upgrade/status, /upgrade/history, /upgrade/simulate, /membership, /params, /simulate)", path)
 }
 
 // proveState answers /state/<contract> with a proof of the value or of its absence at the

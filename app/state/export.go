@@ -141,6 +141,31 @@ func (v *Version) Get(key []byte) ([]byte, error) {
 	return val, nil
 }
 
+// Iterate calls fn for every key with the given prefix at this version, in key order,
+// until fn returns false, as Store.Iterate does for the last committed height (a dry run
+// lists keys of a historical state through it). The prefix must lie within one store's
+// namespace.
+func (v *Version) Iterate(prefix []byte, fn func(key, value []byte) bool) error {
+	i, err := storeIndex(prefix)
+	if err != nil {
+		return nil // no key outside the namespaces exists
+	}
+	it, err := v.trees[i].Iterator(prefix, prefixEnd(prefix), true)
+	if err != nil {
+		return fmt.Errorf("iterate %q at version %d: %w", prefix, v.Height, err)
+	}
+	defer it.Close()
+	for ; it.Valid(); it.Next() {
+		if isSentinel(it.Key()) {
+			continue // not a record (sentinel.go)
+		}
+		if !fn(it.Key(), it.Value()) {
+			return nil
+		}
+	}
+	return it.Error()
+}
+
 // StoreNames lists the stores in the order Export visits them and Import expects them.
 func StoreNames() []string { return append([]string(nil), storeNames...) }
 

@@ -60,6 +60,9 @@ type Option func(*Store)
 // commit; 0 keeps every version.
 func WithKeepRecent(n int64) Option { return func(s *Store) { s.keepRecent = n } }
 
+// KeepRecent returns how many recent versions the store keeps (0: all).
+func (s *Store) KeepRecent() int64 { return s.keepRecent }
+
 // Store is the committed state. It is safe for concurrent use: queries and mempool checks
 // read committed data (immutable trees of the last version) while a block executes in a
 // Cache and is staged into the trees' working versions.

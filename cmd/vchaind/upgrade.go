@@ -69,7 +69,7 @@ node switches at the same height. A typical upgrade:
 A downgrade is the same schedule command with a lower, registered version.`,
 	}
 	addKeyringFlags(cmd, g)
-	cmd.AddCommand(newRegisterCmd(g), newStatusCmd(g), newScheduleCmd(g), newCancelCmd(g), newHistoryCmd(g))
+	cmd.AddCommand(newRegisterCmd(g), newStatusCmd(g), newScheduleCmd(g), newCancelCmd(g), newHistoryCmd(g), newSimulateCmd(g))
 	return cmd
 }
 
@@ -213,7 +213,7 @@ func printReadiness(w io.Writer, r *upgrade.Readiness) {
 
 func newScheduleCmd(g *globals) *cobra.Command {
 	var a adminTx
-	var nextBlock, force bool
+	var nextBlock, force, noSimulate bool
 	var height int64
 	var inBlocks uint64
 	cmd := &cobra.Command{
@@ -224,7 +224,9 @@ includes this transaction; --in N: N blocks after that block; --height H: from h
 
 Before sending, the readiness of VERSION is checked: validators holding at least the install
 threshold of voting power must have attested its exact sha256. If not, the readiness table
-is printed and nothing is sent (--force skips this check; the chain checks again anyway).`,
+is printed and nothing is sent (--force skips this check; the chain checks again anyway).
+Then a one-line summary of a dry run of VERSION over the last 20 blocks is printed to
+stderr (see upgrade simulate; --no-simulate skips it).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			version, err := parseVersion(args[0])
@@ -264,6 +266,9 @@ is printed and nothing is sent (--force skips this check; the chain checks again
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: v%d is not ready (%d of %d voting power); sending anyway (--force): the chain will refuse it\n",
 					version, st.Readiness.AttestedPower, st.Readiness.TotalPower)
 			}
+			if !noSimulate {
+				printScheduleDryRun(cmd, c, version)
+			}
 			return a.send(cmd, g, c, func(b *txv1.TxBody) {
 				s := &txv1.ScheduleUpgrade{Version: version}
 				switch {
@@ -282,6 +287,7 @@ is printed and nothing is sent (--force skips this check; the chain checks again
 	cmd.Flags().Int64Var(&height, "height", 0, "switch from this height")
 	cmd.Flags().Uint64Var(&inBlocks, "in", 0, "switch this many blocks after the one including this transaction")
 	cmd.Flags().BoolVar(&force, "force", false, "send even if the readiness check fails (the chain still refuses it)")
+	cmd.Flags().BoolVar(&noSimulate, "no-simulate", false, "do not print the summary of a dry run over the last 20 blocks before sending (see upgrade simulate)")
 	a.flags(cmd, "schedule")
 	return cmd
 }

@@ -117,7 +117,12 @@ func NewComet(cfg *cmtcfg.Config, app *App, log cmtlog.Logger) (*nm.Node, error)
 	if err := EnableMetrics(cfg, app); err != nil {
 		return nil, err
 	}
-	return NewCometWithClient(cfg, NewConcurrentCheckClientCreator(app.ABCI), log)
+	n, err := NewCometWithClient(cfg, NewConcurrentCheckClientCreator(app.ABCI), log)
+	if err != nil {
+		return nil, err
+	}
+	app.Exec.SetBlockSource(&cometBlocks{n: n}) // dry runs read the blocks in process
+	return n, nil
 }
 
 // CheckKeyFiles refuses a home whose validator key or node key others can access (see
