@@ -10,6 +10,7 @@ import (
 	"time"
 
 	cmtlog "github.com/cometbft/cometbft/libs/log"
+	"github.com/cometbft/cometbft/p2p"
 
 	"github.com/vchain/vchain/app/runtime"
 	"github.com/vchain/vchain/internal/home"
@@ -103,6 +104,17 @@ func TestInitialHeight(t *testing.T) {
 	}
 	if out, err := exec.Command("cp", "-a", filepath.Join(snapA.Root, appDB), filepath.Join(homeC.Root, appDB)).CombinedOutput(); err != nil {
 		t.Fatalf("restore the app store: %v: %s", err, out)
+	}
+	// A new p2p identity: the peers redialled node3's address while it was stopping, and
+	// CometBFT v0.38's transport still completed those handshakes, so each peer can hold a
+	// connection to the stopped node under its old id for a minute (until the ping
+	// timeout) and refuses that id meanwhile ("duplicate ID"). The validator key is kept.
+	keyFile := filepath.Join(homeC.Root, "config", "node_key.json")
+	if err := os.Remove(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p2p.LoadOrGenNodeKey(keyFile); err != nil {
+		t.Fatal(err)
 	}
 	// The handshake runs before the node starts and fails it unless the replayed app
 	// hashes match CometBFT's: an app at CometBFT's height can only come from the replay.
