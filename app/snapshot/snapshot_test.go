@@ -227,7 +227,7 @@ func TestChunksIdentical(t *testing.T) {
 	rm := manager(t, modules(t))
 	db := dbm.NewMemDB()
 	a := chain(t, db)
-	b := chain(t, dbm.NewMemDB(), state.WithKeepRecent(1))
+	b := chain(t, dbm.NewMemDB(), state.WithKeepRecent(2))
 	oa, ca := snap(t, a, 6, rm)
 	ob, cb := snap(t, b, 6, rm)
 	reopened, err := state.Open(db)
@@ -425,7 +425,7 @@ func TestGarbageStream(t *testing.T) {
 // TestTakeRetainsAndServes: the manager takes a snapshot at its interval in the
 // background, keeps the newest keep_recent, and a retained height survives pruning.
 func TestTakeRetainsAndServes(t *testing.T) {
-	st := chain(t, dbm.NewMemDB(), state.WithKeepRecent(1))
+	st := chain(t, dbm.NewMemDB(), state.WithKeepRecent(2))
 	dir := t.TempDir()
 	m, err := NewManager(st, manager(t, modules(t)), dir, 2, 2, nopLog{})
 	if err != nil {
@@ -464,9 +464,9 @@ func TestTakeRetainsAndServes(t *testing.T) {
 }
 
 // TestTakeWhileCommitting: snapshots taken in the background while blocks keep committing
-// and pruning (keep_recent 1) each restore to the app hash of their own height.
+// and pruning (keep_recent 2) each restore to the app hash of their own height.
 func TestTakeWhileCommitting(t *testing.T) {
-	st := chain(t, dbm.NewMemDB(), state.WithKeepRecent(1))
+	st := chain(t, dbm.NewMemDB(), state.WithKeepRecent(2))
 	log := &errLog{}
 	m, err := NewManager(st, manager(t, modules(t)), t.TempDir(), 3, 3, log)
 	if err != nil {

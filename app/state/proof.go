@@ -133,6 +133,8 @@ func (s *Store) Prove(height int64, key []byte) ([]byte, []ProofOp, error) {
 	}
 	s.nodes.RLock()
 	defer s.nodes.RUnlock()
+	s.pruning.RLock()
+	defer s.pruning.RUnlock()
 	trees, err := s.immutableAt(height)
 	if err != nil {
 		return nil, nil, fmt.Errorf("prove at height %d: %w", height, err)

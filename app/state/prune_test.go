@@ -11,7 +11,7 @@ import (
 // heights h-n+1..h and no older one, across a reopen; with 0 it keeps every height. The
 // chain starts at 5 (an initial_height above 1), so the versions are not 1-based.
 func TestPruning(t *testing.T) {
-	for _, keep := range []int64{0, 1, 3} {
+	for _, keep := range []int64{0, 2, 3} {
 		t.Run(fmt.Sprintf("keep=%d", keep), func(t *testing.T) {
 			db := dbm.NewMemDB()
 			st, err := Open(db, WithKeepRecent(keep))
@@ -49,7 +49,9 @@ func TestPruning(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Open(dbm.NewMemDB(), WithKeepRecent(-1)); err == nil {
-		t.Fatal("a negative keep_recent was accepted")
+	for _, bad := range []int64{-1, 1} {
+		if _, err := Open(dbm.NewMemDB(), WithKeepRecent(bad)); err == nil {
+			t.Fatalf("keep_recent %d was accepted", bad)
+		}
 	}
 }

@@ -57,7 +57,7 @@ type Reader interface {
 type Option func(*Store)
 
 // WithKeepRecent keeps the last n committed versions and prunes older ones after each
-// commit; 0 keeps every version.
+// commit; 0 keeps every version, and 1 is refused (see Store.pruning).
 func WithKeepRecent(n int64) Option { return func(s *Store) { s.keepRecent = n } }
 
 // KeepRecent returns how many recent versions the store keeps (0: all).
@@ -76,6 +76,13 @@ type Store struct {
 	// concurrent read of the committed tree would race with. Stage and Commit hold it
 	// exclusively while they touch the trees; Get, Iterate and Prove hold it shared.
 	nodes sync.RWMutex
+
+	// pruning guards the versions pruning deletes: a reader of a past height (Prove) holds
+	// it shared, prune exclusively. Readers of the last committed version do not take it:
+	// pruning never deletes a node of that version, nor of the one before (keep_recent is
+	// 0 or at least 2), which a reader that began before the save may still walk. So the
+	// mempool's and the next block's reads go on while the save prunes.
+	pruning sync.RWMutex
 
 	// work serialises Stage and Commit, the two users of the working trees.
 	work         sync.Mutex
@@ -109,8 +116,8 @@ func Open(db dbm.DB, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(s)
 	}
-	if s.keepRecent < 0 {
-		return nil, fmt.Errorf("keep_recent %d: must be 0 (keep all) or more", s.keepRecent)
+	if s.keepRecent < 0 || s.keepRecent == 1 {
+		return nil, fmt.Errorf("keep_recent %d: must be 0 (keep all) or at least 2 (a read that began before a commit may still walk the version before it)", s.keepRecent)
 	}
 	h, err := db.Get(keyHeight)
 	if err != nil {
@@ -494,8 +501,8 @@ func (s *Store) save(height int64, appHash []byte) error {
 	s.mu.Lock()
 	s.committed, s.overlay, s.overlaySorted = committed, nil, nil
 	s.mu.Unlock()
-	s.nodes.Lock() // a proof or query may be reading a version pruning deletes
-	defer s.nodes.Unlock()
+	s.pruning.Lock() // a proof may be reading a version pruning deletes
+	defer s.pruning.Unlock()
 	return s.prune(height)
 }
 
@@ -531,8 +538,8 @@ func closedChan() chan struct{} {
 }
 
 // prune deletes the versions that fell out of the keep_recent window. Readers of old
-// versions hold s.nodes shared (Prove), and the caller holds it exclusively, so a version
-// can go as soon as it leaves the window.
+// versions hold s.pruning shared (Prove), and the caller holds it exclusively, so a
+// version can go as soon as it leaves the window.
 func (s *Store) prune(height int64) error {
 	if s.keepRecent == 0 || height-s.keepRecent < 1 {
 		return nil
