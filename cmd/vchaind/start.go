@@ -133,7 +133,7 @@ node is served there: validators and readiness, the runtime timeline, this node'
 	_ = appV.BindPFlag("abci", f.Lookup("abci"))
 	_ = appV.BindPFlag("abci_address", f.Lookup("abci-address"))
 	_ = appV.BindPFlag("db_backend", f.Lookup("db-backend"))
-	f.Int64("pruning-keep-recent", state.DefaultKeepRecent, "recent heights of state kept for queries and proofs; 0 keeps all (app.toml pruning.keep_recent)")
+	f.Int64("pruning-keep-recent", state.DefaultKeepRecent, "recent heights of state kept for queries and proofs; 0 keeps all, else at least 2 (app.toml pruning.keep_recent)")
 	_ = appV.BindPFlag("pruning.keep_recent", f.Lookup("pruning-keep-recent"))
 	f.String("console-laddr", "", `serve the read-only web console at host:port (e.g. 127.0.0.1:26670; ":port" binds 127.0.0.1); overrides console.laddr of app.toml; empty: off`)
 	_ = appV.BindPFlag("console.laddr", f.Lookup("console-laddr"))

@@ -32,6 +32,15 @@ type AppConfig struct {
 	Snapshot SnapshotConfig `mapstructure:"snapshot"`
 	// Runtime is [runtime] in app.toml.
 	Runtime RuntimeConfig `mapstructure:"runtime"`
+	// Execution is [execution] in app.toml.
+	Execution ExecutionConfig `mapstructure:"execution"`
+}
+
+// ExecutionConfig is the [execution] table of app.toml.
+type ExecutionConfig struct {
+	// Optimistic executes an accepted proposal while the votes on it go round, and uses
+	// that result if the block is decided (abci/optimistic.go). It changes no result.
+	Optimistic bool `mapstructure:"optimistic"`
 }
 
 // RuntimeConfig is the [runtime] table of app.toml.
@@ -72,7 +81,8 @@ type ConsoleConfig struct {
 // DefaultAppConfig returns the defaults.
 func DefaultAppConfig() AppConfig {
 	return AppConfig{DBBackend: "pebble", ABCI: "embedded", ABCIAddress: "tcp://127.0.0.1:26658",
-		Pruning: PruningConfig{KeepRecent: state.DefaultKeepRecent}, Snapshot: SnapshotConfig{KeepRecent: DefaultSnapshotKeepRecent}}
+		Pruning: PruningConfig{KeepRecent: state.DefaultKeepRecent}, Snapshot: SnapshotConfig{KeepRecent: DefaultSnapshotKeepRecent},
+		Execution: ExecutionConfig{Optimistic: true}}
 }
 
 const appConfigTemplate = `# vchain app settings. Consensus rules are in genesis.json, not here.
@@ -94,7 +104,8 @@ runtime_cache_dir = %q
 
 [pruning]
 # Recent heights of state kept for queries and proofs at those heights (env
-# VCHAIN_PRUNING_KEEP_RECENT); older ones are deleted after each commit. 0 keeps all.
+# VCHAIN_PRUNING_KEEP_RECENT); older ones are deleted after each commit. 0 keeps all;
+# otherwise at least 2.
 keep_recent = %d
 
 [snapshot]
@@ -124,6 +135,13 @@ auto_fetch = %t
 # restarted while paused waits before starting CometBFT, with no peers yet: these are the
 # only nodes it can ask then.
 fetch_from = %q
+
+[execution]
+# Execute a proposal this validator accepts while the votes on it go round, and use that
+# result when the block is decided (env VCHAIN_EXECUTION_OPTIMISTIC). A block other than
+# the one executed is executed again, so results never depend on it; false executes each
+# block only when it is decided.
+optimistic = %t
 `
 
 // FetchFromList returns runtime.fetch_from's addresses.
@@ -147,7 +165,7 @@ func (c AppConfig) RuntimeOptions() []runtime.Option {
 
 // WriteAppConfig writes c to path.
 func WriteAppConfig(path string, c AppConfig) error {
-	body := fmt.Sprintf(appConfigTemplate, c.DBBackend, c.ABCI, c.ABCIAddress, c.RuntimeCacheDir, c.Pruning.KeepRecent, c.Snapshot.Interval, c.Snapshot.KeepRecent, c.Console.Laddr, c.Runtime.AutoFetch, c.Runtime.FetchFrom)
+	body := fmt.Sprintf(appConfigTemplate, c.DBBackend, c.ABCI, c.ABCIAddress, c.RuntimeCacheDir, c.Pruning.KeepRecent, c.Snapshot.Interval, c.Snapshot.KeepRecent, c.Console.Laddr, c.Runtime.AutoFetch, c.Runtime.FetchFrom, c.Execution.Optimistic)
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -168,6 +186,7 @@ func LoadAppConfig(v *viper.Viper, path string) (AppConfig, error) {
 	v.SetDefault("snapshot.keep_recent", d.Snapshot.KeepRecent)
 	v.SetDefault("runtime.auto_fetch", d.Runtime.AutoFetch)
 	v.SetDefault("runtime.fetch_from", d.Runtime.FetchFrom)
+	v.SetDefault("execution.optimistic", d.Execution.Optimistic)
 	v.SetEnvPrefix("VCHAIN")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
 	v.AutomaticEnv()
@@ -187,8 +206,8 @@ func LoadAppConfig(v *viper.Viper, path string) (AppConfig, error) {
 	default:
 		return c, fmt.Errorf("app config: db_backend %q: use pebble or goleveldb", c.DBBackend)
 	}
-	if c.Pruning.KeepRecent < 0 {
-		return c, fmt.Errorf("app config: pruning.keep_recent %d: use 0 (keep all) or a positive number of heights", c.Pruning.KeepRecent)
+	if c.Pruning.KeepRecent < 0 || c.Pruning.KeepRecent == 1 {
+		return c, fmt.Errorf("app config: pruning.keep_recent %d: use 0 (keep all) or at least 2 heights", c.Pruning.KeepRecent)
 	}
 	if c.Snapshot.Interval < 0 || c.Snapshot.KeepRecent < 1 {
 		return c, fmt.Errorf("app config: snapshot.interval %d, snapshot.keep_recent %d: use an interval of 0 (off) or more and keep at least 1", c.Snapshot.Interval, c.Snapshot.KeepRecent)
