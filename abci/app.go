@@ -6,6 +6,7 @@ package abci
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,12 @@ type App struct {
 
 	// snapshots takes, serves and restores state sync snapshots (snapshot.go); nil: none.
 	snapshots *snapshot.Manager
+
+	// Optimistic execution (optimistic.go): the accepted proposal executing ahead.
+	noOptimistic bool
+	specMu       sync.Mutex
+	spec         *speculation
+	specUsed     atomic.Uint64 // blocks whose speculative result FinalizeBlock took
 }
 
 var _ abcitypes.Application = (*App)(nil)
@@ -148,6 +155,7 @@ func (a *App) ProcessProposal(_ context.Context, req *abcitypes.RequestProcessPr
 		a.log.Error("rejecting proposal", "height", req.Height, "proposer", fmt.Sprintf("%X", req.ProposerAddress), "txs", len(req.Txs), "err", err)
 		return &abcitypes.ResponseProcessProposal{Status: abcitypes.ResponseProcessProposal_REJECT}, nil
 	}
+	a.speculate(req.Height, req.Txs)
 	return &abcitypes.ResponseProcessProposal{Status: abcitypes.ResponseProcessProposal_ACCEPT}, nil
 }
 
@@ -157,12 +165,13 @@ func (a *App) RejectedProposals() uint64 { return a.rejected.Load() }
 // FinalizeBlock executes the block. An error stops this node's consensus rather than let
 // it vote for a state it could not compute.
 func (a *App) FinalizeBlock(ctx context.Context, req *abcitypes.RequestFinalizeBlock) (*abcitypes.ResponseFinalizeBlock, error) {
-	start := time.Now()
-	_, pausedBefore := a.exec.PausedFor()
-	res, err := a.exec.FinalizeBlock(ctx, req.Height, req.Txs)
-	if err != nil {
-		a.log.Error("cannot execute block", "height", req.Height, "err", err)
-		return nil, err
+	res, took := a.speculated(req.Height, req.Txs)
+	if res == nil {
+		var err error
+		if res, took, err = a.execute(ctx, req.Height, req.Txs); err != nil {
+			a.log.Error("cannot execute block", "height", req.Height, "err", err)
+			return nil, err
+		}
 	}
 	out := &abcitypes.ResponseFinalizeBlock{AppHash: res.AppHash, TxResults: make([]*abcitypes.ExecTxResult, len(res.TxResults)), Events: events(res.Events)}
 	if res.NextAppVersion != 0 {
@@ -190,8 +199,7 @@ func (a *App) FinalizeBlock(ctx context.Context, req *abcitypes.RequestFinalizeB
 		}
 	}
 	if a.metrics != nil {
-		_, pausedAfter := a.exec.PausedFor()
-		a.metrics.BlockExecuted(time.Since(start)-(pausedAfter-pausedBefore), txCodes, gas, switched(res.Events))
+		a.metrics.BlockExecuted(took, txCodes, gas, switched(res.Events))
 	}
 	crashpoint.Hit(crashpoint.AfterFinalize, req.Height)
 	return out, nil

@@ -72,6 +72,7 @@ func OpenApp(ctx context.Context, p home.Paths, c home.AppConfig, log cmtlog.Log
 	}
 	a := &App{Store: st, Runtimes: rm, Exec: ex, ABCI: abci.New(ex, log.With("module", "vchain")), Snapshots: sm}
 	a.ABCI.SetSnapshots(sm)
+	a.ABCI.SetOptimistic(c.Execution.Optimistic)
 	return a, nil
 }
 
