@@ -41,6 +41,7 @@ var (
 	only          = flag.String("only", "", "run one part and print its figures, without writing the report: throughput or scale")
 	scale         = flag.String("scale", "10000,100000,1000000", "state sizes (keys, comma-separated) of the scale part; empty skips it")
 	scaleDuration = flag.Duration("scale-duration", 20*time.Second, "load duration per state size")
+	scaleSettle   = flag.Duration("scale-settle", 60*time.Second, "idle time between a preloaded network's start and its load (the store's compactions of the bulk import)")
 )
 
 var began = time.Now()
