@@ -3,6 +3,7 @@ package abci
 import (
 	"bytes"
 	"context"
+	"slices"
 	"time"
 
 	"github.com/vchain/vchain/app/executor"
@@ -66,7 +67,7 @@ func (a *App) speculated(height int64, txs [][]byte) (*executor.BlockResult, tim
 		return nil, 0
 	}
 	<-s.done
-	if s.err != nil || s.height != height || !sameTxs(s.txs, txs) {
+	if s.err != nil || s.height != height || !slices.EqualFunc(s.txs, txs, bytes.Equal) {
 		return nil, 0
 	}
 	a.specUsed.Add(1)
@@ -76,18 +77,6 @@ func (a *App) speculated(height int64, txs [][]byte) (*executor.BlockResult, tim
 // OptimisticBlocks returns how many blocks FinalizeBlock has taken from optimistic
 // execution since start.
 func (a *App) OptimisticBlocks() uint64 { return a.specUsed.Load() }
-
-func sameTxs(a, b [][]byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !bytes.Equal(a[i], b[i]) {
-			return false
-		}
-	}
-	return true
-}
 
 // execute runs the executor's FinalizeBlock and times it, leaving out a pause.
 func (a *App) execute(ctx context.Context, height int64, txs [][]byte) (*executor.BlockResult, time.Duration, error) {
