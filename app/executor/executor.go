@@ -32,8 +32,9 @@ type Logger interface {
 	Error(msg string, keyvals ...any)
 }
 
-// SigCacheSize bounds the signature cache: twice CometBFT's default mempool.
-const SigCacheSize = 10_000
+// SigCacheSize bounds the signature cache: four times CometBFT's default mempool, so its
+// older half still holds what the mempool waits with when the newer half fills.
+const SigCacheSize = 20_000
 
 // Params are the chain parameters fixed at InitChain.
 type Params struct {

@@ -61,13 +61,18 @@ func decodeRange(raws [][]byte, out []Decoded, lim Limits, sigs *SigCache) {
 			todo = append(todo, i)
 		}
 	}
-	if len(todo) >= minBatch && verifyBatch(batchOf(ps, todo)) {
+	// What verifies here is remembered like CheckTx's verifications: ProcessProposal
+	// decodes a block and FinalizeBlock decodes it again, both on the consensus path.
+	if batch := batchOf(ps, todo); len(todo) >= minBatch && verifyBatch(batch) {
 		for _, i := range todo {
 			verified[i] = true
 		}
+		sigs.addAll(batch)
 	} else {
 		for _, i := range todo {
-			verified[i] = sigs.verify(ps[i].env.PubKey, SignBytes(ps[i].env.Body), ps[i].env.Signature)
+			if verified[i] = sigs.verify(ps[i].env.PubKey, SignBytes(ps[i].env.Body), ps[i].env.Signature); verified[i] {
+				sigs.add(ps[i].tx.Hash)
+			}
 		}
 	}
 	for i, p := range ps {

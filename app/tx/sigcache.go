@@ -7,17 +7,22 @@ import "sync"
 // it; FinalizeBlock then finds it and skips the second ed25519 verification, which is the
 // largest cost of a simple transaction. Skipping is safe: the same bytes always verify the
 // same way, so every node reaches the same result whether or not its cache has the entry.
+//
+// It holds two generations of half its size each: when the current one fills, it becomes
+// the old one and a new one starts. A cache that started over empty would forget, at once,
+// every transaction still waiting in the mempool, and the next proposal and block would
+// verify them all again on the consensus path; this one forgets only the oldest half.
 type SigCache struct {
-	mu   sync.Mutex
-	m    map[[32]byte]struct{}
-	max  int
-	keys keyCache
+	mu       sync.Mutex
+	cur, old map[[32]byte]struct{}
+	gen      int // entries per generation
+	keys     keyCache
 }
 
-// NewSigCache returns a cache of at most max entries; when full it starts over, which
-// costs only re-verifications.
-func NewSigCache(max int) *SigCache {
-	return &SigCache{m: make(map[[32]byte]struct{}), max: max, keys: keyCache{max: keyCacheSize}}
+// NewSigCache returns a cache of at most size entries (at least 2).
+func NewSigCache(size int) *SigCache {
+	gen := max(size/2, 1)
+	return &SigCache{cur: make(map[[32]byte]struct{}), old: map[[32]byte]struct{}{}, gen: gen, keys: keyCache{max: keyCacheSize}}
 }
 
 // verify checks a signature, with the cache's expanded public keys when there is a cache.
@@ -34,7 +39,10 @@ func (c *SigCache) has(h [32]byte) bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, ok := c.m[h]
+	if _, ok := c.cur[h]; ok {
+		return true
+	}
+	_, ok := c.old[h]
 	return ok
 }
 
@@ -44,10 +52,26 @@ func (c *SigCache) add(h [32]byte) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.m) >= c.max {
-		clear(c.m)
+	c.addLocked(h)
+}
+
+func (c *SigCache) addLocked(h [32]byte) {
+	if len(c.cur) >= c.gen {
+		c.old, c.cur = c.cur, make(map[[32]byte]struct{}, c.gen)
 	}
-	c.m[h] = struct{}{}
+	c.cur[h] = struct{}{}
+}
+
+// addAll adds the hashes of es, under one lock.
+func (c *SigCache) addAll(es []batchEntry) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range es {
+		c.addLocked(e.hash)
+	}
 }
 
 // Forget drops h, once its transaction is in a block.
@@ -56,7 +80,8 @@ func (c *SigCache) Forget(h [32]byte) {
 		return
 	}
 	c.mu.Lock()
-	delete(c.m, h)
+	delete(c.cur, h)
+	delete(c.old, h)
 	c.mu.Unlock()
 }
 
@@ -64,5 +89,5 @@ func (c *SigCache) Forget(h [32]byte) {
 func (c *SigCache) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.m)
+	return len(c.cur) + len(c.old)
 }

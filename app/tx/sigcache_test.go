@@ -39,11 +39,67 @@ func TestSigCacheSkipsOnlyIdenticalBytes(t *testing.T) {
 	if cache.Len() != 0 {
 		t.Fatal("forget left the entry")
 	}
-	small := NewSigCache(1)
-	DecodeCached(raw, lim, small)
-	raw2, _ := Sign(priv, &txv1.TxBody{ChainId: "c", Nonce: 2, GasLimit: 1, Msg: &txv1.TxBody_Call{Call: &txv1.Call{Contract: "kv", Method: "get"}}})
-	DecodeCached(raw2, lim, small)
-	if small.Len() != 1 {
-		t.Fatalf("a full cache grew to %d", small.Len())
+	// A full cache forgets its older half only: with generations of one entry, the last
+	// two transactions stay, the first goes.
+	small := NewSigCache(2)
+	var raws [][]byte
+	for n := uint64(1); n <= 3; n++ {
+		r, err := Sign(priv, &txv1.TxBody{ChainId: "c", Nonce: n, GasLimit: 1, Msg: &txv1.TxBody_Call{Call: &txv1.Call{Contract: "kv", Method: "get"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raws = append(raws, r)
+		if _, cerr := DecodeCached(r, lim, small); cerr != nil {
+			t.Fatal(cerr)
+		}
+	}
+	if small.Len() != 2 {
+		t.Fatalf("a full cache holds %d, want 2", small.Len())
+	}
+	for i, want := range []bool{false, true, true} {
+		if got := small.has(sha256.Sum256(raws[i])); got != want {
+			t.Errorf("transaction %d cached: %v, want %v", i+1, got, want)
+		}
+	}
+}
+
+// TestDecodeBlockRemembers: the signatures DecodeBlock verifies, in a batch or one by one,
+// are in the cache afterwards, so the block's second decoding (FinalizeBlock after
+// ProcessProposal) verifies none again; a bad signature is not remembered.
+func TestDecodeBlockRemembers(t *testing.T) {
+	lim := Limits{ChainID: "c", MaxGasPerTx: 10}
+	for _, c := range []struct {
+		n   int
+		bad int // the position of a bad signature, -1 for none
+	}{{3, 1}, {3 * minBatch, 1}, {3 * minBatch, -1}} { // one by one; a failed batch, then one by one; batches
+		n := c.n
+		var raws [][]byte
+		for i := 0; i < n; i++ {
+			priv := ed25519.NewKeyFromSeed(sha256.New().Sum([]byte{byte(i)})[:32])
+			r, err := Sign(priv, &txv1.TxBody{ChainId: "c", Nonce: 1, GasLimit: 1, Msg: &txv1.TxBody_Call{Call: &txv1.Call{Contract: "kv", Method: "get"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			raws = append(raws, r)
+		}
+		good := n
+		if c.bad >= 0 {
+			var env txv1.Tx
+			if err := env.Unmarshal(raws[c.bad]); err != nil {
+				t.Fatal(err)
+			}
+			env.Signature[3] ^= 1
+			raws[c.bad], _ = env.Marshal()
+			good--
+		}
+		cache := NewSigCache(1000)
+		for i, d := range DecodeBlock(raws, lim, cache) {
+			if (d.Err != nil) != (i == c.bad) {
+				t.Fatalf("%d txs, tx %d: %v", n, i, d.Err)
+			}
+		}
+		if cache.Len() != good || (c.bad >= 0 && cache.has(sha256.Sum256(raws[c.bad]))) {
+			t.Fatalf("%d txs, bad %d: the cache holds %d entries, want the %d good ones", n, c.bad, cache.Len(), good)
+		}
 	}
 }
