@@ -5,9 +5,12 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
+	"os"
 	"strconv"
 	"testing"
 	"time"
+
+	dbm "github.com/cosmos/cosmos-db"
 
 	"github.com/vchain/vchain/app/codes"
 )
@@ -165,4 +168,76 @@ func BenchmarkAdversarialBlock(b *testing.B) {
 	b.ReportMetric(ms(exit), "exit-ms/block")
 	b.ReportMetric(float64(bad)/float64(kv), "failing/kvset")
 	b.ReportMetric(float64(exit)/float64(kv), "exit/kvset")
+}
+
+// BenchmarkFinalizeBlockScale is BenchmarkFinalizeBlock on a pebble store preloaded with
+// a contract state of 10^4 or 10^5 keys (10^6 with VCHAIN_BENCH_1M set: its preload takes
+// minutes), in blocks of 2,000 kv.set calls from 32 senders that write new keys, as the
+// bench's load does. Per block it measures FinalizeBlock (execution and the app hash) and
+// Commit including the wait for the background save, which the next block would wait for.
+// The figure to watch is how ms/block grows with the state.
+func BenchmarkFinalizeBlockScale(b *testing.B) {
+	sizes := []int{10_000, 100_000}
+	if os.Getenv("VCHAIN_BENCH_1M") != "" {
+		sizes = append(sizes, 1_000_000)
+	}
+	for _, size := range sizes {
+		b.Run(fmt.Sprintf("%dk", size/1000), func(b *testing.B) {
+			const senders, perBlock = 32, 2000
+			db, err := dbm.NewDB("bench", dbm.PebbleDBBackend, b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			preload := make(map[string]string, size)
+			for i := 0; i < size; i++ {
+				h := sha256.Sum256([]byte(strconv.Itoa(i)))
+				preload[fmt.Sprintf("pre-%x", h[:8])] = fmt.Sprintf("%x", h)
+			}
+			c := migChainOn(b, db, 0, map[string]map[string]string{"kv": preload})
+			b.Cleanup(func() { c.store.Close() })
+			c.block() // the first block saves the genesis state
+			if err := c.store.WaitSaved(); err != nil {
+				b.Fatal(err)
+			}
+			keys := make([]ed25519.PrivateKey, senders)
+			for i := range keys {
+				keys[i] = key(byte(100 + i))
+			}
+			var nonce uint64
+			nextBlock := func() [][]byte {
+				txs := make([][]byte, 0, perBlock)
+				for j := 0; j < perBlock/senders; j++ {
+					nonce++
+					for s, k := range keys {
+						txs = append(txs, signed(b, k, nonce, "kv", "set", fmt.Sprintf(`{"key":"bench-%d-%d","value":"%d"}`, s, nonce, nonce)))
+					}
+				}
+				return txs
+			}
+			b.ResetTimer()
+			b.StopTimer()
+			for i := 0; i < b.N; i++ {
+				txs := nextBlock()
+				b.StartTimer()
+				res, err := c.exec.FinalizeBlock(context.Background(), c.store.Height()+1, txs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := c.exec.Commit(); err != nil {
+					b.Fatal(err)
+				}
+				if err := c.store.WaitSaved(); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				for j, r := range res.TxResults {
+					if r.Code != codes.OK {
+						b.Fatalf("tx %d: %s %s", j, r.Code, r.Log)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/block")
+			b.ReportMetric(float64(perBlock*b.N)/b.Elapsed().Seconds(), "tx/s")
+		})
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	dbm "github.com/cosmos/cosmos-db"
+
 	"github.com/vchain/vchain/app/codes"
 	"github.com/vchain/vchain/app/executor"
 	"github.com/vchain/vchain/app/genesis"
@@ -30,7 +32,13 @@ func migChain(t testing.TB, gasLimit uint64) *chain {
 // migChainState is migChain with contract state at genesis.
 func migChainState(t testing.TB, gasLimit uint64, contracts map[string]map[string]string) *chain {
 	t.Helper()
-	n := newNode(t, nil, "", "v1")
+	return migChainOn(t, nil, gasLimit, contracts)
+}
+
+// migChainOn is migChainState on db (a fresh memdb when nil).
+func migChainOn(t testing.TB, db dbm.DB, gasLimit uint64, contracts map[string]map[string]string) *chain {
+	t.Helper()
+	n := newNode(t, db, "", "v1")
 	var a genesis.AppState
 	if err := json.Unmarshal(appState(t, testwasm.Module(t, "v1")), &a); err != nil {
 		t.Fatal(err)
