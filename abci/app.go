@@ -141,7 +141,10 @@ func (a *App) CheckTx(_ context.Context, req *abcitypes.RequestCheckTx) (*abcity
 // PrepareProposal puts each sender's transactions in nonce order and leaves out those
 // that could only fail (see executor.PrepareProposal).
 func (a *App) PrepareProposal(_ context.Context, req *abcitypes.RequestPrepareProposal) (*abcitypes.ResponsePrepareProposal, error) {
-	return &abcitypes.ResponsePrepareProposal{Txs: a.exec.PrepareProposal(req.Txs, req.MaxTxBytes)}, nil
+	start := time.Now()
+	txs := a.exec.PrepareProposal(req.Txs, req.MaxTxBytes)
+	a.metrics.Proposal(metrics.StepPrepare, time.Since(start))
+	return &abcitypes.ResponsePrepareProposal{Txs: txs}, nil
 }
 
 // ProcessProposal accepts a proposed block unless it breaks a rule every correct proposer
@@ -150,6 +153,8 @@ func (a *App) PrepareProposal(_ context.Context, req *abcitypes.RequestPreparePr
 // round moves to the next proposer. It is logged as an error: an honest node never builds
 // such a block (PrepareProposal leaves those transactions out), so its proposer is faulty.
 func (a *App) ProcessProposal(_ context.Context, req *abcitypes.RequestProcessProposal) (*abcitypes.ResponseProcessProposal, error) {
+	start := time.Now()
+	defer func() { a.metrics.Proposal(metrics.StepProcess, time.Since(start)) }()
 	if err := a.exec.ValidateProposal(req.Txs); err != nil {
 		a.rejected.Add(1)
 		a.log.Error("rejecting proposal", "height", req.Height, "proposer", fmt.Sprintf("%X", req.ProposerAddress), "txs", len(req.Txs), "err", err)
@@ -165,8 +170,10 @@ func (a *App) RejectedProposals() uint64 { return a.rejected.Load() }
 // FinalizeBlock executes the block. An error stops this node's consensus rather than let
 // it vote for a state it could not compute.
 func (a *App) FinalizeBlock(ctx context.Context, req *abcitypes.RequestFinalizeBlock) (*abcitypes.ResponseFinalizeBlock, error) {
+	path := metrics.PathOptimistic
 	res, took := a.speculated(req.Height, req.Txs)
 	if res == nil {
+		path = metrics.PathFinalize
 		var err error
 		if res, took, err = a.execute(ctx, req.Height, req.Txs); err != nil {
 			a.log.Error("cannot execute block", "height", req.Height, "err", err)
@@ -199,7 +206,7 @@ func (a *App) FinalizeBlock(ctx context.Context, req *abcitypes.RequestFinalizeB
 		}
 	}
 	if a.metrics != nil {
-		a.metrics.BlockExecuted(took, txCodes, gas, switched(res.Events))
+		a.metrics.BlockExecuted(took, path, txCodes, gas, switched(res.Events))
 	}
 	crashpoint.Hit(crashpoint.AfterFinalize, req.Height)
 	return out, nil

@@ -187,8 +187,18 @@ func (p *ProcNet) checkChainValues(t testing.TB, names ...string) map[string]scr
 			t.Errorf("%s: vchain_state_height %d, the node reported %d then %d", name, h, before, after)
 		}
 		// Every block this process executed since genesis, the one in progress at most.
-		if n := int64(s.get(t, "vchain_execution_block_duration_seconds")); n < h || n > h+1 {
+		n := int64(s.get(t, "vchain_execution_block_duration_seconds"))
+		if n < h || n > h+1 {
 			t.Errorf("%s: %d blocks executed, at committed height %d", name, n, h)
+		}
+		// Each block counted once, by the path that executed it (a block finishing between
+		// the two series' collection may show in one only).
+		opt, fin := int64(s.get(t, "vchain_execution_blocks_total", "path", "optimistic")), int64(s.get(t, "vchain_execution_blocks_total", "path", "finalize"))
+		if sum := opt + fin; sum < n-1 || sum > n+1 {
+			t.Errorf("%s: blocks_total optimistic %d + finalize %d, but %d blocks executed", name, opt, fin, n)
+		}
+		if opt == 0 && h > 10 {
+			t.Errorf("%s: no block of %d was executed optimistically", name, h)
 		}
 		if got := s.get(t, "vchain_runtime_effective_version"); uint64(got) != st.Effective.Version {
 			t.Errorf("%s: effective version %v, /upgrade/status says %d", name, got, st.Effective.Version)

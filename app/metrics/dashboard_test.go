@@ -64,7 +64,7 @@ func dashboardQueries(t *testing.T) []query {
 func TestDashboardQueriesExist(t *testing.T) {
 	m, reg := newTest(t, Sources{})
 	m.SetRuntime(Runtime{Installed: []uint64{1}})
-	m.BlockExecuted(time.Millisecond, []uint32{0}, 1, false)
+	m.BlockExecuted(time.Millisecond, PathOptimistic, []uint32{0}, 1, false)
 	m.CheckTx(3, false)
 	m.CheckTx(3, true)
 	fams, err := reg.Gather()

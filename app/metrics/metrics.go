@@ -57,9 +57,11 @@ type Metrics struct {
 	switches          prometheus.Counter
 
 	// execution
-	blockSeconds prometheus.Histogram
-	blockGas     prometheus.Histogram
-	txs          *prometheus.CounterVec
+	blockSeconds    prometheus.Histogram
+	blockGas        prometheus.Histogram
+	txs             *prometheus.CounterVec
+	blocks          *prometheus.CounterVec
+	proposalSeconds *prometheus.HistogramVec
 
 	// admission
 	admitted  prometheus.Counter
@@ -143,6 +145,10 @@ func New(reg prometheus.Registerer, chainID string, src Sources) (*Metrics, erro
 			Help: "Gas used by the transactions of a block.", Buckets: gasBuckets, ConstLabels: labels}),
 		txs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Subsystem: "execution", Name: "txs_total",
 			Help: "Transactions executed in blocks, by result code (0 is success).", ConstLabels: labels}, []string{"code", "reason"}),
+		blocks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Subsystem: "execution", Name: "blocks_total",
+			Help: "Blocks executed, by path: optimistic (executed once ProcessProposal accepted it, while the votes went round) or finalize (executed in FinalizeBlock: another round's block, replay, block sync, or optimistic execution off).", ConstLabels: labels}, []string{"path"}),
+		proposalSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Subsystem: "execution", Name: "proposal_duration_seconds",
+			Help: "Time the app takes to answer PrepareProposal (this node proposing) or ProcessProposal (this validator's prevote waits for it), by step.", Buckets: commitBuckets, ConstLabels: labels}, []string{"step"}),
 
 		admitted: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Subsystem: "admission", Name: "admitted_total",
 			Help: "Transactions CheckTx admitted to the mempool (rechecks not counted).", ConstLabels: labels}),
@@ -172,7 +178,7 @@ func New(reg prometheus.Registerer, chainID string, src Sources) (*Metrics, erro
 	collectors := []prometheus.Collector{
 		m.effectiveVersion, m.effectiveProfile, m.effectiveSince, m.pendingVersion, m.pendingProfile, m.pendingStart,
 		m.pendingBlocksLeft, m.installedCount, m.installed, m.readyVersion, m.readyAttested, m.readyTotal, m.readyThreshold,
-		m.ready, m.switches, m.blockSeconds, m.blockGas, m.txs, m.admitted, m.refused, m.evictions, m.commitSeconds, m.saveSeconds, m.height,
+		m.ready, m.switches, m.blockSeconds, m.blockGas, m.txs, m.blocks, m.proposalSeconds, m.admitted, m.refused, m.evictions, m.commitSeconds, m.saveSeconds, m.height,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Subsystem: "runtime", Name: "paused",
 			Help: "1 while this node waits for a runtime version (or a vchaind) it lacks before executing the next block, else 0.", ConstLabels: labels},
 			func() float64 {
@@ -194,6 +200,9 @@ func New(reg prometheus.Registerer, chainID string, src Sources) (*Metrics, erro
 	// Success exists from the start, so a rate over it is defined before the first
 	// transaction; the failure codes appear when one happens.
 	m.txs.WithLabelValues(codeLabels(0))
+	for _, p := range []string{PathOptimistic, PathFinalize} {
+		m.blocks.WithLabelValues(p)
+	}
 	for i, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			// Unregistering goes by description: only what this call added, or it would
@@ -216,13 +225,27 @@ func codeLabels(c uint32) (string, string) {
 	return strconv.FormatUint(uint64(c), 10), codes.Code(c).String()
 }
 
-// BlockExecuted records a block FinalizeBlock executed: how long it took (without a pause),
-// the result code of each transaction, the gas they used, and whether it switched runtime.
-func (m *Metrics) BlockExecuted(d time.Duration, txCodes []uint32, gasUsed uint64, switched bool) {
+// The paths a block is executed by (vchain_execution_blocks_total's label).
+const (
+	PathOptimistic = "optimistic"
+	PathFinalize   = "finalize"
+)
+
+// The steps of a proposal (vchain_execution_proposal_duration_seconds's label).
+const (
+	StepPrepare = "prepare"
+	StepProcess = "process"
+)
+
+// BlockExecuted records a block FinalizeBlock returned: how long its execution took
+// (without a pause), by which path (PathOptimistic or PathFinalize), the result code of
+// each transaction, the gas they used, and whether it switched runtime.
+func (m *Metrics) BlockExecuted(d time.Duration, path string, txCodes []uint32, gasUsed uint64, switched bool) {
 	if m == nil {
 		return
 	}
 	m.blockSeconds.Observe(d.Seconds())
+	m.blocks.WithLabelValues(path).Inc()
 	m.blockGas.Observe(float64(gasUsed))
 	for _, c := range txCodes {
 		m.txs.WithLabelValues(codeLabels(c)).Inc()
@@ -230,6 +253,14 @@ func (m *Metrics) BlockExecuted(d time.Duration, txCodes []uint32, gasUsed uint6
 	if switched {
 		m.switches.Inc()
 	}
+}
+
+// Proposal records the time the app took for a proposal step (StepPrepare or StepProcess).
+func (m *Metrics) Proposal(step string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.proposalSeconds.WithLabelValues(step).Observe(d.Seconds())
 }
 
 // Committed records a block's commit and the runtime state it left.

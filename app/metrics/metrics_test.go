@@ -16,7 +16,7 @@ import (
 // every block; none of the calls may panic.
 func TestNilRecordsNothing(t *testing.T) {
 	var m *Metrics
-	m.BlockExecuted(time.Second, []uint32{0, 5}, 10, true)
+	m.BlockExecuted(time.Second, PathFinalize, []uint32{0, 5}, 10, true)
 	m.Committed(time.Millisecond, Runtime{EffectiveVersion: 1})
 	m.SetRuntime(Runtime{Installed: []uint64{1}})
 	m.CheckTx(3, false)
@@ -148,8 +148,12 @@ func TestExecutionAndAdmission(t *testing.T) {
 	if got := value(t, reg, "vchain_execution_txs_total", "code", "0", "reason", "ok"); got != 0 {
 		t.Fatalf("successes before any block = %v", got)
 	}
-	m.BlockExecuted(20*time.Millisecond, []uint32{0, 0, uint32(codes.OutOfGas), 999}, 150_000, false)
-	m.BlockExecuted(time.Millisecond, nil, 0, true)
+	m.BlockExecuted(20*time.Millisecond, PathOptimistic, []uint32{0, 0, uint32(codes.OutOfGas), 999}, 150_000, false)
+	m.BlockExecuted(time.Millisecond, PathFinalize, nil, 0, true)
+	m.BlockExecuted(time.Millisecond, PathOptimistic, nil, 0, false)
+	m.Proposal(StepPrepare, time.Millisecond)
+	m.Proposal(StepProcess, time.Millisecond)
+	m.Proposal(StepProcess, 2*time.Millisecond)
 	checks := []struct {
 		name   string
 		labels []string
@@ -158,8 +162,12 @@ func TestExecutionAndAdmission(t *testing.T) {
 		{"vchain_execution_txs_total", []string{"code", "0", "reason", "ok"}, 2},
 		{"vchain_execution_txs_total", []string{"code", "20", "reason", "out_of_gas"}, 1},
 		{"vchain_execution_txs_total", []string{"code", "other", "reason", "other"}, 1}, // bounded
-		{"vchain_execution_block_duration_seconds", nil, 2},
-		{"vchain_execution_block_gas_used", nil, 2},
+		{"vchain_execution_block_duration_seconds", nil, 3},
+		{"vchain_execution_block_gas_used", nil, 3},
+		{"vchain_execution_blocks_total", []string{"path", "optimistic"}, 2},
+		{"vchain_execution_blocks_total", []string{"path", "finalize"}, 1},
+		{"vchain_execution_proposal_duration_seconds", []string{"step", "prepare"}, 1},
+		{"vchain_execution_proposal_duration_seconds", []string{"step", "process"}, 2},
 		{"vchain_runtime_switches_total", nil, 1},
 	}
 	m.CheckTx(0, false)
@@ -247,7 +255,7 @@ func TestRegisterTwice(t *testing.T) {
 func TestLint(t *testing.T) {
 	m, reg := newTest(t, Sources{})
 	m.SetRuntime(Runtime{Installed: []uint64{1}})
-	m.BlockExecuted(time.Millisecond, []uint32{0, 20}, 10, true)
+	m.BlockExecuted(time.Millisecond, PathOptimistic, []uint32{0, 20}, 10, true)
 	m.CheckTx(0, false)
 	m.CheckTx(3, false)
 	m.CheckTx(3, true)
