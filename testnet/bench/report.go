@@ -55,7 +55,7 @@ func report(tp pairedRuns, sw switchResult, kvR, vcR replayResult, sc []scaleRes
 	w("vchain verifies an ed25519 signature and a nonce per tx, runs `kv.set` in metered wasm, keeps")
 	w("its state in IAVL trees (pebble, one synced commit per block, pruned to the last 100 versions),")
 	w("executes each accepted proposal optimistically, and runs Go's collector at its default GOGC=300")
-	w("(`vchaind start --help`); the cometbft binary runs at Go's default of 100.")
+	w("from its first saved block (`vchaind start --help`); the cometbft binary runs at Go's default of 100.")
 	w("")
 	w("## 1. Throughput and latency")
 	w("")
