@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/vchain/vchain/app/admission"
 	"github.com/vchain/vchain/app/genesis"
 	"github.com/vchain/vchain/app/runtime"
 	"github.com/vchain/vchain/app/state"
@@ -78,8 +79,8 @@ type Executor struct {
 	genesis *state.Cache
 	pending *pendingBlock
 
-	check checkState
-	sigs  *tx.SigCache
+	pool *admission.Pool // the mempool's nonces (check.go)
+	sigs *tx.SigCache
 
 	pause    pauseState
 	fetch    fetchState // runtime.auto_fetch (autofetch.go)
@@ -100,7 +101,7 @@ type pendingBlock struct {
 // InitChain if the chain has started.
 func New(store *state.Store, runtimes *runtime.Manager, log Logger) (*Executor, error) {
 	e := &Executor{store: store, runtimes: runtimes, log: log, shutdown: make(chan struct{}),
-		sigs: tx.NewSigCache(SigCacheSize)}
+		sigs: tx.NewSigCache(SigCacheSize), pool: admission.New()}
 	raw, err := store.Get(state.KeyParams)
 	if err != nil {
 		return nil, err
@@ -112,7 +113,6 @@ func New(store *state.Store, runtimes *runtime.Manager, log Logger) (*Executor, 
 		}
 		e.params = p
 	}
-	e.check.reset()
 	return e, nil
 }
 
@@ -464,7 +464,7 @@ func (e *Executor) Commit() (int64, error) {
 	e.pending, e.genesis = nil, nil
 	e.mu.Unlock()
 	e.commitMu.Unlock()
-	e.check.reset()
+	e.pool.Reset()
 	e.preparePending()
 	return p.height, nil
 }

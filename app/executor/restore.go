@@ -34,7 +34,7 @@ func (e *Executor) AfterRestore() error {
 	e.mu.Lock()
 	e.params, e.genesis, e.pending = p, nil, nil
 	e.mu.Unlock()
-	e.check.reset()
+	e.pool.Reset()
 	e.preparePending() // a switch pending at the snapshot's height: compile its runtime now
 	lb := e.LastBlock()
 	e.log.Info("state restored from a snapshot", "height", lb.Height, "app_hash", fmt.Sprintf("%X", lb.AppHash),
