@@ -84,9 +84,13 @@ func TestProcessBinaryRollover(t *testing.T) {
 			t.Fatalf("%s: runtime attest on binary B: %v", name, err)
 		}
 		if i == 1 {
+			p.WaitHeight(t, p.Status(t, name).Height, 30*time.Second, "node0")
 			refused("2 of 4 validators on binary B")
 		}
 	}
+	// Each attest waited for its block on its own node; schedule reads readiness from
+	// node0, which may commit that block a moment later.
+	p.WaitHeight(t, p.Status(t, "node2").Height, 30*time.Second, "node0")
 	start := p.Admin(t, "upgrade", "schedule", "2", "--in", "4") + 4
 
 	// node3 is still on A: it stops before the switch block and says what it needs.
