@@ -63,12 +63,17 @@ func decodeRange(raws [][]byte, out []Decoded, lim Limits, sigs *SigCache) {
 	}
 	// What verifies here is remembered like CheckTx's verifications: ProcessProposal
 	// decodes a block and FinalizeBlock decodes it again, both on the consensus path.
-	if batch := batchOf(ps, todo); len(todo) >= minBatch && verifyBatch(batch) {
-		for _, i := range todo {
-			verified[i] = true
+	batched := false
+	if len(todo) >= minBatch {
+		if batch := batchOf(ps, todo); verifyBatch(batch) {
+			for _, i := range todo {
+				verified[i] = true
+			}
+			sigs.addAll(batch)
+			batched = true
 		}
-		sigs.addAll(batch)
-	} else {
+	}
+	if !batched {
 		for _, i := range todo {
 			if verified[i] = sigs.verify(ps[i].env.PubKey, SignBytes(ps[i].env.Body), ps[i].env.Signature); verified[i] {
 				sigs.add(ps[i].tx.Hash)
