@@ -25,21 +25,7 @@ func BenchmarkFinalizeBlock(b *testing.B) {
 	ctx := context.Background()
 	n := newNode(b, nil, "", "v1")
 	n.initChain("v1")
-	keys := make([]ed25519.PrivateKey, senders)
-	for i := range keys {
-		keys[i] = key(byte(100 + i))
-	}
-	var nonce uint64 // the senders move in step: each sends one tx per round
-	nextBlock := func() [][]byte {
-		txs := make([][]byte, 0, perBlock)
-		for j := 0; j < perBlock/senders; j++ {
-			nonce++
-			for s, k := range keys {
-				txs = append(txs, signed(b, k, nonce, "kv", "set", fmt.Sprintf(`{"key":"s%d-%d","value":"%d"}`, s, j, nonce)))
-			}
-		}
-		return txs
-	}
+	nextBlock := kvSetBlocks(b, senders, perBlock, func(s, j int, _ uint64) string { return fmt.Sprintf("s%d-%d", s, j) })
 	n.block(nextBlock()...) // the first block also writes genesis: keep it out of the figures
 
 	var gas uint64
@@ -68,6 +54,27 @@ func BenchmarkFinalizeBlock(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(perBlock*b.N)/b.Elapsed().Seconds(), "tx/s")
 	b.ReportMetric(float64(gas)/float64(perBlock*b.N), "gas/tx")
+}
+
+// kvSetBlocks returns a maker of blocks of perBlock signed kv.set calls from senders
+// senders moving in step (each sends one transaction per round, with its next nonce),
+// the key of sender s's call in round j at nonce named by keyOf, the value its nonce.
+func kvSetBlocks(b *testing.B, senders, perBlock int, keyOf func(s, j int, nonce uint64) string) func() [][]byte {
+	keys := make([]ed25519.PrivateKey, senders)
+	for i := range keys {
+		keys[i] = key(byte(100 + i))
+	}
+	var nonce uint64
+	return func() [][]byte {
+		txs := make([][]byte, 0, perBlock)
+		for j := 0; j < perBlock/senders; j++ {
+			nonce++
+			for s, k := range keys {
+				txs = append(txs, signed(b, k, nonce, "kv", "set", fmt.Sprintf(`{"key":%q,"value":"%d"}`, keyOf(s, j, nonce), nonce)))
+			}
+		}
+		return txs
+	}
 }
 
 // BenchmarkCheckTx is the mempool admission of one valid kv.set transaction: decoding,
@@ -199,21 +206,7 @@ func BenchmarkFinalizeBlockScale(b *testing.B) {
 			if err := c.store.WaitSaved(); err != nil {
 				b.Fatal(err)
 			}
-			keys := make([]ed25519.PrivateKey, senders)
-			for i := range keys {
-				keys[i] = key(byte(100 + i))
-			}
-			var nonce uint64
-			nextBlock := func() [][]byte {
-				txs := make([][]byte, 0, perBlock)
-				for j := 0; j < perBlock/senders; j++ {
-					nonce++
-					for s, k := range keys {
-						txs = append(txs, signed(b, k, nonce, "kv", "set", fmt.Sprintf(`{"key":"bench-%d-%d","value":"%d"}`, s, nonce, nonce)))
-					}
-				}
-				return txs
-			}
+			nextBlock := kvSetBlocks(b, senders, perBlock, func(s, _ int, nonce uint64) string { return fmt.Sprintf("bench-%d-%d", s, nonce) })
 			b.ResetTimer()
 			b.StopTimer()
 			for i := 0; i < b.N; i++ {
