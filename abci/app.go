@@ -138,6 +138,10 @@ func (a *App) CheckTx(_ context.Context, req *abcitypes.RequestCheckTx) (*abcity
 	return &abcitypes.ResponseCheckTx{GasWanted: int64(t.Body.GasLimit)}, nil
 }
 
+// PreverifyTxs verifies the signatures of transactions about to be checked as one batch
+// (see internal/node.Preverifier): CheckTx then finds them verified.
+func (a *App) PreverifyTxs(txs [][]byte) { a.exec.Preverify(txs) }
+
 // PrepareProposal puts each sender's transactions in nonce order and leaves out those
 // that could only fail (see executor.PrepareProposal).
 func (a *App) PrepareProposal(_ context.Context, req *abcitypes.RequestPrepareProposal) (*abcitypes.ResponsePrepareProposal, error) {

@@ -25,6 +25,10 @@ func (e *Executor) SetMempoolLimit(n int) { e.pool.SetLimit(n) }
 // before it arrive.
 func (e *Executor) CheckTx(raw []byte) (*tx.Tx, *codes.Error) { return e.checkTx(raw, false) }
 
+// Preverify verifies the signatures of transactions about to be checked as one batch, so
+// that CheckTx finds them verified (see tx.Preverify). It decides nothing.
+func (e *Executor) Preverify(raws [][]byte) { tx.Preverify(raws, e.sigs) }
+
 // RecheckTx re-checks a transaction already in the mempool after a commit, by the rules of
 // CheckTx: used nonces are evicted, held ones stay while they are within MaxNonceAhead of
 // the sender's next nonce. CometBFT rechecks in the mempool's order, which is the order of

@@ -33,6 +33,14 @@ func (c *SigCache) verify(pub, msg, sig []byte) bool {
 	return c.keys.verify(pub, msg, sig)
 }
 
+// keyCache returns the cache's expanded keys, nil without a cache.
+func (c *SigCache) keyCache() *keyCache {
+	if c == nil {
+		return nil
+	}
+	return &c.keys
+}
+
 func (c *SigCache) has(h [32]byte) bool {
 	if c == nil {
 		return false

@@ -73,23 +73,10 @@ func TestDecodeBlockRemembers(t *testing.T) {
 		bad int // the position of a bad signature, -1 for none
 	}{{3, 1}, {3 * minBatch, 1}, {3 * minBatch, -1}} { // one by one; a failed batch, then one by one; batches
 		n := c.n
-		var raws [][]byte
-		for i := 0; i < n; i++ {
-			priv := ed25519.NewKeyFromSeed(sha256.New().Sum([]byte{byte(i)})[:32])
-			r, err := Sign(priv, &txv1.TxBody{ChainId: "c", Nonce: 1, GasLimit: 1, Msg: &txv1.TxBody_Call{Call: &txv1.Call{Contract: "kv", Method: "get"}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			raws = append(raws, r)
-		}
+		raws := signedCalls(t, n)
 		good := n
 		if c.bad >= 0 {
-			var env txv1.Tx
-			if err := env.Unmarshal(raws[c.bad]); err != nil {
-				t.Fatal(err)
-			}
-			env.Signature[3] ^= 1
-			raws[c.bad], _ = env.Marshal()
+			raws[c.bad] = tamperSig(t, raws[c.bad])
 			good--
 		}
 		cache := NewSigCache(1000)
@@ -102,4 +89,82 @@ func TestDecodeBlockRemembers(t *testing.T) {
 			t.Fatalf("%d txs, bad %d: the cache holds %d entries, want the %d good ones", n, c.bad, cache.Len(), good)
 		}
 	}
+}
+
+// TestPreverify: Preverify remembers a batch's signatures only when every one verifies, and
+// only from minPreverify unverified ones; what it leaves, DecodeCached verifies alone.
+func TestPreverify(t *testing.T) {
+	lim := Limits{ChainID: "c", MaxGasPerTx: 10}
+	signed := func(n int) [][]byte { return signedCalls(t, n) }
+	tamper := func(raw []byte) []byte { return tamperSig(t, raw) }
+	for _, tc := range []struct {
+		name   string
+		raws   [][]byte
+		cached int // how many Preverify remembers
+		bad    int // index of a bad signature, or -1
+	}{
+		{"a batch", signed(minPreverify + 2), minPreverify + 2, -1},
+		{"too few", signed(minPreverify - 1), 0, -1},
+		{"one bad signature", append(signed(minPreverify+1), tamper(signed(1)[0])), 0, minPreverify + 1},
+		{"undecodable bytes are skipped", append(signed(minPreverify), []byte{0xff, 0x01}), minPreverify, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, warm := range []bool{false, true} { // keys seen first, then expanded
+				cache := NewSigCache(100)
+				if warm {
+					for _, r := range tc.raws {
+						if p, cerr := parse(r); cerr == nil {
+							cache.keys.expanded(p.env.PubKey)
+							cache.keys.expanded(p.env.PubKey)
+						}
+					}
+				}
+				Preverify(tc.raws, cache)
+				if cache.Len() != tc.cached {
+					t.Fatalf("warm keys %v: %d remembered, want %d", warm, cache.Len(), tc.cached)
+				}
+				for i, r := range tc.raws {
+					if _, cerr := parse(r); cerr != nil {
+						continue
+					}
+					_, cerr := DecodeCached(r, lim, cache)
+					if i == tc.bad {
+						if cerr == nil || cerr.Code != codes.BadSignature {
+							t.Errorf("bad signature %d decodes: %v", i, cerr)
+						}
+					} else if cerr != nil {
+						t.Errorf("transaction %d: %v", i, cerr)
+					}
+				}
+			}
+		})
+	}
+}
+
+// signedCalls returns n calls of chain "c", each signed by its own key.
+func signedCalls(t *testing.T, n int) [][]byte {
+	var raws [][]byte
+	for i := 0; i < n; i++ {
+		priv := ed25519.NewKeyFromSeed(sha256.New().Sum([]byte{byte(i)})[:32])
+		r, err := Sign(priv, &txv1.TxBody{ChainId: "c", Nonce: 1, GasLimit: 1, Msg: &txv1.TxBody_Call{Call: &txv1.Call{Contract: "kv", Method: "get"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raws = append(raws, r)
+	}
+	return raws
+}
+
+// tamperSig returns raw with one bit of its signature flipped.
+func tamperSig(t *testing.T, raw []byte) []byte {
+	var env txv1.Tx
+	if err := env.Unmarshal(raw); err != nil {
+		t.Fatal(err)
+	}
+	env.Signature[3] ^= 1
+	bad, err := env.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bad
 }

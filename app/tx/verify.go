@@ -40,6 +40,19 @@ func (c *keyCache) verify(pub, msg, sig []byte) bool {
 	if len(pub) != voi.PublicKeySize {
 		return false
 	}
+	ex, ok := c.expanded(pub)
+	if !ok {
+		return false // not a point: no signature verifies, as verify decides too
+	}
+	if ex == nil {
+		return verify(pub, msg, sig)
+	}
+	return voi.VerifyExpandedWithOptions(ex, msg, sig, verifyOptions)
+}
+
+// expanded returns pub's expanded form, or nil the first time pub is seen. ok is false
+// when pub (of the right size) is no point, so that no signature of it verifies.
+func (c *keyCache) expanded(pub []byte) (ex *voi.ExpandedPublicKey, ok bool) {
 	k := [32]byte(pub)
 	c.mu.Lock()
 	ex, seen := c.m[k]
@@ -50,17 +63,15 @@ func (c *keyCache) verify(pub, msg, sig []byte) bool {
 		c.m[k] = nil
 	}
 	c.mu.Unlock()
-	if !seen {
-		return verify(pub, msg, sig)
+	if !seen || ex != nil {
+		return ex, true
 	}
-	if ex == nil {
-		var err error
-		if ex, err = voi.NewExpandedPublicKey(voi.PublicKey(pub)); err != nil {
-			return false // not a point: no signature verifies, as verify decides too
-		}
-		c.mu.Lock()
-		c.m[k] = ex
-		c.mu.Unlock()
+	ex, err := voi.NewExpandedPublicKey(voi.PublicKey(pub))
+	if err != nil {
+		return nil, false
 	}
-	return voi.VerifyExpandedWithOptions(ex, msg, sig, verifyOptions)
+	c.mu.Lock()
+	c.m[k] = ex
+	c.mu.Unlock()
+	return ex, true
 }

@@ -98,21 +98,40 @@ func validEntries(n int) []batchEntry {
 
 // TestBatchMatchesSingle: a batch of valid signatures plus one edge case accepts exactly
 // when the edge case verifies on its own, wherever it sits in the batch.
+// With a key cache that holds every key expanded, the verdicts are the same.
 func TestBatchMatchesSingle(t *testing.T) {
-	for _, c := range edgeSignatures(t) {
-		single := verify(c.pub, c.msg, c.sig)
-		for _, at := range []int{0, 7, 20} {
-			es := validEntries(20)
-			e := batchEntry{pub: c.pub, msg: c.msg, sig: c.sig, hash: sha256.Sum256(c.sig)}
-			es = append(es[:at], append([]batchEntry{e}, es[at:]...)...)
-			if got := verifyBatch(es); got != single {
-				t.Errorf("%s at %d: batch = %v, alone = %v", c.name, at, got, single)
-			}
+	warm := &keyCache{max: keyCacheSize}
+	for _, e := range append(validEntries(40), edgeEntries(t)...) {
+		if len(e.pub) == 32 {
+			warm.expanded(e.pub)
+			warm.expanded(e.pub)
 		}
 	}
-	if !verifyBatch(validEntries(40)) {
-		t.Fatal("a batch of valid signatures fails")
+	for _, keys := range []*keyCache{nil, warm} {
+		for _, c := range edgeSignatures(t) {
+			single := verify(c.pub, c.msg, c.sig)
+			for _, at := range []int{0, 7, 20} {
+				es := validEntries(20)
+				e := batchEntry{pub: c.pub, msg: c.msg, sig: c.sig, hash: sha256.Sum256(c.sig)}
+				es = append(es[:at], append([]batchEntry{e}, es[at:]...)...)
+				if got := verifyBatch(es, keys); got != single {
+					t.Errorf("%s at %d (expanded keys %v): batch = %v, alone = %v", c.name, at, keys != nil, got, single)
+				}
+			}
+		}
+		if !verifyBatch(validEntries(40), keys) {
+			t.Fatalf("a batch of valid signatures fails (expanded keys %v)", keys != nil)
+		}
 	}
+}
+
+// edgeEntries returns the edge cases as batch entries.
+func edgeEntries(t testing.TB) []batchEntry {
+	var es []batchEntry
+	for _, c := range edgeSignatures(t) {
+		es = append(es, batchEntry{pub: c.pub, msg: c.msg, sig: c.sig, hash: sha256.Sum256(c.sig)})
+	}
+	return es
 }
 
 // FuzzVerify mutates public keys, messages and signatures: whatever crypto/ed25519 accepts
@@ -136,7 +155,7 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("cached verify(%x, %x, %x) = %v, uncached %v", pub, msg, sig, c, got)
 		}
 		es := append(append([]batchEntry{}, valid...), batchEntry{pub: pub, msg: msg, sig: sig, hash: sha256.Sum256(sig)})
-		if b := verifyBatch(es); b != got {
+		if b := verifyBatch(es, nil); b != got {
 			t.Fatalf("batch with (%x, %x, %x) = %v, alone %v", pub, msg, sig, b, got)
 		}
 	})
