@@ -140,7 +140,10 @@ func (a *App) CheckTx(_ context.Context, req *abcitypes.RequestCheckTx) (*abcity
 
 // PreverifyTxs verifies the signatures of transactions about to be checked as one batch
 // (see internal/node.Preverifier): CheckTx then finds them verified.
-func (a *App) PreverifyTxs(txs [][]byte) { a.exec.Preverify(txs) }
+func (a *App) PreverifyTxs(txs [][]byte) {
+	a.metrics.CheckBatch(len(txs))
+	a.exec.Preverify(txs)
+}
 
 // PrepareProposal puts each sender's transactions in nonce order and leaves out those
 // that could only fail (see executor.PrepareProposal).

@@ -325,6 +325,9 @@ func TestProcessMetrics(t *testing.T) {
 		if s.get(t, "vchain_state_commit_duration_seconds") == 0 {
 			t.Errorf("%s: no commit timed", name)
 		}
+		if s.get(t, "vchain_admission_batch_size") == 0 {
+			t.Errorf("%s: no batch of checks recorded", name)
+		}
 		if s.get(t, "vchain_state_save_duration_seconds") == 0 {
 			t.Errorf("%s: no background save timed", name)
 		}

@@ -67,6 +67,7 @@ type Metrics struct {
 	admitted  prometheus.Counter
 	refused   *prometheus.CounterVec
 	evictions *prometheus.CounterVec
+	batches   prometheus.Histogram
 
 	// state
 	commitSeconds prometheus.Histogram
@@ -106,6 +107,9 @@ var blockBuckets = prometheus.ExponentialBuckets(0.001, 2, 15)
 
 // Buckets of vchain_state_commit_duration_seconds: 0.5 ms to about 4 s.
 var commitBuckets = prometheus.ExponentialBuckets(0.0005, 2, 14)
+
+// Buckets of vchain_admission_batch_size: 1 to 64 transactions.
+var batchBuckets = prometheus.ExponentialBuckets(1, 2, 7)
 
 // Buckets of vchain_execution_block_gas_used: 10,000 to about 10^11 (powers of 4), from one
 // lifecycle message to a full block of the largest calls.
@@ -156,6 +160,8 @@ func New(reg prometheus.Registerer, chainID string, src Sources) (*Metrics, erro
 			Help: "Transactions CheckTx refused, by result code.", ConstLabels: labels}, []string{"code", "reason"}),
 		evictions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Subsystem: "admission", Name: "recheck_evictions_total",
 			Help: "Mempool transactions a recheck after a commit evicted, by result code.", ConstLabels: labels}, []string{"code", "reason"}),
+		batches: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Subsystem: "admission", Name: "batch_size",
+			Help: "New transactions checked together, their signatures verified as one batch (a batch gathers for up to 3 ms or 64 transactions).", Buckets: batchBuckets, ConstLabels: labels}),
 
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Subsystem: "state", Name: "commit_duration_seconds",
 			Help: "Time Commit takes on the consensus path (the block is saved in the background: vchain_state_save_duration_seconds).", Buckets: commitBuckets, ConstLabels: labels}),
@@ -178,7 +184,7 @@ func New(reg prometheus.Registerer, chainID string, src Sources) (*Metrics, erro
 	collectors := []prometheus.Collector{
 		m.effectiveVersion, m.effectiveProfile, m.effectiveSince, m.pendingVersion, m.pendingProfile, m.pendingStart,
 		m.pendingBlocksLeft, m.installedCount, m.installed, m.readyVersion, m.readyAttested, m.readyTotal, m.readyThreshold,
-		m.ready, m.switches, m.blockSeconds, m.blockGas, m.txs, m.blocks, m.proposalSeconds, m.admitted, m.refused, m.evictions, m.commitSeconds, m.saveSeconds, m.height,
+		m.ready, m.switches, m.blockSeconds, m.blockGas, m.txs, m.blocks, m.proposalSeconds, m.admitted, m.refused, m.evictions, m.batches, m.commitSeconds, m.saveSeconds, m.height,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Subsystem: "runtime", Name: "paused",
 			Help: "1 while this node waits for a runtime version (or a vchaind) it lacks before executing the next block, else 0.", ConstLabels: labels},
 			func() float64 {
@@ -333,6 +339,14 @@ func (m *Metrics) CheckTx(code uint32, recheck bool) {
 	case code != 0:
 		m.refused.WithLabelValues(codeLabels(code)).Inc()
 	}
+}
+
+// CheckBatch records a batch of n new transactions checked together.
+func (m *Metrics) CheckBatch(n int) {
+	if m == nil {
+		return
+	}
+	m.batches.Observe(float64(n))
 }
 
 func bool01(b bool) float64 {

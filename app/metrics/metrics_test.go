@@ -175,6 +175,8 @@ func TestExecutionAndAdmission(t *testing.T) {
 	m.CheckTx(0, true) // a recheck that keeps a transaction admits nothing new
 	m.CheckTx(uint32(codes.BadSignature), false)
 	m.CheckTx(uint32(codes.NonceReplayed), true)
+	m.CheckBatch(1)
+	m.CheckBatch(12)
 	checks = append(checks, []struct {
 		name   string
 		labels []string
@@ -183,6 +185,7 @@ func TestExecutionAndAdmission(t *testing.T) {
 		{"vchain_admission_admitted_total", nil, 2},
 		{"vchain_admission_refused_total", []string{"code", "3", "reason", "bad_signature"}, 1},
 		{"vchain_admission_recheck_evictions_total", []string{"code", "5", "reason", "nonce_replayed"}, 1},
+		{"vchain_admission_batch_size", nil, 2},
 	}...)
 	for _, c := range checks {
 		if got := value(t, reg, c.name, c.labels...); got != c.want {
