@@ -111,7 +111,7 @@ func Preverify(raws [][]byte, sigs *SigCache) {
 		if cerr != nil || sigs.has(p.tx.Hash) {
 			continue
 		}
-		es = append(es, batchEntry{pub: p.env.PubKey, msg: SignBytes(p.env.Body), sig: p.env.Signature, hash: p.tx.Hash})
+		es = append(es, p.entry())
 	}
 	if len(es) >= minPreverify && verifyBatch(es, &sigs.keys) {
 		sigs.addAll(es)
@@ -121,9 +121,14 @@ func Preverify(raws [][]byte, sigs *SigCache) {
 func batchOf(ps []*parsed, todo []int) []batchEntry {
 	es := make([]batchEntry, len(todo))
 	for j, i := range todo {
-		es[j] = batchEntry{pub: ps[i].env.PubKey, msg: SignBytes(ps[i].env.Body), sig: ps[i].env.Signature, hash: ps[i].tx.Hash}
+		es[j] = ps[i].entry()
 	}
 	return es
+}
+
+// entry is p's signature to verify.
+func (p *parsed) entry() batchEntry {
+	return batchEntry{pub: p.env.PubKey, msg: SignBytes(p.env.Body), sig: p.env.Signature, hash: p.tx.Hash}
 }
 
 // batchEntry is one signature to verify: pub's signature sig of msg, in a transaction
@@ -144,7 +149,7 @@ func verifyBatch(es []batchEntry, keys *keyCache) bool {
 	seed.Write([]byte("vchain/tx/batch\n"))
 	for _, e := range es {
 		var ex *voi.ExpandedPublicKey
-		if keys != nil && len(e.pub) == voi.PublicKeySize {
+		if keys != nil {
 			ex, _ = keys.expanded(e.pub)
 		}
 		if ex != nil {

@@ -129,8 +129,7 @@ func BenchmarkPreverify(b *testing.B) {
 				return raws
 			}
 			for _, k := range keys { // expanded, as for accounts that send often
-				sigs.keys.expanded(k.Public().(ed25519.PublicKey))
-				sigs.keys.expanded(k.Public().(ed25519.PublicKey))
+				warmKey(&sigs.keys, k.Public().(ed25519.PublicKey))
 			}
 			b.ResetTimer()
 			b.StopTimer()

@@ -95,18 +95,16 @@ func TestDecodeBlockRemembers(t *testing.T) {
 // only from minPreverify unverified ones; what it leaves, DecodeCached verifies alone.
 func TestPreverify(t *testing.T) {
 	lim := Limits{ChainID: "c", MaxGasPerTx: 10}
-	signed := func(n int) [][]byte { return signedCalls(t, n) }
-	tamper := func(raw []byte) []byte { return tamperSig(t, raw) }
 	for _, tc := range []struct {
 		name   string
 		raws   [][]byte
 		cached int // how many Preverify remembers
 		bad    int // index of a bad signature, or -1
 	}{
-		{"a batch", signed(minPreverify + 2), minPreverify + 2, -1},
-		{"too few", signed(minPreverify - 1), 0, -1},
-		{"one bad signature", append(signed(minPreverify+1), tamper(signed(1)[0])), 0, minPreverify + 1},
-		{"undecodable bytes are skipped", append(signed(minPreverify), []byte{0xff, 0x01}), minPreverify, -1},
+		{"a batch", signedCalls(t, minPreverify+2), minPreverify + 2, -1},
+		{"too few", signedCalls(t, minPreverify-1), 0, -1},
+		{"one bad signature", append(signedCalls(t, minPreverify+1), tamperSig(t, signedCalls(t, 1)[0])), 0, minPreverify + 1},
+		{"undecodable bytes are skipped", append(signedCalls(t, minPreverify), []byte{0xff, 0x01}), minPreverify, -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, warm := range []bool{false, true} { // keys seen first, then expanded
@@ -114,8 +112,7 @@ func TestPreverify(t *testing.T) {
 				if warm {
 					for _, r := range tc.raws {
 						if p, cerr := parse(r); cerr == nil {
-							cache.keys.expanded(p.env.PubKey)
-							cache.keys.expanded(p.env.PubKey)
+							warmKey(&cache.keys, p.env.PubKey)
 						}
 					}
 				}

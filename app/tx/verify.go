@@ -37,12 +37,9 @@ type keyCache struct {
 const keyCacheSize = 4096
 
 func (c *keyCache) verify(pub, msg, sig []byte) bool {
-	if len(pub) != voi.PublicKeySize {
-		return false
-	}
 	ex, ok := c.expanded(pub)
 	if !ok {
-		return false // not a point: no signature verifies, as verify decides too
+		return false // no key: no signature verifies, as verify decides too
 	}
 	if ex == nil {
 		return verify(pub, msg, sig)
@@ -51,8 +48,11 @@ func (c *keyCache) verify(pub, msg, sig []byte) bool {
 }
 
 // expanded returns pub's expanded form, or nil the first time pub is seen. ok is false
-// when pub (of the right size) is no point, so that no signature of it verifies.
+// when pub is not 32 bytes or no point, so that no signature of it verifies.
 func (c *keyCache) expanded(pub []byte) (ex *voi.ExpandedPublicKey, ok bool) {
+	if len(pub) != voi.PublicKeySize {
+		return nil, false
+	}
 	k := [32]byte(pub)
 	c.mu.Lock()
 	ex, seen := c.m[k]

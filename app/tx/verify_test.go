@@ -102,10 +102,7 @@ func validEntries(n int) []batchEntry {
 func TestBatchMatchesSingle(t *testing.T) {
 	warm := &keyCache{max: keyCacheSize}
 	for _, e := range append(validEntries(40), edgeEntries(t)...) {
-		if len(e.pub) == 32 {
-			warm.expanded(e.pub)
-			warm.expanded(e.pub)
-		}
+		warmKey(warm, e.pub)
 	}
 	for _, keys := range []*keyCache{nil, warm} {
 		for _, c := range edgeSignatures(t) {
@@ -159,4 +156,10 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("batch with (%x, %x, %x) = %v, alone %v", pub, msg, sig, b, got)
 		}
 	})
+}
+
+// warmKey has k expand pub, as its second signature does.
+func warmKey(k *keyCache, pub []byte) {
+	k.expanded(pub)
+	k.expanded(pub)
 }

@@ -126,6 +126,12 @@ func (c *checkClient) answer(ctx context.Context, rr *abcicli.ReqRes) error {
 	if err != nil {
 		return err
 	}
+	c.deliver(rr, res)
+	return nil
+}
+
+// deliver gives res to the callbacks of rr.
+func (c *checkClient) deliver(rr *abcicli.ReqRes, res *abcitypes.ResponseCheckTx) {
 	rr.Response = abcitypes.ToResponseCheckTx(res)
 	c.mu.RLock()
 	cb := c.cb
@@ -135,7 +141,6 @@ func (c *checkClient) answer(ctx context.Context, rr *abcicli.ReqRes) error {
 	}
 	rr.InvokeCallback() // no callback yet: marks it answered, so SetCallback calls at once
 	rr.Done()
-	return nil
 }
 
 func (c *checkClient) endWindow() {
@@ -182,9 +187,7 @@ func (c *checkClient) answerReady() {
 		for _, rr := range batch {
 			if err := c.answer(context.Background(), rr); err != nil {
 				// The mempool takes no error from an asynchronous check: refuse the transaction.
-				rr.Response = abcitypes.ToResponseCheckTx(&abcitypes.ResponseCheckTx{Code: 1, Log: "check failed: " + err.Error()})
-				rr.InvokeCallback()
-				rr.Done()
+				c.deliver(rr, &abcitypes.ResponseCheckTx{Code: 1, Log: "check failed: " + err.Error()})
 			}
 		}
 

@@ -64,16 +64,7 @@ func (a *barrierApp) Query(context.Context, *abcitypes.RequestQuery) (*abcitypes
 // caller's callback sees its answer, and every one enters the mempool.
 func TestConcurrentChecksThroughMempool(t *testing.T) {
 	const n = 4
-	app := newBarrierApp(n)
-	cli, err := NewConcurrentCheckClientCreator(app).NewABCIClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cli.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cli.Stop() }()
-	mp := mempool.NewCListMempool(cmtcfg.TestMempoolConfig(), proxy.NewAppConnMempool(cli, proxy.NopMetrics()), 0)
+	mp := newMempool(t, newBarrierApp(n), checkWindow)
 
 	var wg sync.WaitGroup
 	codes := make([]uint32, n)
@@ -153,20 +144,21 @@ func (a *batchApp) CheckTx(_ context.Context, req *abcitypes.RequestCheckTx) (*a
 	return &abcitypes.ResponseCheckTx{}, nil
 }
 
-func batchMempool(t *testing.T, app *batchApp, window time.Duration) (*mempool.CListMempool, *checkClient) {
+// newMempool returns CometBFT's mempool on a started concurrentChecks client of app, whose
+// window for batches is window.
+func newMempool(t *testing.T, app abcitypes.Application, window time.Duration) *mempool.CListMempool {
 	cli, err := NewConcurrentCheckClientCreator(app).NewABCIClient()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cc := cli.(*checkClient)
-	cc.window = window
+	cli.(*checkClient).window = window
 	if err := cli.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cli.Stop() })
 	cfg := cmtcfg.TestMempoolConfig()
 	cfg.Size = 100_000
-	return mempool.NewCListMempool(cfg, proxy.NewAppConnMempool(cli, proxy.NopMetrics()), 0), cc
+	return mempool.NewCListMempool(cfg, proxy.NewAppConnMempool(cli, proxy.NopMetrics()), 0)
 }
 
 // TestBatchedChecks: with a Preverifier, checks of new transactions are answered in
@@ -174,7 +166,7 @@ func batchMempool(t *testing.T, app *batchApp, window time.Duration) (*mempool.C
 // transaction is preverified once, and the good ones enter the mempool in the order sent.
 func TestBatchedChecks(t *testing.T) {
 	app := &batchApp{seen: map[string]int{}}
-	mp, _ := batchMempool(t, app, time.Hour) // no window: only full batches and Flush
+	mp := newMempool(t, app, time.Hour) // no window: only full batches and Flush
 	n := 2*checkBatch + 5
 	codes := make([]uint32, n)
 	answered := make([]bool, n)
@@ -237,7 +229,7 @@ func TestBatchedChecks(t *testing.T) {
 // Every transaction is answered, and every one still in the mempool was admitted.
 func TestBatchedChecksAcrossCommits(t *testing.T) {
 	app := &batchApp{seen: map[string]int{}, recheckFor: 20 * time.Microsecond}
-	mp, _ := batchMempool(t, app, checkWindow)
+	mp := newMempool(t, app, checkWindow)
 	const senders, each = 4, 300
 	var answered sync.WaitGroup
 	answered.Add(senders * each)
