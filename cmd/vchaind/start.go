@@ -46,6 +46,11 @@ func steadyGC(ctx context.Context, app *node.App) {
 	}
 	if app.Store.WaitSaved() == nil {
 		debug.SetGCPercent(nodeGCPercent)
+		// The last collection ran during the import, when its garbage was still live, and
+		// the next one comes when the heap reaches nodeGCPercent over that: without this,
+		// a node that imported 10^6 keys would hold its import peak for good and grow on
+		// from there. Collecting now sets the goal from the heap the node keeps.
+		debug.FreeOSMemory()
 	}
 }
 

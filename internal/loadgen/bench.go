@@ -1,9 +1,11 @@
 package loadgen
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -36,6 +38,12 @@ type BenchConfig struct {
 	// Drain is how long to wait, after sending stops, for accepted transactions to commit.
 	Drain  time.Duration
 	KeyDir string
+	// Presign is how many transactions each sender makes before the clock starts; it
+	// makes more as it needs them. The load tool shares the machine with the nodes it
+	// measures, and every signature it makes while they run is CPU they do not get.
+	Presign int
+	// OnStart, if set, is called when the clock starts, after the presigning.
+	OnStart func()
 	// Progress, if set, is called about once a second.
 	Progress func(sent, committed int, height int64)
 }
@@ -90,21 +98,31 @@ func Bench(ctx context.Context, cfg BenchConfig) (*Report, error) {
 	go func() { watchDone <- b.watch(watchCtx, start+1) }()
 
 	kr := keyring.Open(cfg.KeyDir)
-	var wg sync.WaitGroup
-	deadline := time.Now().Add(cfg.Duration)
-	b.first = time.Now()
-	for s := 0; s < cfg.Senders; s++ {
-		var key *keyring.Key
-		if cfg.Target == Vchain {
-			if key, err = kr.Add(fmt.Sprintf("bench%d-%d", time.Now().UnixNano(), s)); err != nil {
+	keys := make([]*keyring.Key, cfg.Senders)
+	if cfg.Target == Vchain {
+		for s := range keys {
+			if keys[s], err = kr.Add(fmt.Sprintf("bench%d-%d", time.Now().UnixNano(), s)); err != nil {
 				stopWatch()
 				return nil, err
 			}
 		}
+	}
+	ready, err := b.presign(ctx, keys)
+	if err != nil {
+		stopWatch()
+		return nil, err
+	}
+	if cfg.OnStart != nil {
+		cfg.OnStart()
+	}
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(cfg.Duration)
+	b.first = time.Now()
+	for s := range keys {
 		wg.Add(1)
 		go func(s int) {
 			defer wg.Done()
-			b.send(ctx, s, key, deadline)
+			b.send(ctx, s, keys[s], ready[s], deadline)
 		}(s)
 	}
 	ticker := time.NewTicker(time.Second)
@@ -134,25 +152,73 @@ func Bench(ctx context.Context, cfg BenchConfig) (*Report, error) {
 	return b.report(), nil
 }
 
-func (b *bench) send(ctx context.Context, s int, key *keyring.Key, deadline time.Time) {
+// presign makes each sender's first cfg.Presign transactions, the senders' shares spread
+// over the machine's cores.
+func (b *bench) presign(ctx context.Context, keys []*keyring.Key) ([][][]byte, error) {
+	ready := make([][][]byte, len(keys))
+	if b.cfg.Presign <= 0 {
+		return ready, nil
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	work := make(chan int, len(keys))
+	for s := range keys {
+		work <- s
+	}
+	close(work)
+	for w := 0; w < runtime.NumCPU(); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for s := range work {
+				txs := make([][]byte, b.cfg.Presign)
+				for k := range txs {
+					raw, err := b.newTx(ctx, b.cfg.Clients[0], keys[s], s, k)
+					if err != nil {
+						mu.Lock()
+						first = cmp.Or(first, err)
+						mu.Unlock()
+						return
+					}
+					txs[k] = raw
+				}
+				ready[s] = txs
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, fmt.Errorf("presign: %w", first)
+	}
+	return ready, nil
+}
+
+// send broadcasts sender s's transactions, the k-th (from 0) with nonce k+1, taking them
+// from ready while it lasts.
+func (b *bench) send(ctx context.Context, s int, key *keyring.Key, ready [][]byte, deadline time.Time) {
 	c := b.cfg.Clients[s%len(b.cfg.Clients)]
 	var every time.Duration
 	if b.cfg.Rate > 0 {
 		every = time.Duration(float64(time.Second) * float64(b.cfg.Senders) / b.cfg.Rate)
 	}
-	nonce := uint64(0)
+	k := 0
 	next := time.Now()
 	var raw []byte // a refused transaction, sent again as it is: no second signature
-	for i := 0; time.Now().Before(deadline); i++ {
+	for time.Now().Before(deadline) {
 		if every > 0 {
 			if d := time.Until(next); d > 0 {
 				time.Sleep(d)
 			}
 			next = next.Add(every)
 		}
-		if raw == nil {
+		if raw == nil && k < len(ready) {
+			raw, ready[k] = ready[k], nil
+		} else if raw == nil {
 			var err error
-			if raw, err = b.newTx(ctx, c, key, s, i, nonce+1); err != nil {
+			if raw, err = b.newTx(ctx, c, key, s, k); err != nil {
 				b.fail(err)
 				continue
 			}
@@ -180,18 +246,18 @@ func (b *bench) send(ctx context.Context, s int, key *keyring.Key, deadline time
 		}
 		b.r.Accepted++
 		b.mu.Unlock()
-		nonce++
+		k++
 		raw = nil
 	}
 }
 
-// newTx makes sender s's i-th transaction.
-func (b *bench) newTx(ctx context.Context, c *client.Client, key *keyring.Key, s, i int, nonce uint64) ([]byte, error) {
+// newTx makes sender s's k-th transaction (from 0), which vchain takes at nonce k+1.
+func (b *bench) newTx(ctx context.Context, c *client.Client, key *keyring.Key, s, k int) ([]byte, error) {
 	if b.cfg.Target == KVStore {
-		return []byte(fmt.Sprintf("bench-%d-%d=%d", s, i, i)), nil
+		return []byte(fmt.Sprintf("bench-%d-%d=%d", s, k, k)), nil
 	}
 	raw, _, err := c.SignCall(ctx, key, client.CallTx{ChainID: b.cfg.ChainID, Contract: "kv", Method: "set",
-		Args: []byte(fmt.Sprintf(`{"key":"bench-%d-%d","value":"%d"}`, s, i, i)), GasLimit: CallGas, Nonce: nonce})
+		Args: []byte(fmt.Sprintf(`{"key":"bench-%d-%d","value":"%d"}`, s, k, k)), GasLimit: CallGas, Nonce: uint64(k) + 1})
 	return raw, err
 }
 

@@ -161,12 +161,31 @@ func procStats(pid int) (cpu float64, peakMiB float64) {
 	return
 }
 
+// procRSS reads a process's resident memory now (MiB).
+func procRSS(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
 // throughput is one network's result under the load profile.
 type throughput struct {
-	name    string
-	r       *loadgen.Report
-	cpu     float64 // average cores used per node during the load
-	peakMiB float64 // highest peak RSS of a node
+	name string
+	r    *loadgen.Report
+	cpu  float64 // average cores used per node during the load
+	// loadCores is the load tool's cores during the load, and cpuPerTx the CPU the nodes
+	// and the load tool spent per committed transaction (µs): on a shared machine the
+	// throughput ratio of two networks is the inverse ratio of these.
+	loadCores, cpuPerTx float64
+	peakMiB             float64 // highest peak RSS of a node
 }
 
 // measure runs the load profile on one network: as fast as the nodes accept when rate is
@@ -177,15 +196,22 @@ func measure(ctx context.Context, name string, target loadgen.Target, chainID st
 		pid, _ := m.PID(n)
 		pids = append(pids, pid)
 	}
+	self := os.Getpid() // the load tool runs in this process
 	before := make([]float64, len(pids))
-	for i, p := range pids {
-		before[i], _ = procStats(p)
-	}
+	var selfBefore float64
 	keys, _ := os.MkdirTemp("", "bench-keys")
 	defer os.RemoveAll(keys)
-	t0 := time.Now()
+	var t0 time.Time
 	r, err := loadgen.Bench(ctx, loadgen.BenchConfig{Target: target, ChainID: chainID, Clients: clients(nodes),
 		Senders: *senders, Rate: rate, Duration: d, Drain: 30 * time.Second, KeyDir: keys,
+		Presign: presignCount(rate, d),
+		OnStart: func() {
+			for i, p := range pids {
+				before[i], _ = procStats(p)
+			}
+			selfBefore, _ = procStats(self)
+			t0 = time.Now()
+		},
 		Progress: func(sent, committed int, h int64) {
 			fmt.Printf("\r          %s: sent %d, committed %d, height %d   ", name, sent, committed, h)
 		}})
@@ -198,14 +224,31 @@ func measure(ctx context.Context, name string, target loadgen.Target, chainID st
 		el = time.Since(t0).Seconds()
 	}
 	tp := throughput{name: name, r: r}
+	var nodesCPU float64
 	for i, p := range pids {
 		cpu, peak := procStats(p)
-		tp.cpu += (cpu - before[i]) / el / float64(len(pids))
+		nodesCPU += cpu - before[i]
 		tp.peakMiB = max(tp.peakMiB, peak)
 	}
-	say("%s: %.0f committed tx/s, %.0f txs/block, block interval p50 %.0f ms, latency p50 %.0f ms p99 %.0f ms, %.2f cores/node, peak %.0f MiB, %d failed",
-		name, r.CommittedTPS, perBlock(r), r.IntervalP50, r.LatencyP50, r.LatencyP99, tp.cpu, tp.peakMiB, r.Failed)
+	selfCPU, _ := procStats(self)
+	tp.cpu = nodesCPU / el / float64(len(pids))
+	tp.loadCores = (selfCPU - selfBefore) / el
+	if r.Committed > 0 {
+		tp.cpuPerTx = (nodesCPU + selfCPU - selfBefore) / float64(r.Committed) * 1e6
+	}
+	say("%s: %.0f committed tx/s, %.0f txs/block, block interval p50 %.0f ms, latency p50 %.0f ms p99 %.0f ms, %.2f cores/node, load tool %.2f cores, %.0f µs CPU/committed tx, peak %.0f MiB, %d failed",
+		name, r.CommittedTPS, perBlock(r), r.IntervalP50, r.LatencyP50, r.LatencyP99, tp.cpu, tp.loadCores, tp.cpuPerTx, tp.peakMiB, r.Failed)
 	return tp
+}
+
+// presignCount is how many transactions each sender signs before a run's clock starts:
+// enough for the run at rate, or at 5,000 tx/s in all (above what either network takes
+// here) for a saturating run; past them a sender signs as it sends.
+func presignCount(rate float64, d time.Duration) int {
+	if rate <= 0 {
+		rate = 5000
+	}
+	return int(rate*d.Seconds())/(*senders) + 1
 }
 
 func cli(m *localnet.Manifest, n localnet.Node, args ...string) string {

@@ -62,16 +62,21 @@ func report(tp pairedRuns, sw switchResult, kvR, vcR replayResult, sc []scaleRes
 	w("Both networks run side by side; the load goes to one at a time, in %d interleaved pairs", len(ratios))
 	w("(kvstore, vchain, kvstore, ...), so a slow spell of the shared machine falls on both.")
 	w("")
-	w("| run | committed tx/s | latency p50 | latency p99 | block interval p50 | txs/block | cores/node | peak RSS/node | sent / accepted / committed | failed |")
-	w("|---|---|---|---|---|---|---|---|---|---|")
+	w("| run | committed tx/s | latency p50 | latency p99 | block interval p50 | txs/block | cores/node | load tool cores | CPU/committed tx | peak RSS/node | sent / accepted / committed | failed |")
+	w("|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for i := range tp.kv {
 		for _, t := range []throughput{tp.kv[i], tp.vc[i]} {
-			w("| %s | %.0f | %.0f ms | %.0f ms | %.0f ms | %.0f | %.2f | %.0f MiB | %d / %d / %d | %d |", t.name, t.r.CommittedTPS, t.r.LatencyP50, t.r.LatencyP99, t.r.IntervalP50, perBlock(t.r), t.cpu, t.peakMiB, t.r.Sent, t.r.Accepted, t.r.Committed, t.r.Failed)
+			w("| %s | %.0f | %.0f ms | %.0f ms | %.0f ms | %.0f | %.2f | %.2f | %.0f µs | %.0f MiB | %d / %d / %d | %d |", t.name, t.r.CommittedTPS, t.r.LatencyP50, t.r.LatencyP99, t.r.IntervalP50, perBlock(t.r), t.cpu, t.loadCores, t.cpuPerTx, t.peakMiB, t.r.Sent, t.r.Accepted, t.r.Committed, t.r.Failed)
 		}
 	}
 	w("")
 	w("Throughput vchain / kvstore per pair: %s; median **%.2f**, spread %.2f-%.2f. At a saturating", fmtRatios(ratios), tpRatio, lo, hi)
 	w("load the latency describes the load tool's queue, not the chain; refusals are a full mempool.")
+	w("The load tool signs each sender's transactions before the clock starts (`vchaind load --presign`).")
+	w("CPU/committed tx is the CPU of the 4 nodes and the load tool over the run, per committed")
+	w("transaction: the machine's cores are all busy, so the throughput ratio is about the inverse")
+	cpuPerTx := func(t throughput) float64 { return t.cpuPerTx }
+	w("ratio of these (medians: kvstore %.0f µs, vchain %.0f µs).", tp.median(cpuPerTx, tp.kv), tp.median(cpuPerTx, tp.vc))
 	w("")
 	w("At a fixed rate, half of kvstore's median saturated rate (%.0f tx/s in all):", tp.rate)
 	w("")
@@ -109,14 +114,15 @@ func report(tp pairedRuns, sw switchResult, kvR, vcR replayResult, sc []scaleRes
 		w("bulk import), then %s of the same saturating load,", *scaleDuration)
 		w("which writes new keys into that state. Per block, from node0's metrics: FinalizeBlock (execution")
 		w("and the app hash), Commit on the consensus path, and the background save (tree versions, synced")
-		w("commit record, pruning). Disk: node0's app store after the run. Start-up: from starting the nodes")
+		w("commit record, pruning). Disk: node0's app store after the run; memory: node0's resident set at the end")
+		w("of the load (the peak is the genesis import's). Start-up: from starting the nodes")
 		w("until every node has committed height 4 (InitChain writes the keys into the tree, the save after makes them durable).")
 		w("")
-		w("| state keys | committed tx/s | vs %d keys | FinalizeBlock | Commit | save | app store | start-up | failed |", sc[0].keys)
-		w("|---|---|---|---|---|---|---|---|---|")
+		w("| state keys | committed tx/s | vs %d keys | FinalizeBlock | Commit | save | app store | RSS after load | start-up | failed |", sc[0].keys)
+		w("|---|---|---|---|---|---|---|---|---|---|")
 		for _, r := range sc {
-			w("| %d | %.0f | %.2f | %.0f ms | %.1f ms | %.0f ms | %.0f MiB | %.1f s | %d |", r.keys, r.tp.r.CommittedTPS, ratio(r.tp.r.CommittedTPS, sc[0].tp.r.CommittedTPS),
-				r.execMs, r.commitMs, r.saveMs, r.appStoreMiB, r.startup.Seconds(), r.tp.r.Failed)
+			w("| %d | %.0f | %.2f | %.0f ms | %.1f ms | %.0f ms | %.0f MiB | %.0f MiB | %.1f s | %d |", r.keys, r.tp.r.CommittedTPS, ratio(r.tp.r.CommittedTPS, sc[0].tp.r.CommittedTPS),
+				r.execMs, r.commitMs, r.saveMs, r.appStoreMiB, r.rssMiB, r.startup.Seconds(), r.tp.r.Failed)
 		}
 		w("")
 	}

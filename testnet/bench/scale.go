@@ -27,6 +27,7 @@ type scaleResult struct {
 	// on the consensus path, and the background save that makes the block durable.
 	execMs, commitMs, saveMs float64
 	appStoreMiB, dataMiB     float64 // node0's app store and its whole data folder, after the run
+	rssMiB                   float64 // node0's resident memory at the end of the load
 }
 
 // scaleRuns measures throughput, commit time and disk use with the state preloaded to each
@@ -77,6 +78,9 @@ func scaleRun(ctx context.Context, wasm []byte, keys int) scaleResult {
 	before := scrape(metricsURL)
 	r.tp = measure(ctx, fmt.Sprintf("vchain, %d keys", keys), loadgen.Vchain, m.ChainID, m, m.Nodes, 0, *scaleDuration)
 	after := scrape(metricsURL)
+	if pid, ok := m.PID(m.Nodes[0]); ok {
+		r.rssMiB = procRSS(pid)
+	}
 	msPerBlock := func(name string) float64 {
 		c := after[name+"_count"] - before[name+"_count"]
 		if c == 0 {
@@ -92,8 +96,8 @@ func scaleRun(ctx context.Context, wasm []byte, keys int) scaleResult {
 	}
 	data := filepath.Join(m.HomeOf(m.Nodes[0]), "data")
 	r.appStoreMiB, r.dataMiB = duMiB(filepath.Join(data, "vchain.db")), duMiB(data)
-	say("scale %d keys: FinalizeBlock %.0f ms, Commit %.1f ms, save %.0f ms per block; app store %.0f MiB, data %.0f MiB",
-		keys, r.execMs, r.commitMs, r.saveMs, r.appStoreMiB, r.dataMiB)
+	say("scale %d keys: FinalizeBlock %.0f ms, Commit %.1f ms, save %.0f ms per block; app store %.0f MiB, data %.0f MiB; RSS %.0f MiB",
+		keys, r.execMs, r.commitMs, r.saveMs, r.appStoreMiB, r.dataMiB, r.rssMiB)
 	must(os.RemoveAll(d))
 	return r
 }
@@ -142,10 +146,10 @@ func duMiB(p string) float64 {
 
 // printScale writes the scale part's summary to the console.
 func printScale(rs []scaleResult) {
-	fmt.Println("state keys | committed tx/s | vs smallest | FinalizeBlock ms/block | Commit ms/block | save ms/block | app store MiB | start-up s")
+	fmt.Println("state keys | committed tx/s | vs smallest | FinalizeBlock ms/block | Commit ms/block | save ms/block | app store MiB | RSS MiB | start-up s")
 	for _, r := range rs {
-		fmt.Printf("%d | %.0f | %.2f | %.0f | %.1f | %.0f | %.0f | %.1f\n", r.keys, r.tp.r.CommittedTPS,
-			ratio(r.tp.r.CommittedTPS, rs[0].tp.r.CommittedTPS), r.execMs, r.commitMs, r.saveMs, r.appStoreMiB, r.startup.Seconds())
+		fmt.Printf("%d | %.0f | %.2f | %.0f | %.1f | %.0f | %.0f | %.0f | %.1f\n", r.keys, r.tp.r.CommittedTPS,
+			ratio(r.tp.r.CommittedTPS, rs[0].tp.r.CommittedTPS), r.execMs, r.commitMs, r.saveMs, r.appStoreMiB, r.rssMiB, r.startup.Seconds())
 	}
 }
 
