@@ -165,7 +165,7 @@ func NewCometWithClient(cfg *cmtcfg.Config, cc proxy.ClientCreator, log cmtlog.L
 	n, err := nm.NewNode(cfg, pv, nodeKey,
 		cc,
 		nm.DefaultGenesisDocProviderFunc(cfg),
-		cmtcfg.DefaultDBProvider,
+		dbProvider,
 		nm.DefaultMetricsProvider(cfg.Instrumentation),
 		log)
 	if err != nil {

@@ -43,7 +43,7 @@ func reindexTail(cfg *cmtcfg.Config, log cmtlog.Logger) (n int, err error) {
 		}
 	}()
 	open := func(id string) (dbm.DB, error) {
-		db, err := cmtcfg.DefaultDBProvider(&cmtcfg.DBContext{ID: id, Config: cfg})
+		db, err := dbProvider(&cmtcfg.DBContext{ID: id, Config: cfg})
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", id, err)
 		}
