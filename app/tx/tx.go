@@ -35,8 +35,16 @@ func AddressOf(pub ed25519.PublicKey) Address {
 	return a
 }
 
-// String returns the address as upper-case hex, like CometBFT addresses.
-func (a Address) String() string { return fmt.Sprintf("%X", a[:]) }
+// String returns the address as upper-case hex, like CometBFT addresses. Every
+// transaction's result carries its sender's, so it avoids fmt.
+func (a Address) String() string {
+	const digits = "0123456789ABCDEF"
+	var b [2 * AddressLen]byte
+	for i, c := range a {
+		b[2*i], b[2*i+1] = digits[c>>4], digits[c&0x0f]
+	}
+	return string(b[:])
+}
 
 // ParseAddress parses a hex address (either case).
 func ParseAddress(s string) (Address, error) {
