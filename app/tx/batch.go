@@ -51,13 +51,13 @@ func decodeRange(raws [][]byte, out []Decoded, lim Limits, sigs *SigCache) {
 	verified := make([]bool, len(raws))
 	var todo []int // positions whose signature must be verified
 	for i, raw := range raws {
-		p, cerr := parse(raw)
+		p, seen, cerr := parseCached(raw, sigs)
 		if cerr != nil {
 			out[i].Err = cerr
 			continue
 		}
 		ps[i] = p
-		if verified[i] = sigs.has(p.tx.Hash); !verified[i] {
+		if verified[i] = seen; !verified[i] {
 			todo = append(todo, i)
 		}
 	}
@@ -76,7 +76,7 @@ func decodeRange(raws [][]byte, out []Decoded, lim Limits, sigs *SigCache) {
 	if !batched {
 		for _, i := range todo {
 			if verified[i] = sigs.verify(ps[i].env.PubKey, SignBytes(ps[i].env.Body), ps[i].env.Signature); verified[i] {
-				sigs.add(ps[i].tx.Hash)
+				sigs.add(ps[i])
 			}
 		}
 	}
@@ -107,8 +107,8 @@ func Preverify(raws [][]byte, sigs *SigCache) {
 	}
 	var es []batchEntry
 	for _, raw := range raws {
-		p, cerr := parse(raw)
-		if cerr != nil || sigs.has(p.tx.Hash) {
+		p, seen, cerr := parseCached(raw, sigs)
+		if cerr != nil || seen {
 			continue
 		}
 		es = append(es, p.entry())
@@ -128,14 +128,15 @@ func batchOf(ps []*parsed, todo []int) []batchEntry {
 
 // entry is p's signature to verify.
 func (p *parsed) entry() batchEntry {
-	return batchEntry{pub: p.env.PubKey, msg: SignBytes(p.env.Body), sig: p.env.Signature, hash: p.tx.Hash}
+	return batchEntry{pub: p.env.PubKey, msg: SignBytes(p.env.Body), sig: p.env.Signature, hash: p.tx.Hash, p: p}
 }
 
-// batchEntry is one signature to verify: pub's signature sig of msg, in a transaction
+// batchEntry is one signature to verify: pub's signature sig of msg, in the transaction p
 // whose hash is hash.
 type batchEntry struct {
 	pub, msg, sig []byte
 	hash          [32]byte
+	p             *parsed
 }
 
 // verifyBatch reports whether every signature of es verifies, against the expanded keys

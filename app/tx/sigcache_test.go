@@ -165,3 +165,64 @@ func tamperSig(t *testing.T, raw []byte) []byte {
 	}
 	return bad
 }
+
+// TestSigCacheParse: a transaction the cache has seen decodes, from the cache, to what it
+// decodes to without one, whichever path remembered it (CheckTx alone, Preverify's batch,
+// a block's batch); each caller gets its own Tx, so what one does to it reaches no other;
+// and the limits are checked again on every decode.
+func TestSigCacheParse(t *testing.T) {
+	priv := ed25519.NewKeyFromSeed(sha256.New().Sum([]byte("parse"))[:32])
+	lim := Limits{ChainID: "c", MaxGasPerTx: 10}
+	var raws [][]byte
+	for n := uint64(1); n <= 3*minBatch; n++ {
+		r, err := Sign(priv, &txv1.TxBody{ChainId: "c", Nonce: n, GasLimit: 5,
+			Msg: &txv1.TxBody_Call{Call: &txv1.Call{Contract: "kv", Method: "set", Args: []byte(`{"key":"k"}`)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raws = append(raws, r)
+	}
+	cache := NewSigCache(1000)
+	first, cerr := DecodeCached(raws[0], lim, cache) // one by one
+	if cerr != nil {
+		t.Fatal(cerr)
+	}
+	first.Body.Nonce = 999                   // the cache must have kept its own
+	Preverify(raws[1:minBatch], cache)       // a CheckTx batch
+	DecodeBlock(raws[minBatch:], lim, cache) // a block's batches
+	if cache.Len() != len(raws) {
+		t.Fatalf("cache holds %d of %d", cache.Len(), len(raws))
+	}
+	for i, raw := range raws {
+		want, cerr := Decode(raw, lim)
+		if cerr != nil {
+			t.Fatal(cerr)
+		}
+		a, cerr := DecodeCached(raw, lim, cache)
+		if cerr != nil {
+			t.Fatalf("tx %d from the cache: %v", i, cerr)
+		}
+		b := DecodeBlock([][]byte{raw}, lim, cache)[0]
+		if b.Err != nil {
+			t.Fatalf("tx %d in a block, from the cache: %v", i, b.Err)
+		}
+		for _, got := range []*Tx{a, b.Tx} {
+			if got.Hash != want.Hash || got.Sender != want.Sender || got.Body.String() != want.Body.String() {
+				t.Fatalf("tx %d from the cache: %+v, want %+v", i, got, want)
+			}
+		}
+		if a == b.Tx {
+			t.Fatalf("tx %d: two decodes share one Tx", i)
+		}
+		a.Body.Nonce, a.Sender = 999, Address{}
+		if c, _ := DecodeCached(raw, lim, cache); c.Body.Nonce != want.Body.Nonce || c.Sender != want.Sender {
+			t.Fatalf("tx %d: a caller's change reached the cache: nonce %d, sender %s", i, c.Body.Nonce, c.Sender)
+		}
+		if _, cerr := DecodeCached(raw, Limits{ChainID: "other", MaxGasPerTx: 10}, cache); cerr == nil || cerr.Code != codes.WrongChain {
+			t.Fatalf("tx %d from the cache on another chain: %v", i, cerr)
+		}
+		if _, cerr := DecodeCached(raw, Limits{ChainID: "c", MaxGasPerTx: 4}, cache); cerr == nil || cerr.Code != codes.BadGasLimit {
+			t.Fatalf("tx %d from the cache above the gas limit: %v", i, cerr)
+		}
+	}
+}

@@ -103,31 +103,56 @@ func Decode(raw []byte, lim Limits) (*Tx, *codes.Error) { return DecodeCached(ra
 // DecodeCached is Decode that skips the signature verification of bytes sigs has seen
 // verify, and remembers the ones it verifies (sigs may be nil).
 func DecodeCached(raw []byte, lim Limits, sigs *SigCache) (*Tx, *codes.Error) {
-	p, cerr := parse(raw)
+	p, seen, cerr := parseCached(raw, sigs)
 	if cerr != nil {
 		return nil, cerr
 	}
-	if !sigs.has(p.tx.Hash) {
+	if !seen {
 		if !sigs.verify(p.env.PubKey, SignBytes(p.env.Body), p.env.Signature) {
 			return nil, p.badSignature()
 		}
-		sigs.add(p.tx.Hash)
+		sigs.add(p)
 	}
 	return p.finish(lim)
 }
 
-// parsed is a transaction decoded up to its signature check.
+// parsed is a transaction decoded up to its signature check. Once in a SigCache it is
+// shared, and nothing changes it.
 type parsed struct {
 	tx  *Tx
 	env txv1.Tx
 }
 
+// clone returns a copy of p whose Tx the caller may keep: the Tx struct is copied, the
+// decoded fields it points to are shared, as Tx's users only read them.
+func (p *parsed) clone() *parsed {
+	t := *p.tx
+	return &parsed{tx: &t, env: p.env}
+}
+
 // parse runs the checks that come before the signature's: size, encoding, and the shape
 // of the key and signature.
 func parse(raw []byte) (*parsed, *codes.Error) {
+	p, _, cerr := parseCached(raw, nil)
+	return p, cerr
+}
+
+// parseCached is parse that takes the parse sigs remembers for raw, if any (a transaction
+// whose signature verified), and reports whether it did.
+func parseCached(raw []byte, sigs *SigCache) (*parsed, bool, *codes.Error) {
 	if len(raw) > MaxTxBytes {
-		return nil, codes.Errorf(codes.TxTooLarge, "transaction is %d bytes, the maximum is %d", len(raw), MaxTxBytes)
+		return nil, false, codes.Errorf(codes.TxTooLarge, "transaction is %d bytes, the maximum is %d", len(raw), MaxTxBytes)
 	}
+	h := sha256.Sum256(raw)
+	if seen := sigs.lookup(h); seen != nil {
+		return seen.clone(), true, nil
+	}
+	p, cerr := parseFresh(raw, h)
+	return p, false, cerr
+}
+
+// parseFresh decodes raw, whose sha256 is h.
+func parseFresh(raw []byte, h [32]byte) (*parsed, *codes.Error) {
 	p := &parsed{}
 	if err := p.env.Unmarshal(raw); err != nil {
 		return nil, codes.Errorf(codes.Undecodable, "decode envelope: %v", err)
@@ -135,7 +160,7 @@ func parse(raw []byte) (*parsed, *codes.Error) {
 	if len(p.env.Body) == 0 {
 		return nil, codes.Errorf(codes.Undecodable, "empty body")
 	}
-	p.tx = &Tx{Hash: sha256.Sum256(raw)}
+	p.tx = &Tx{Hash: h}
 	if err := p.tx.Body.Unmarshal(p.env.Body); err != nil {
 		return nil, codes.Errorf(codes.Undecodable, "decode body: %v", err)
 	}
@@ -148,6 +173,7 @@ func parse(raw []byte) (*parsed, *codes.Error) {
 	if len(p.env.Signature) != ed25519.SignatureSize {
 		return nil, codes.Errorf(codes.BadSignature, "signature is %d bytes, want %d", len(p.env.Signature), ed25519.SignatureSize)
 	}
+	p.tx.Sender = AddressOf(p.env.PubKey)
 	return p, nil
 }
 
@@ -158,7 +184,6 @@ func (p *parsed) badSignature() *codes.Error {
 // finish runs the checks that come after the signature's, on a verified transaction.
 func (p *parsed) finish(lim Limits) (*Tx, *codes.Error) {
 	t := p.tx
-	t.Sender = AddressOf(p.env.PubKey)
 	if t.Body.ChainId != lim.ChainID {
 		return nil, codes.Errorf(codes.WrongChain, "transaction is for chain %q, this is %q", t.Body.ChainId, lim.ChainID)
 	}
