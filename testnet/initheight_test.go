@@ -52,6 +52,8 @@ func TestInitialHeight(t *testing.T) {
 	if r.Code != 0 || r.Height < h0 {
 		t.Fatalf("kv.set: code %d at %d: %s", r.Code, r.Height, r.Log)
 	}
+	// The block is committed where node1 indexed it; node2 may commit it a moment later.
+	net.WaitHeight(t, r.Height, 30*time.Second)
 	q, err := net.Nodes[2].Client.Query(ctx, "/state/kv", []byte("a"))
 	if err != nil || q.Code != 0 || string(q.Value) != "1" {
 		t.Fatalf("kv a: %+v %v", q, err)
