@@ -150,25 +150,18 @@ func procStats(pid int) (cpu float64, peakMiB float64) {
 			cpu = (u + s) / 100 // USER_HZ
 		}
 	}
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(l, "VmHWM:") {
-				kb, _ := strconv.ParseFloat(strings.Fields(l)[1], 64)
-				peakMiB = kb / 1024
-			}
-		}
-	}
-	return
+	return cpu, statusMiB(pid, "VmHWM:")
 }
 
-// procRSS reads a process's resident memory now (MiB).
-func procRSS(pid int) float64 {
+// statusMiB reads one memory field of a process's /proc status ("VmHWM:" is its peak
+// resident memory, "VmRSS:" its resident memory now), in MiB; 0 if it cannot.
+func statusMiB(pid int, field string) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) > 1 && f[0] == "VmRSS:" {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == field {
 			kb, _ := strconv.ParseFloat(f[1], 64)
 			return kb / 1024
 		}

@@ -79,7 +79,7 @@ func scaleRun(ctx context.Context, wasm []byte, keys int) scaleResult {
 	r.tp = measure(ctx, fmt.Sprintf("vchain, %d keys", keys), loadgen.Vchain, m.ChainID, m, m.Nodes, 0, *scaleDuration)
 	after := scrape(metricsURL)
 	if pid, ok := m.PID(m.Nodes[0]); ok {
-		r.rssMiB = procRSS(pid)
+		r.rssMiB = statusMiB(pid, "VmRSS:")
 	}
 	msPerBlock := func(name string) float64 {
 		c := after[name+"_count"] - before[name+"_count"]
