@@ -56,8 +56,6 @@ func (c *SigCache) lookup(h [32]byte) *parsed {
 	return c.old[h]
 }
 
-func (c *SigCache) has(h [32]byte) bool { return c.lookup(h) != nil }
-
 // add remembers p, whose signature verified. The cache keeps its own copy: what it hands
 // out is never what a caller holds.
 func (c *SigCache) add(p *parsed) {

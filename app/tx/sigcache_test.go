@@ -111,7 +111,7 @@ func TestPreverify(t *testing.T) {
 				cache := NewSigCache(100)
 				if warm {
 					for _, r := range tc.raws {
-						if p, cerr := parse(r); cerr == nil {
+						if p, _, cerr := parseCached(r, nil); cerr == nil {
 							warmKey(&cache.keys, p.env.PubKey)
 						}
 					}
@@ -121,7 +121,7 @@ func TestPreverify(t *testing.T) {
 					t.Fatalf("warm keys %v: %d remembered, want %d", warm, cache.Len(), tc.cached)
 				}
 				for i, r := range tc.raws {
-					if _, cerr := parse(r); cerr != nil {
+					if _, _, cerr := parseCached(r, nil); cerr != nil {
 						continue
 					}
 					_, cerr := DecodeCached(r, lim, cache)
@@ -165,6 +165,9 @@ func tamperSig(t *testing.T, raw []byte) []byte {
 	}
 	return bad
 }
+
+// has reports whether c remembers the transaction of hash h.
+func (c *SigCache) has(h [32]byte) bool { return c.lookup(h) != nil }
 
 // TestSigCacheParse: a transaction the cache has seen decodes, from the cache, to what it
 // decodes to without one, whichever path remembered it (CheckTx alone, Preverify's batch,

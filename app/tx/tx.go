@@ -130,15 +130,9 @@ func (p *parsed) clone() *parsed {
 	return &parsed{tx: &t, env: p.env}
 }
 
-// parse runs the checks that come before the signature's: size, encoding, and the shape
-// of the key and signature.
-func parse(raw []byte) (*parsed, *codes.Error) {
-	p, _, cerr := parseCached(raw, nil)
-	return p, cerr
-}
-
-// parseCached is parse that takes the parse sigs remembers for raw, if any (a transaction
-// whose signature verified), and reports whether it did.
+// parseCached runs the checks that come before the signature's (size, encoding, and the
+// shape of the key and signature), or takes the parse sigs remembers for raw, if any (a
+// transaction whose signature verified), and reports whether it did.
 func parseCached(raw []byte, sigs *SigCache) (*parsed, bool, *codes.Error) {
 	if len(raw) > MaxTxBytes {
 		return nil, false, codes.Errorf(codes.TxTooLarge, "transaction is %d bytes, the maximum is %d", len(raw), MaxTxBytes)
